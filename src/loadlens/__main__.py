@@ -1,0 +1,7 @@
+"""`python -m loadlens`."""
+
+from __future__ import annotations
+
+from loadlens.cli.main import main
+
+main()

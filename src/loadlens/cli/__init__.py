@@ -1,0 +1,1 @@
+"""Commands: the only layer that wires everything together, prints, and exits."""

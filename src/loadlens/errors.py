@@ -1,0 +1,82 @@
+"""The one exception tree of loadlens.
+
+Every error a user can cause or meet is a `LoadlensError`; the CLI turns it into one clear
+message and the exit code it carries, never a traceback.
+
+    LoadlensError                 exit 1 unless a subclass says otherwise
+    ├── SpecError                 exit 2: a scenario that cannot be run; carries every Problem
+    ├── UsageError                exit 2: bad command-line arguments
+    └── ResultError               exit 2: a result file that cannot be read
+
+A request that gets no HTTP response is not an error of loadlens: the HTTP client raises
+`loadlens.http.TransportError` with a stable `ErrorKind`, and the engine records it as an outcome.
+
+Exit codes of `loadlens run` (documented in the README): 0 finished, 1 failed run or failed
+checks, 2 invalid input, 3 inconclusive, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_INCONCLUSIVE = 3
+EXIT_INTERRUPTED = 130
+
+
+class LoadlensError(Exception):
+    """Root of every error loadlens raises on purpose."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a scenario, located as precisely as the source allows."""
+
+    file: str
+    line: int
+    column: int
+    key: str
+    message: str
+    hint: str | None = None
+
+    def render(self) -> str:
+        """One line: `file:line:col: key: message (hint)`."""
+        where = f"{self.file}:{self.line}:{self.column}"
+        text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class SpecError(LoadlensError):
+    """A scenario with one or more problems; nothing is sent while it has any."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the scenario")
+
+    def render(self) -> str:
+        """Every problem, one per line."""
+        return "\n".join(p.render() for p in self.problems)
+
+
+class UsageError(LoadlensError):
+    """Command-line arguments that do not make sense."""
+
+    exit_code = EXIT_INVALID
+
+
+class ResultError(LoadlensError):
+    """A stored result that cannot be read."""
+
+    exit_code = EXIT_INVALID

@@ -1,0 +1,1 @@
+"""Pure, frozen values: scenarios, plans, templates, outcomes. No I/O, no asyncio."""

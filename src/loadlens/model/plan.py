@@ -1,0 +1,47 @@
+"""Stages of a plan and their load models.
+
+A stage ramps from the previous stage's level (or `start`) to its own level during `ramp`,
+then holds for `duration`. In-flight iterations get `grace` to finish at the stage's end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedLoad:
+    """N virtual users, each running iterations back to back (latency from the actual send)."""
+
+    users: int
+    start_users: int | None = None  # ramp from here; None: from the previous stage's level
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLoad:
+    """Iterations started at an arrival rate per second (latency from the intended send)."""
+
+    rate: float
+    start_rate: float | None = None  # ramp from here; None: from the previous stage's rate
+    max_in_flight: int = 10_000  # iterations beyond this are dropped, and counted
+
+
+LoadModel = ClosedLoad | OpenLoad
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One stage of a plan."""
+
+    name: str
+    load: LoadModel
+    duration: float  # seconds of hold, > 0
+    ramp: float = 0.0  # seconds of ramp before the hold, >= 0
+    grace: float = 5.0  # seconds in-flight iterations may take to finish at the end
+    gates: tuple[str, ...] = ()  # threshold expressions, evaluated by the gates issue
+    line: int = field(default=0, compare=False)  # where it was written, for messages
+
+    @property
+    def length(self) -> float:
+        """Ramp plus hold, in seconds."""
+        return self.ramp + self.duration
