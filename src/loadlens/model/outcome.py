@@ -23,7 +23,7 @@ class ErrorKind(enum.StrEnum):
 class OutcomeKind(enum.StrEnum):
     """The class of a request's outcome; the full outcome key adds a detail (`status:404`)."""
 
-    OK = "ok"  # a response whose status was expected and whose checks passed
+    OK = "ok"  # an expected status whose checks and captures passed; detail: the status
     STATUS = "status"  # a response whose status was not expected; detail: the status code
     TRANSPORT = "error"  # no response; detail: the ErrorKind
     CHECK_FAILED = "check_failed"  # expected status, but a named check failed; detail: check
@@ -33,10 +33,15 @@ class OutcomeKind(enum.StrEnum):
 
 
 def outcome_key(kind: OutcomeKind, detail: str | int | None = None) -> str:
-    """The counter key of an outcome: `ok`, `status:404`, `error:reset`, `missing_variable:id`."""
+    """The counter key of an outcome: `ok:201`, `status:404`, `error:reset`, `capture_failed:id`."""
     return kind.value if detail is None else f"{kind.value}:{detail}"
 
 
+# Keys of every status, made once: the engine looks them up per request instead of formatting.
+OK_KEYS = {status: f"ok:{status}" for status in range(100, 600)}
+STATUS_KEYS = {status: f"status:{status}" for status in range(100, 600)}
+
+
 def is_success_key(key: str) -> bool:
-    """Whether an outcome key counts as a success."""
-    return key == OutcomeKind.OK.value
+    """Whether an outcome key counts as a success (`ok` or `ok:STATUS`)."""
+    return key.startswith("ok") and (len(key) == 2 or key[2] == ":")

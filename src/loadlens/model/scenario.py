@@ -27,7 +27,9 @@ NOWHERE = Location("<python>")
 
 # A JSON body template: JSON values whose strings are Templates. A string that is exactly one
 # `{{ var }}` renders to the variable's value with its type kept (an int stays an int).
-JsonTemplate = None | bool | int | float | Template | list["JsonTemplate"] | dict[str, "JsonTemplate"]
+JsonTemplate = (
+    None | bool | int | float | Template | list["JsonTemplate"] | dict[str, "JsonTemplate"]
+)
 
 
 class BodyKind(enum.Enum):

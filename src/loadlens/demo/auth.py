@@ -1,0 +1,127 @@
+"""Login and token refresh.
+
+Passwords are checked in a worker thread (PBKDF2 is CPU work and releases the GIL), without
+holding a database connection. Refresh tokens are rows of a table with a UNIQUE token column,
+rotated on every refresh. Access tokens are stateless: `<user id>.<expiry>.<signature>`.
+
+Faults: `token-race` derives the refresh token from the user id and the current second, with no
+randomness, so two logins of one user within a second insert the same token and the second fails
+on the UNIQUE constraint, a 500 (as in the auth report). `slow-hash` is set up at seeding time
+(see `loadlens.demo.app`): some accounts' hashes simply cost more to verify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from loadlens.demo.db import ConnectionPool, immediate
+from loadlens.demo.passwords import verify_password
+from loadlens.demo.web import ClientError, Endpoints, read_json
+
+ACCESS_TOKEN_TTL_S = 15 * 60
+
+
+def random_refresh_token(user_id: int) -> str:
+    """A refresh token no other login can produce."""
+    return secrets.token_urlsafe(32)
+
+
+def racy_refresh_token(user_id: int) -> str:
+    """The `token-race` fault: the same token for every login of a user within one second."""
+    return hashlib.sha256(f"{user_id}:{int(time.time())}".encode()).hexdigest()
+
+
+class Auth:
+    """The /auth endpoints."""
+
+    def __init__(self, pool: ConnectionPool, *, token_race_fault: bool) -> None:
+        self._pool = pool
+        self._secret = secrets.token_bytes(32)
+        self._refresh_token: Callable[[int], str] = (
+            racy_refresh_token if token_race_fault else random_refresh_token
+        )
+
+    def routes(self, endpoints: Endpoints) -> list[Route]:
+        """The routes, each wrapped by `endpoints`."""
+        return [
+            Route("/auth/login", endpoints.wrap("POST /auth/login", self.login), methods=["POST"]),
+            Route(
+                "/auth/refresh",
+                endpoints.wrap("POST /auth/refresh", self.refresh),
+                methods=["POST"],
+            ),
+        ]
+
+    async def login(self, request: Request) -> Response:
+        """POST /auth/login {username, password} → 200 with tokens, or 401."""
+        body = await read_json(request)
+        username, password = body.get("username"), body.get("password")
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise ClientError(400, "username and password are required strings")
+        row: tuple[int, str | None] | None = await self._pool.run(
+            lambda conn: conn.execute(
+                "SELECT id, password_hash FROM users WHERE username = ?", (username,)
+            ).fetchone()
+        )
+        user_id, encoded = row if row is not None else (0, None)
+        if encoded is None or not await run_in_threadpool(verify_password, password, encoded):
+            raise ClientError(401, "invalid username or password")
+        token = self._refresh_token(user_id)
+        created_at = time.time()
+        await self._pool.run(
+            lambda conn: conn.execute(
+                "INSERT INTO refresh_tokens (token, user_id, created_at) VALUES (?, ?, ?)",
+                (token, user_id, created_at),
+            )
+        )
+        return JSONResponse(self._tokens(user_id, token))
+
+    async def refresh(self, request: Request) -> Response:
+        """POST /auth/refresh {refresh_token} → 200 with new tokens (the old one is spent)."""
+        body = await read_json(request)
+        old = body.get("refresh_token")
+        if not isinstance(old, str):
+            raise ClientError(400, "refresh_token is a required string")
+
+        def rotate(conn: sqlite3.Connection) -> tuple[int, str] | None:
+            with immediate(conn):
+                # fetchall, not fetchone: the statement must finish before the next one runs.
+                rows = conn.execute(
+                    "DELETE FROM refresh_tokens WHERE token = ? RETURNING user_id", (old,)
+                ).fetchall()
+                if not rows:
+                    return None
+                user_id: int = rows[0][0]
+                new = self._refresh_token(user_id)
+                conn.execute(
+                    "INSERT INTO refresh_tokens (token, user_id, created_at) VALUES (?, ?, ?)",
+                    (new, user_id, time.time()),
+                )
+                return user_id, new
+
+        rotated = await self._pool.run(rotate)
+        if rotated is None:
+            raise ClientError(401, "invalid refresh token")
+        return JSONResponse(self._tokens(*rotated))
+
+    def _tokens(self, user_id: int, refresh_token: str) -> dict[str, object]:
+        expires = int(time.time()) + ACCESS_TOKEN_TTL_S
+        claims = f"user-{user_id}.{expires}"
+        signature = hmac.new(self._secret, claims.encode(), hashlib.sha256).hexdigest()
+        return {
+            "access_token": f"{claims}.{signature}",
+            "refresh_token": refresh_token,
+            "token_type": "bearer",
+            "expires_in": ACCESS_TOKEN_TTL_S,
+            "user_id": f"user-{user_id}",
+        }

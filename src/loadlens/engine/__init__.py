@@ -1,0 +1,1 @@
+"""The load engine: a coordinator process that owns time and worker processes that send load."""

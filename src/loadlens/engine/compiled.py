@@ -1,0 +1,167 @@
+"""Flows compiled once at load into steps the runner executes without re-deciding anything."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from dataclasses import dataclass
+
+from loadlens.engine.prepared import PreparedRequest, prepare
+from loadlens.http import Origin
+from loadlens.model.scenario import (
+    Capture,
+    Check,
+    CheckKind,
+    ExtractorKind,
+    Flow,
+    GroupStep,
+    RequestStep,
+    Scenario,
+    Step,
+    ThinkStep,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCapture:
+    """A capture with its regex compiled."""
+
+    capture: Capture
+    pattern: re.Pattern[str] | None
+    key: str  # the variable, or `pool.NAME`
+    step: str  # the operation that captures, named in "missing variable" outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCheck:
+    """A check with its regex compiled (none today: checks use JSONPath or text)."""
+
+    check: Check
+    outcome: str  # `check_failed:NAME`
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRequest:
+    """A request step as the runner needs it."""
+
+    prepared: PreparedRequest
+    statuses: frozenset[int] | None  # None: 2xx and 3xx
+    checks: tuple[CompiledCheck, ...]
+    captures: tuple[CompiledCapture, ...]
+    repeat: int
+    needs_json: bool  # parse the body as JSON once, for captures or checks
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledThink:
+    """A pause in seconds."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledGroup:
+    """Steps repeated as a block."""
+
+    steps: tuple[CompiledStep, ...]
+    repeat: int
+
+
+CompiledStep = CompiledRequest | CompiledThink | CompiledGroup
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledScenario:
+    """The scenario ready to run: operations indexed, flows compiled, weights cumulated."""
+
+    scenario: Scenario
+    operations: tuple[str, ...]
+    flows: tuple[tuple[CompiledStep, ...], ...]
+    flow_names: tuple[str, ...]
+    cumulative_weights: tuple[float, ...]
+    setup: tuple[CompiledStep, ...]
+    teardown: tuple[CompiledStep, ...]
+
+    def pick_flow(self, draw: float) -> tuple[CompiledStep, ...]:
+        """The flow for a uniform draw in [0, 1)."""
+        total = self.cumulative_weights[-1]
+        return self.flows[bisect.bisect_right(self.cumulative_weights, draw * total)]
+
+
+def compile_scenario(scenario: Scenario) -> CompiledScenario:
+    """Compile every flow, setup and teardown of a validated scenario."""
+    target = Origin.parse(scenario.target)
+    operations: dict[str, int] = {}
+
+    def compile_steps(steps: tuple[Step, ...]) -> tuple[CompiledStep, ...]:
+        out: list[CompiledStep] = []
+        for step in steps:
+            if isinstance(step, RequestStep):
+                index = operations.setdefault(step.request.name, len(operations))
+                out.append(_compile_request(step, index, target, scenario))
+            elif isinstance(step, ThinkStep):
+                out.append(CompiledThink(step.low, step.high))
+            elif isinstance(step, GroupStep):
+                out.append(CompiledGroup(compile_steps(step.steps), step.repeat))
+        return tuple(out)
+
+    setup = compile_steps(scenario.setup)
+    flows = tuple(compile_steps(flow.steps) for flow in scenario.flows)
+    teardown = compile_steps(scenario.teardown)
+    return CompiledScenario(
+        scenario=scenario,
+        operations=tuple(operations),
+        flows=flows,
+        flow_names=tuple(flow.name for flow in scenario.flows),
+        cumulative_weights=_cumulative(scenario.flows),
+        setup=setup,
+        teardown=teardown,
+    )
+
+
+def _cumulative(flows: tuple[Flow, ...]) -> tuple[float, ...]:
+    return tuple(itertools.accumulate(flow.weight for flow in flows))
+
+
+def _compile_request(
+    step: RequestStep, operation: int, target: Origin, scenario: Scenario
+) -> CompiledRequest:
+    captures = tuple(
+        CompiledCapture(
+            capture=capture,
+            pattern=re.compile(capture.extractor.expression)
+            if capture.extractor.kind is ExtractorKind.REGEX
+            else None,
+            key=f"pool.{capture.variable}" if capture.into_pool else capture.variable,
+            step=step.request.name,
+        )
+        for capture in step.captures
+    )
+    checks = tuple(
+        CompiledCheck(check=check, outcome=f"check_failed:{check.name}")
+        for check in step.expect.checks
+    )
+    needs_json = any(c.capture.extractor.kind is ExtractorKind.JSONPATH for c in captures) or any(
+        c.check.extractor is not None and c.check.extractor.kind is ExtractorKind.JSONPATH
+        for c in checks
+    )
+    return CompiledRequest(
+        prepared=prepare(step.request, operation, target, scenario.headers),
+        statuses=step.expect.statuses,
+        checks=checks,
+        captures=captures,
+        repeat=step.repeat,
+        needs_json=needs_json,
+    )
+
+
+def check_passes(check: Check, found: bool, value: object, text: str) -> bool:
+    """Whether a check holds, given what its extractor found and the body text."""
+    if check.kind is CheckKind.EXISTS:
+        return found == (check.value is not False)
+    if check.kind is CheckKind.EQUALS:
+        return found and (value == check.value or str(value) == str(check.value))
+    haystack = text if check.extractor is None else (str(value) if found else "")
+    return str(check.value) in haystack

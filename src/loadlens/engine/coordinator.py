@@ -1,0 +1,287 @@
+"""The coordinator: owns time, starts stages on the workers, merges their frames, stops cleanly.
+
+How it works. Worker processes are spawned first; meanwhile setup runs here, in one virtual
+user, and its pools and variables go to the workers with the first stage. For each stage the
+coordinator sends every worker a `StageOrder` with a common start time, then reads frames until
+each worker has sent its final one: every frame is appended to `frames.jsonl` (so nothing
+measured is lost) and merged into the `RunAccumulator`. Teardown runs here after the last stage.
+
+Ctrl-C: the first SIGINT sends STOP to the workers, which stop starting iterations, let those
+in flight finish within the stage's grace, and send their final frames; the result is then
+written marked incomplete and interrupted. A second SIGINT stops waiting and kills the workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from types import FrameType
+from typing import Protocol
+
+from loadlens import __version__
+from loadlens.engine.compiled import CompiledScenario, CompiledStep
+from loadlens.engine.inprocess import run_phase
+from loadlens.engine.rundir import RunDirectory, new_run_id
+from loadlens.engine.stages import share_of, stage_infos
+from loadlens.engine.worker import EXIT, STOP, StageOrder, WorkerFailure, worker_main
+from loadlens.http import ClientOptions
+from loadlens.metrics.accumulate import RunAccumulator
+from loadlens.metrics.frame import Frame
+from loadlens.metrics.result import RunInfo, RunResult, StageInfo, write_result
+from loadlens.model.redaction import Redactor
+
+_START_DELAY_NS = 200_000_000  # lets every worker receive its order before the common start
+_POLL_S = 0.1
+_KILL_AFTER_S = 10.0  # beyond a stage's grace, how long to wait for workers after STOP
+
+
+class RunListener(Protocol):
+    """What a live view implements; the engine never prints."""
+
+    def stage_started(self, info: StageInfo) -> None: ...
+
+    def tick(self, info: StageInfo, elapsed: float, accumulator: RunAccumulator) -> None: ...
+
+    def stage_finished(self, info: StageInfo, accumulator: RunAccumulator) -> None: ...
+
+
+class _Silent:
+    def stage_started(self, info: StageInfo) -> None:
+        pass
+
+    def tick(self, info: StageInfo, elapsed: float, accumulator: RunAccumulator) -> None:
+        pass
+
+    def stage_finished(self, info: StageInfo, accumulator: RunAccumulator) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How to run, beyond the scenario."""
+
+    out: Path
+    workers: int
+    client: ClientOptions = field(default_factory=ClientOptions)
+    command: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    """What `run` hands back: the result, where it is, and what went wrong on the way."""
+
+    result: RunResult
+    directory: Path
+    failures: list[str] = field(default_factory=list)
+
+
+class Coordinator:
+    """Runs one scenario's plan, start to end."""
+
+    def __init__(
+        self,
+        compiled: CompiledScenario,
+        options: RunOptions,
+        listener: RunListener | None = None,
+    ) -> None:
+        self.compiled = compiled
+        self.options = options
+        self.listener: RunListener = listener or _Silent()
+        scenario = compiled.scenario
+        self.redactor = Redactor.of(scenario.secrets)
+        self.infos = stage_infos(
+            scenario.plan, setup=bool(compiled.setup), teardown=bool(compiled.teardown)
+        )
+        self.accumulator = RunAccumulator(compiled.operations, self.infos)
+        self.interrupts = 0
+        self.failures: list[str] = []
+        self._conns: list[Connection] = []
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+
+    def run(self) -> RunOutcome:
+        """Run setup, every stage that may run, and teardown; always write a result."""
+        scenario = self.compiled.scenario
+        run_id = new_run_id(scenario.name)
+        directory = RunDirectory(self.options.out, run_id)
+        directory.copy_scenario(scenario.source)
+        info = RunInfo(
+            run_id=run_id,
+            scenario=scenario.name,
+            source=scenario.source,
+            source_sha256=scenario.source_sha256,
+            target=self.redactor.text(scenario.target),
+            command=[self.redactor.text(part) for part in self.options.command],
+            workers=self.options.workers,
+            hostname=socket.gethostname(),
+            loadlens_version=__version__,
+            python_version=sys.version.split()[0],
+            started_at=time.time(),
+        )
+        directory.write_json(
+            "run.json", {"run": info.to_dict(), "stages": [s.to_dict() for s in self.infos]}
+        )
+        previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+        completed = False
+        try:
+            completed = self._run_all(directory)
+        finally:
+            signal.signal(signal.SIGINT, previous_handler)
+            self._shutdown_workers()
+            info.ended_at = time.time()
+            result = self.accumulator.result(
+                run=info, complete=completed, interrupted=self.interrupts > 0
+            )
+            write_result(result, directory.result_path)
+            directory.close()
+        return RunOutcome(result, directory.path, self.failures)
+
+    def _run_all(self, directory: RunDirectory) -> bool:
+        compiled = self.compiled
+        self._start_workers()
+        index = 0
+        pools: dict[str, list[object]] = {}
+        variables: dict[str, object] = {}
+        if compiled.setup:
+            pools, variables = self._in_process(directory, index, compiled.setup)
+            index += 1
+        previous = None
+        for stage in compiled.scenario.plan:
+            if self.interrupts or self.failures:
+                return False
+            orders = [
+                StageOrder(
+                    index=index,
+                    stage=stage,
+                    share=share_of(stage, previous, worker, self.options.workers),
+                    start_ns=time.monotonic_ns() + _START_DELAY_NS,
+                    pools=pools,
+                    variables=variables,
+                )
+                for worker in range(self.options.workers)
+            ]
+            pools, variables = {}, {}  # sent once; workers keep them
+            self._run_stage(directory, orders)
+            previous = stage
+            index += 1
+        if self.interrupts or self.failures:
+            return False
+        if compiled.teardown:
+            self._in_process(directory, index, compiled.teardown)
+        return not (self.interrupts or self.failures)
+
+    def _in_process(
+        self, directory: RunDirectory, index: int, steps: tuple[CompiledStep, ...]
+    ) -> tuple[dict[str, list[object]], dict[str, object]]:
+        info = self.infos[index]
+        self.listener.stage_started(info)
+        started = time.time()
+        frame, pools, variables = run_phase(
+            self.compiled, steps, index, self.options.client, lambda: self.interrupts > 0
+        )
+        self._take(directory, frame)
+        self.accumulator.mark_stage(index, started_at=started, ended_at=time.time())
+        self.listener.stage_finished(info, self.accumulator)
+        return pools, variables
+
+    def _run_stage(self, directory: RunDirectory, orders: list[StageOrder]) -> None:
+        index = orders[0].index
+        info = self.infos[index]
+        stage = orders[0].stage
+        for conn, order in zip(self._conns, orders, strict=True):
+            conn.send(order)
+        self.listener.stage_started(info)
+        start_ns = orders[0].start_ns
+        self.accumulator.mark_stage(index, started_at=time.time() + _START_DELAY_NS / 1e9)
+        pending = set(range(len(self._conns)))
+        stop_sent = False
+        give_up_at: float | None = None
+        while pending:
+            if self.interrupts and not stop_sent:
+                self._broadcast(STOP)
+                stop_sent = True
+                give_up_at = time.monotonic() + stage.grace + _KILL_AFTER_S
+            if self.interrupts > 1 or (give_up_at is not None and time.monotonic() > give_up_at):
+                self.failures.append("workers did not stop in time; killed")
+                break
+            for ready in wait([self._conns[w] for w in pending], timeout=_POLL_S):
+                assert isinstance(ready, Connection)
+                worker = self._conns.index(ready)
+                if self._receive(directory, ready, worker):
+                    pending.discard(worker)
+            elapsed = (time.monotonic_ns() - start_ns) / 1e9
+            self.listener.tick(info, max(elapsed, 0.0), self.accumulator)
+        self.accumulator.mark_stage(index, ended_at=time.time())
+        self.listener.stage_finished(info, self.accumulator)
+
+    def _receive(self, directory: RunDirectory, conn: Connection, worker: int) -> bool:
+        """Handle one message; True when this worker is done with the stage."""
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            self.failures.append(f"worker {worker} exited unexpectedly")
+            return True
+        if isinstance(message, WorkerFailure):
+            self.failures.append(f"worker {message.worker} failed:\n{message.message}")
+            return True
+        assert isinstance(message, Frame)
+        self._take(directory, message)
+        return message.final
+
+    def _take(self, directory: RunDirectory, frame: Frame) -> None:
+        directory.append_frame(frame)
+        self.accumulator.add(frame)
+
+    def _start_workers(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        for worker in range(self.options.workers):
+            parent, child = context.Pipe(duplex=True)
+            process = context.Process(
+                target=worker_main,
+                args=(
+                    child,
+                    worker,
+                    self.options.workers,
+                    self.compiled.scenario,
+                    self.options.client,
+                ),
+                name=f"loadlens-worker-{worker}",
+                daemon=True,
+            )
+            process.start()
+            child.close()
+            self._conns.append(parent)
+            self._processes.append(process)
+
+    def _broadcast(self, message: str) -> None:
+        for conn in self._conns:
+            with contextlib.suppress(OSError):  # a worker gone is already recorded
+                conn.send(message)
+
+    def _shutdown_workers(self) -> None:
+        self._broadcast(EXIT)
+        deadline = time.monotonic() + 5.0
+        for process in self._processes:
+            process.join(max(deadline - time.monotonic(), 0.1))
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for conn in self._conns:
+            conn.close()
+        self._conns.clear()
+        self._processes.clear()
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        self.interrupts += 1
+
+
+def default_workers() -> int:
+    """One worker per core."""
+    return max(1, os.cpu_count() or 1)

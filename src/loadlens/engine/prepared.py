@@ -1,0 +1,171 @@
+"""Requests compiled once at load into what the hot path needs.
+
+Everything that does not depend on a variable (method, host header, static headers, a static
+body, the whole request when nothing is templated) is encoded to bytes here, once; per request
+the engine only renders the templated parts and joins bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode, urlsplit
+
+from loadlens.engine.variables import SharedData, UserState
+from loadlens.http import Origin, encode_request
+from loadlens.model.scenario import Body, BodyKind, JsonTemplate, Request
+from loadlens.model.template import Template, VarRef, render
+
+# Characters left as they are when a variable's value goes into a URL: the reserved ones, so a
+# captured path fragment still works; everything else (spaces, non-ASCII) is percent-encoded.
+_URL_SAFE = "/:@!$&'()*+,;=-._~?"
+
+# A user with no data, to encode requests that use none.
+_NO_SHARED = SharedData(rng=random.Random(0))
+
+_DEFAULT_CONTENT_TYPE = {
+    BodyKind.JSON: "application/json",
+    BodyKind.FORM: "application/x-www-form-urlencoded",
+    BodyKind.RAW: "text/plain; charset=utf-8",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """A request ready to encode for one user."""
+
+    operation: int  # index of the operation in the run's operation list
+    name: str
+    method: bytes
+    origin: Origin
+    is_head: bool
+    static: bytes | None  # the whole encoded request when nothing is templated
+    url: Template
+    query: tuple[tuple[str, Template], ...]
+    headers: tuple[tuple[bytes, Template], ...]
+    body: Body | None
+    static_body: bytes | None
+    timeouts: tuple[float | None, float | None, float | None] | None
+
+    def encode(self, user: UserState) -> bytes:
+        """The request's bytes for this user (MissingVariableError when a variable has no value)."""
+        if self.static is not None:
+            return self.static
+        lookup = user.value_of
+        target = _render_url(self.url, lookup)
+        if self.query:
+            pairs = [(k, render(v, lookup)) for k, v in self.query]
+            target += ("&" if "?" in target else "?") + urlencode(pairs)
+        headers = [(name, render(value, lookup).encode("latin-1")) for name, value in self.headers]
+        body = self.static_body if self.static_body is not None else _encode_body(self.body, user)
+        return encode_request(
+            self.method, target.encode("latin-1"), self.origin.host_header, headers, body
+        )
+
+
+def prepare(
+    request: Request,
+    operation: int,
+    target: Origin,
+    default_headers: tuple[tuple[str, Template], ...],
+) -> PreparedRequest:
+    """Compile one request of the scenario."""
+    origin = target
+    url = request.url
+    if url.static is not None and url.static.startswith(("http://", "https://")):
+        origin = Origin.parse(url.static)
+        parts = urlsplit(url.static)
+        url = Template.literal((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+    merged: dict[str, Template] = dict(default_headers)
+    merged.update(request.headers)
+    if request.body is not None and "content-type" not in merged:
+        content_type = request.body.content_type or _DEFAULT_CONTENT_TYPE[request.body.kind]
+        merged["content-type"] = Template.literal(content_type)
+    headers = tuple((name.encode("latin-1"), value) for name, value in merged.items())
+    static_body = _static_body(request.body)
+    timeouts = request.timeouts
+    timeout_triple = None
+    if (timeouts.connect, timeouts.read, timeouts.total) != (None, None, None):
+        timeout_triple = (timeouts.connect, timeouts.read, timeouts.total)
+    prepared = PreparedRequest(
+        operation=operation,
+        name=request.name,
+        method=request.method.encode("ascii"),
+        origin=origin,
+        is_head=request.method == "HEAD",
+        static=None,
+        url=url,
+        query=request.query,
+        headers=headers,
+        body=request.body,
+        static_body=static_body,
+        timeouts=timeout_triple,
+    )
+    templated = [url, *(v for _, v in request.query), *(v for _, v in headers)]
+    if all(t.static is not None for t in templated) and (
+        request.body is None or static_body is not None
+    ):
+        # Nothing depends on a user: encode the whole request once.
+        dummy = UserState(user_id=0, shared=_NO_SHARED, variables={})
+        object.__setattr__(prepared, "static", prepared.encode(dummy))
+    return prepared
+
+
+def _render_url(url: Template, lookup: Callable[[VarRef], object]) -> str:
+    if url.static is not None:
+        return url.static
+    out: list[str] = []
+    for part in url.parts:
+        if isinstance(part, str):
+            out.append(part)
+        else:
+            value = lookup(part)
+            out.append(quote(value if isinstance(value, str) else str(value), safe=_URL_SAFE))
+    return "".join(out)
+
+
+def _static_body(body: Body | None) -> bytes | None:
+    if body is None:
+        return None
+    if body.kind is BodyKind.JSON:
+        return _dump_json(_render_json(body.json, None)) if body.static_json else None
+    if body.kind is BodyKind.FORM:
+        if all(v.static is not None for _, v in body.form):
+            return urlencode([(k, v.static or "") for k, v in body.form]).encode()
+        return None
+    assert body.raw is not None
+    return body.raw.static.encode() if body.raw.static is not None else None
+
+
+def _encode_body(body: Body | None, user: UserState) -> bytes | None:
+    if body is None:
+        return None
+    if body.kind is BodyKind.JSON:
+        return _dump_json(_render_json(body.json, user))
+    lookup = user.value_of
+    if body.kind is BodyKind.FORM:
+        return urlencode([(k, render(v, lookup)) for k, v in body.form]).encode()
+    assert body.raw is not None
+    return render(body.raw, lookup).encode()
+
+
+def _render_json(value: JsonTemplate, user: UserState | None) -> object:
+    if isinstance(value, Template):
+        if value.static is not None:
+            return value.static
+        assert user is not None
+        single = value.single_ref
+        if single is not None:
+            return user.value_of(single)  # `"{{ n }}"` keeps the value's type
+        return render(value, user.value_of)
+    if isinstance(value, list):
+        return [_render_json(v, user) for v in value]
+    if isinstance(value, dict):
+        return {k: _render_json(v, user) for k, v in value.items()}
+    return value
+
+
+def _dump_json(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

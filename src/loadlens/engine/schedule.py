@@ -1,0 +1,58 @@
+"""Load shapes over a stage's time: users or arrival rate at time t, and arrival times.
+
+A stage ramps linearly from its start level to its level during `ramp` seconds, then holds.
+For the open model, arrival k (0-based) is due when the integral of the rate reaches k + phase;
+the integral is quadratic during the ramp and linear after, so its inverse is closed-form.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class UserRamp:
+    """Closed model: how many users one worker runs at a time."""
+
+    start: int
+    end: int
+    ramp: float  # seconds
+
+    def users_at(self, t: float) -> int:
+        """Users that should be active `t` seconds into the stage."""
+        if self.ramp <= 0 or t >= self.ramp:
+            return self.end
+        return round(self.start + (self.end - self.start) * max(t, 0.0) / self.ramp)
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalSchedule:
+    """Open model: arrival times of one worker's share of the rate."""
+
+    start_rate: float  # per second
+    rate: float
+    ramp: float  # seconds
+    length: float  # ramp + hold, seconds
+    phase: float = 0.0  # fraction of an arrival this worker is offset by, in [0, 1)
+
+    def arrival_time(self, k: int) -> float:
+        """Seconds after the stage start at which arrival k is due (inf if never)."""
+        n = k + self.phase
+        r0, r1, ramp = self.start_rate, self.rate, self.ramp
+        in_ramp = (r0 + r1) / 2 * ramp if ramp > 0 else 0.0
+        if n < in_ramp:
+            slope = (r1 - r0) / ramp
+            if abs(slope) < 1e-12:
+                return n / r0
+            # n = r0 t + slope t² / 2  →  t = (-r0 + sqrt(r0² + 2 slope n)) / slope
+            return (-r0 + math.sqrt(max(r0 * r0 + 2 * slope * n, 0.0))) / slope
+        if r1 <= 0:
+            return math.inf
+        return max(ramp, 0.0) + (n - in_ramp) / r1
+
+    def expected_arrivals(self) -> int:
+        """How many arrivals fall inside the stage."""
+        r0, r1, ramp = self.start_rate, self.rate, self.ramp
+        total = (r0 + r1) / 2 * ramp + r1 * (self.length - ramp)
+        return max(0, math.ceil(total - self.phase))

@@ -1,0 +1,223 @@
+"""A worker process: runs its share of each stage on uvloop and sends a frame every second.
+
+How it works. The coordinator sends a `StageOrder` per stage (or `STOP` / `EXIT`); the worker
+runs the stage's executor in a fresh event loop, watching its pipe for `STOP` with a reader
+callback, and a ticker task sends one `Frame` at each second boundary of the stage plus a
+final one when the stage is over. Nothing per request crosses the process boundary.
+The worker ignores SIGINT: Ctrl-C reaches the whole process group, and the coordinator decides
+how to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import time
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+
+from loadlens.engine.compiled import CompiledScenario, compile_scenario
+from loadlens.engine.executors import (
+    ExecutorStats,
+    StageControl,
+    WorkerContext,
+    run_closed,
+    run_open,
+)
+from loadlens.engine.runner import StepRunner
+from loadlens.engine.schedule import ArrivalSchedule, UserRamp
+from loadlens.engine.variables import FeederCursor, SharedData
+from loadlens.http import ClientOptions, HttpClient
+from loadlens.metrics.frame import Health
+from loadlens.metrics.recorder import Recorder
+from loadlens.model.plan import ClosedLoad, OpenLoad, Stage
+from loadlens.model.scenario import Scenario
+
+STOP = "stop"
+EXIT = "exit"
+_LAG_PROBE_PERIOD = 0.05  # seconds between event-loop lag probes
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerShare:
+    """This worker's part of a stage's load."""
+
+    users_start: int = 0
+    users: int = 0
+    rate_start: float = 0.0
+    rate: float = 0.0
+    max_in_flight: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StageOrder:
+    """Run one stage, starting at a monotonic time shared by all workers."""
+
+    index: int  # index of the stage in the run's stage list
+    stage: Stage
+    share: WorkerShare
+    start_ns: int
+    pools: dict[str, list[object]] = field(default_factory=dict)
+    variables: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerFailure:
+    """A worker could not go on; the coordinator reports it."""
+
+    worker: int
+    message: str
+
+
+def worker_main(
+    conn: Connection, worker: int, workers: int, scenario: Scenario, client: ClientOptions
+) -> None:
+    """Entry point of a worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import uvloop
+
+        compiled = compile_scenario(scenario)
+        shared = SharedData(rng=random.Random())
+        for feeder in scenario.feeders:
+            shared.feeders[feeder.name] = FeederCursor(feeder, worker, workers, shared.rng)
+        variables: dict[str, object] = {}
+        while True:
+            message = conn.recv()
+            if message == EXIT:
+                return
+            if isinstance(message, StageOrder):
+                for name, values in message.pools.items():
+                    shared.pools.setdefault(name, []).extend(values)
+                variables.update(message.variables)
+                uvloop.run(
+                    _run_stage(message, conn, compiled, shared, variables, worker, workers, client)
+                )
+    except (EOFError, BrokenPipeError):
+        return  # the coordinator is gone; nothing to report to
+    except Exception:  # report any crash rather than die silently
+        conn.send(WorkerFailure(worker, traceback.format_exc()))
+
+
+async def _run_stage(
+    order: StageOrder,
+    conn: Connection,
+    compiled: CompiledScenario,
+    shared: SharedData,
+    variables: dict[str, object],
+    worker: int,
+    workers: int,
+    client_options: ClientOptions,
+) -> None:
+    loop = asyncio.get_running_loop()
+    control = StageControl()
+    stats = ExecutorStats()
+    recorder = Recorder(compiled.operations)
+    client = HttpClient(client_options)
+    runner = StepRunner(client, recorder)
+    context = WorkerContext(compiled, runner, shared, variables, worker, workers)
+
+    def on_message() -> None:
+        while conn.poll():
+            if conn.recv() in (STOP, EXIT):
+                control.stopping = True
+
+    loop.add_reader(conn.fileno(), on_message)
+    ticker = Ticker(conn, recorder, stats, runner, worker, order.index, order.start_ns)
+    ticker_task = loop.create_task(ticker.run())
+    try:
+        await asyncio.sleep(max(order.start_ns - time.monotonic_ns(), 0) / 1e9)
+        await _execute(order, context, control, stats)
+    finally:
+        loop.remove_reader(conn.fileno())
+        os.set_blocking(conn.fileno(), True)  # the loop made it non-blocking; recv() needs it
+        ticker_task.cancel()
+        await asyncio.gather(ticker_task, return_exceptions=True)
+        await client.close()
+    conn.send(ticker.frame(final=True))
+
+
+async def _execute(
+    order: StageOrder, context: WorkerContext, control: StageControl, stats: ExecutorStats
+) -> None:
+    stage, share = order.stage, order.share
+    if isinstance(stage.load, ClosedLoad):
+        ramp = UserRamp(share.users_start, share.users, stage.ramp)
+        start = order.start_ns / 1e9
+        await run_closed(
+            context, ramp, context.worker, start, stage.length, stage.grace, control, stats
+        )
+    else:
+        assert isinstance(stage.load, OpenLoad)
+        schedule = ArrivalSchedule(
+            start_rate=share.rate_start,
+            rate=share.rate,
+            ramp=stage.ramp,
+            length=stage.length,
+            phase=context.worker / context.workers,
+        )
+        await run_open(
+            context, schedule, share.max_in_flight, order.start_ns, stage.grace, control, stats
+        )
+
+
+class Ticker:
+    """Sends a frame at each second boundary of the stage, with the worker's health."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        recorder: Recorder,
+        stats: ExecutorStats,
+        runner: StepRunner,
+        worker: int,
+        stage: int,
+        start_ns: int,
+    ) -> None:
+        self.conn = conn
+        self.recorder = recorder
+        self.stats = stats
+        self.runner = runner
+        self.worker = worker
+        self.stage = stage
+        self.start_ns = start_ns
+        self.second = 0
+        self.max_lag = 0.0
+        self._cpu = time.process_time()
+        self._wall = time.monotonic()
+
+    async def run(self) -> None:
+        """Probe the loop's lag and send a frame at every second boundary."""
+        boundary = self.start_ns + 1_000_000_000
+        while True:
+            expected = time.monotonic_ns() + int(_LAG_PROBE_PERIOD * 1e9)
+            await asyncio.sleep(_LAG_PROBE_PERIOD)
+            now = time.monotonic_ns()
+            self.max_lag = max(self.max_lag, (now - expected) / 1e6)
+            if now >= boundary:
+                self.conn.send(self.frame(final=False))
+                self.second += 1
+                boundary += 1_000_000_000
+
+    def frame(self, *, final: bool) -> object:
+        """The frame for the current second, resetting the recorder and the health counters."""
+        cpu, wall = time.process_time(), time.monotonic()
+        cpu_percent = 100.0 * (cpu - self._cpu) / max(wall - self._wall, 1e-6)
+        self._cpu, self._wall = cpu, wall
+        late, dropped, lateness = self.stats.take()
+        lateness.sort()
+        p99 = lateness[min(len(lateness) - 1, int(len(lateness) * 0.99))] / 1e6 if lateness else 0.0
+        health = Health(
+            cpu_percent=cpu_percent,
+            loop_lag_ms=self.max_lag,
+            in_flight=self.runner.in_flight,
+            users=self.stats.active,
+            late=late,
+            dropped=dropped,
+            lateness_p99_ms=p99,
+        )
+        self.max_lag = 0.0
+        return self.recorder.take_frame(self.worker, self.stage, self.second, health, final=final)

@@ -1,0 +1,26 @@
+"""How a client behaves: timeouts, TLS verification, the pool's bound."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """Settings of an HttpClient; timeouts are in seconds (math.inf for none)."""
+
+    connect_timeout: float = 10.0  # TCP connect and TLS handshake
+    read_timeout: float = 30.0  # the longest wait for the response's next bytes
+    total_timeout: float = 60.0  # the whole request, from request() to a complete response
+    verify_tls: bool = True
+    max_connections_per_origin: int | None = None  # None: as many as there are requests
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "total_timeout"):
+            value = getattr(self, name)
+            if math.isnan(value) or value <= 0:
+                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+        limit = self.max_connections_per_origin
+        if limit is not None and limit < 1:
+            raise ValueError(f"max_connections_per_origin must be at least 1, not {limit}")

@@ -1,0 +1,138 @@
+"""A frame: one worker's measurements for one second of one stage.
+
+Workers pickle frames to the coordinator; the coordinator appends each as one JSON line to
+`frames.jsonl`, which is enough to rebuild the result after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class OpFrame:
+    """One operation's requests in a frame."""
+
+    histogram: str  # encoded latency histogram of the requests that got a latency
+    outcomes: dict[str, int] = field(default_factory=dict)  # outcome key -> count
+    bytes_sent: int = 0
+    bytes_received: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "histogram": self.histogram,
+            "outcomes": dict(self.outcomes),
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OpFrame:
+        """The inverse of `to_dict`."""
+        return cls(
+            histogram=str(d["histogram"]),
+            outcomes={str(k): int(v) for k, v in d["outcomes"].items()},
+            bytes_sent=int(d["bytes_sent"]),
+            bytes_received=int(d["bytes_received"]),
+        )
+
+
+@dataclass(slots=True)
+class Health:
+    """How the generator itself fared during the second (or, merged, across workers)."""
+
+    cpu_percent: float = 0.0  # the worker process's CPU over the last second
+    loop_lag_ms: float = 0.0  # max event-loop lag seen in the second
+    in_flight: int = 0  # iterations in flight when the frame was taken
+    users: int = 0  # active virtual users (closed model)
+    late: int = 0  # open model: iterations started > 1 ms after their intended time
+    dropped: int = 0  # open model: iterations not started because max_in_flight was reached
+    lateness_p99_ms: float = 0.0  # open model: p99 of (actual - intended) send time
+
+    def merge(self, other: Health) -> None:
+        """Fold another worker's health for the same second in: sums and maxima."""
+        self.cpu_percent += other.cpu_percent
+        self.loop_lag_ms = max(self.loop_lag_ms, other.loop_lag_ms)
+        self.in_flight += other.in_flight
+        self.users += other.users
+        self.late += other.late
+        self.dropped += other.dropped
+        self.lateness_p99_ms = max(self.lateness_p99_ms, other.lateness_p99_ms)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "cpu_percent": self.cpu_percent,
+            "loop_lag_ms": self.loop_lag_ms,
+            "in_flight": self.in_flight,
+            "users": self.users,
+            "late": self.late,
+            "dropped": self.dropped,
+            "lateness_p99_ms": self.lateness_p99_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Health:
+        """The inverse of `to_dict`."""
+        return cls(
+            cpu_percent=float(d["cpu_percent"]),
+            loop_lag_ms=float(d["loop_lag_ms"]),
+            in_flight=int(d["in_flight"]),
+            users=int(d["users"]),
+            late=int(d["late"]),
+            dropped=int(d["dropped"]),
+            lateness_p99_ms=float(d["lateness_p99_ms"]),
+        )
+
+
+@dataclass(slots=True)
+class Frame:
+    """Everything one worker measured in one second of one stage."""
+
+    worker: int
+    stage: int
+    second: int  # seconds since the stage started, 0-based
+    time: float  # wall-clock UNIX time the frame was taken
+    ops: dict[str, OpFrame]
+    health: Health
+    final: bool = False  # the worker's last frame for this stage
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "worker": self.worker,
+            "stage": self.stage,
+            "second": self.second,
+            "time": self.time,
+            "ops": {name: op.to_dict() for name, op in self.ops.items()},
+            "health": self.health.to_dict(),
+            "final": self.final,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Frame:
+        """The inverse of `to_dict`."""
+        return cls(
+            worker=int(d["worker"]),
+            stage=int(d["stage"]),
+            second=int(d["second"]),
+            time=float(d["time"]),
+            ops={str(name): OpFrame.from_dict(op) for name, op in d["ops"].items()},
+            health=Health.from_dict(d["health"]),
+            final=bool(d.get("final", False)),
+        )
+
+    def to_json_line(self) -> str:
+        """The frame as one line of `frames.jsonl`, newline included."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json_line(cls, line: str) -> Frame:
+        """The inverse of `to_json_line`; raises ValueError, KeyError or TypeError if malformed."""
+        data = json.loads(line)
+        if not isinstance(data, dict):
+            raise TypeError("a frame line must hold a JSON object")
+        return cls.from_dict(data)

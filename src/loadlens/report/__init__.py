@@ -1,0 +1,1 @@
+"""Reports of a RunResult: the terminal summary today; Markdown, HTML, JSON, JUnit later."""

@@ -1,0 +1,186 @@
+"""The terminal summary of a run, in the spirit of a hand-written load-test report.
+
+Builds rich renderables from a RunResult; the CLI decides where to print them.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from loadlens.metrics.result import OpStats, RunResult, StageResult
+from loadlens.report.outcomes import describe_outcome
+
+
+def run_duration(result: RunResult) -> float:
+    """Seconds from the first stage's start to the last one's end (0 if nothing ran)."""
+    starts = [s.started_at for s in result.stages if s.ran and s.started_at is not None]
+    ends = [s.ended_at for s in result.stages if s.ran and s.ended_at is not None]
+    if not starts or not ends:
+        return 0.0
+    return max(max(ends) - min(starts), 0.0)
+
+
+def summary(result: RunResult) -> RenderableType:
+    """Header, totals, per-stage and per-operation tables, and the outcome breakdown."""
+    parts: list[RenderableType] = [
+        _header(result),
+        _totals(result),
+        _stages(result),
+        _operations(result),
+    ]
+    outcomes = _outcomes(result)
+    if outcomes is not None:
+        parts.append(outcomes)
+    parts.append(_health(result))
+    return Group(*parts)
+
+
+def _header(result: RunResult) -> Text:
+    run = result.run
+    if result.interrupted:
+        state = Text("INCOMPLETE (interrupted)", style="bold yellow")
+    elif not result.complete:
+        state = Text("INCOMPLETE", style="bold yellow")
+    else:
+        state = Text("complete", style="bold green")
+    text = Text.assemble(
+        ("loadlens run ", "bold"),
+        (run.run_id, "bold cyan"),
+        "\n",
+        f"scenario {run.scenario} → {run.target}, {run.workers} worker(s), ",
+        state,
+    )
+    return text
+
+
+def _totals(result: RunResult) -> Table:
+    total = result.total
+    duration = run_duration(result)
+    table = Table(title="Totals", show_header=False, title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rate = total.count / duration if duration > 0 else 0.0
+    table.add_row("requests", f"{total.count:,}")
+    table.add_row("throughput", f"{rate:,.1f} req/s")
+    table.add_row("failed", f"{total.errors:,} ({_percent(total.error_rate)})")
+    table.add_row("data sent", _bytes(total.bytes_sent))
+    table.add_row("data received", _bytes(total.bytes_received))
+    table.add_row("duration", f"{duration:,.1f} s")
+    return table
+
+
+def _stages(result: RunResult) -> Table:
+    table = Table(title="Stages", title_justify="left")
+    for name, justify in [
+        ("stage", "left"),
+        ("load", "left"),
+        ("latency from", "left"),
+        ("requests", "right"),
+        ("req/s", "right"),
+        ("failed", "right"),
+        ("p95 ms", "right"),
+    ]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for stage in result.stages:
+        table.add_row(
+            stage.info.name,
+            _load(stage),
+            f"{stage.info.latency_origin} send",
+            f"{stage.total.count:,}" if stage.ran else "not run",
+            f"{_stage_rate(stage):,.1f}",
+            _percent(stage.total.error_rate),
+            _ms(stage.total.latency.p95),
+        )
+    return table
+
+
+def _operations(result: RunResult) -> Table:
+    table = Table(title="Operations (latency in ms)", title_justify="left")
+    for name in ["operation", "count", "success", "avg", "p50", "p95", "p99", "max"]:
+        table.add_column(name, justify="left" if name == "operation" else "right")
+    for name, stats in result.operations.items():
+        _op_row(table, name, stats)
+    if len(result.operations) > 1:
+        _op_row(table, "all", result.total, style="bold")
+    return table
+
+
+def _op_row(table: Table, name: str, stats: OpStats, style: str = "") -> None:
+    latency = stats.latency
+    success = 1.0 - stats.error_rate if stats.count else 0.0
+    table.add_row(
+        name,
+        f"{stats.count:,}",
+        _percent(success),
+        _ms(latency.mean),
+        _ms(latency.p50),
+        _ms(latency.p95),
+        _ms(latency.p99),
+        _ms(latency.max),
+        style=style,
+    )
+
+
+def _outcomes(result: RunResult) -> Table | None:
+    rows: list[tuple[str, str, int]] = []
+    for name, stats in result.operations.items():
+        for key, count in sorted(stats.outcomes.items(), key=lambda kv: -kv[1]):
+            rows.append((name, key, count))
+    if not rows:
+        return None
+    table = Table(title="Outcomes: HTTP statuses and errors", title_justify="left")
+    table.add_column("operation")
+    table.add_column("outcome")
+    table.add_column("count", justify="right")
+    table.add_column("share of op", justify="right")
+    for name, key, count in rows:
+        share = count / result.operations[name].count
+        table.add_row(name, describe_outcome(key), f"{count:,}", _percent(share))
+    return table
+
+
+def _health(result: RunResult) -> Text:
+    health = result.health
+    return Text(
+        f"generator: max CPU {health.max_cpu_percent:.0f} % of a core per worker, "
+        f"max event-loop lag {health.max_loop_lag_ms:.1f} ms, "
+        f"late iterations {health.late:,}, dropped iterations {health.dropped:,}",
+        style="dim",
+    )
+
+
+def _load(stage: StageResult) -> str:
+    load = stage.info.load
+    model = load.get("model")
+    ramp = f", ramp {stage.info.ramp_s:g}s" if stage.info.ramp_s else ""
+    if model == "closed":
+        return f"{load['users']} users{ramp}, {stage.info.duration_s:g}s"
+    if model == "open":
+        return f"{load['rate']:g}/s{ramp}, {stage.info.duration_s:g}s"
+    return str(model)
+
+
+def _stage_rate(stage: StageResult) -> float:
+    if not stage.ran or stage.started_at is None or stage.ended_at is None:
+        return 0.0
+    span = stage.ended_at - stage.started_at
+    return stage.total.count / span if span > 0 else 0.0
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.2f} %"
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _bytes(count: int) -> str:
+    size = float(count)
+    for unit in ["B", "KiB", "MiB", "GiB"]:
+        if size < 1024 or unit == "GiB":
+            return f"{size:,.1f} {unit}" if unit != "B" else f"{count:,} B"
+        size /= 1024
+    return f"{count} B"

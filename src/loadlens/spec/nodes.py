@@ -1,0 +1,96 @@
+"""The source tree every scenario is validated from: plain values with their positions.
+
+YAML (through `yaml_nodes`) and the Python API (through `from_python`) both produce this tree,
+so one validator, with one set of rules and messages, serves both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from loadlens.spec.env import EnvSubstitution
+
+Scalar = str | int | float | bool | None
+
+
+@dataclass(slots=True)
+class Node:
+    """A value and where it was written (1-based; 0 when unknown)."""
+
+    value: Scalar | list[Node] | dict[str, Node]
+    line: int
+    column: int
+    key_line: int = 0  # where this value's key was written, when it is a mapping value
+    key_column: int = 0
+    # problems found while reading the source: (line, column, message, hint)
+    problems: list[tuple[int, int, str, str]] = field(default_factory=list)
+
+    @property
+    def is_mapping(self) -> bool:
+        return isinstance(self.value, dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a Python-built value was written: the caller's file and line."""
+
+    file: str
+    line: int
+
+
+class Located(dict[str, object]):
+    """A mapping made by a builder function; it remembers the line that called it."""
+
+    origin: Origin | None = None
+
+
+def from_python(value: object, origin: Origin, env: EnvSubstitution) -> Node:
+    """The tree of a Python value made of dicts, lists and scalars (builders' mappings)."""
+    if isinstance(value, Located) and value.origin is not None:
+        origin = value.origin
+    line = origin.line
+    if isinstance(value, dict):
+        items: dict[str, Node] = {}
+        for key, item in value.items():
+            child = from_python(item, origin, env)
+            child.key_line, child.key_column = line, 0
+            items[str(key)] = child
+        return Node(items, line, 0, line, 0)
+    if isinstance(value, list | tuple):
+        return Node([from_python(item, origin, env) for item in value], line, 0, line, 0)
+    if isinstance(value, str):
+        text, missing = env.substitute(value)
+        node = Node(text, line, 0, line, 0)
+        node.problems.extend((line, 0, missing_env_message(name), "") for name in missing)
+        return node
+    if value is None or isinstance(value, bool | int | float):
+        return Node(value, line, 0, line, 0)
+    node = Node(None, line, 0, line, 0)
+    node.problems.append((line, 0, f"unsupported value of type {type(value).__name__}", ""))
+    return node
+
+
+def missing_env_message(name: str) -> str:
+    """The message for an `${env:NAME}` whose variable is not set."""
+    return f"environment variable `{name}` is not set (`${{env:{name}}}`)"
+
+
+def walk(node: Node, path: str = "") -> list[tuple[str, Node]]:
+    """(key path, node) of the node and every node below it, depth first."""
+    found = [(path, node)]
+    if isinstance(node.value, dict):
+        for key, child in node.value.items():
+            found.extend(walk(child, f"{path}.{key}" if path else key))
+    elif isinstance(node.value, list):
+        for index, child in enumerate(node.value):
+            found.extend(walk(child, f"{path}[{index}]"))
+    return found
+
+
+def to_plain(node: Node) -> object:
+    """The node's value without positions (for sections kept raw, like `invariants`)."""
+    if isinstance(node.value, dict):
+        return {key: to_plain(child) for key, child in node.value.items()}
+    if isinstance(node.value, list):
+        return [to_plain(child) for child in node.value]
+    return node.value

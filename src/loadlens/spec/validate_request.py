@@ -1,0 +1,191 @@
+"""The `request:` of a step: method, URL, query, headers, body and time limits."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from loadlens.model.scenario import Body, BodyKind, JsonTemplate, Request, Timeouts
+from loadlens.model.template import Template
+from loadlens.spec.context import Context, Scope
+from loadlens.spec.durations import QuantityError, parse_duration
+from loadlens.spec.nodes import Node
+from loadlens.spec.reader import Reader, did_you_mean, join
+from loadlens.spec.templates import display_name
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+REQUEST_KEYS = (
+    "name",
+    "method",
+    "url",
+    "query",
+    "headers",
+    "json",
+    "form",
+    "body",
+    "content_type",
+    "timeout",
+)
+_BODY_KEYS = ("json", "form", "body")
+_TIMEOUT_KEYS = ("connect", "read", "total")
+
+
+def read_request(
+    ctx: Context, node: Node, key: str, scope: Scope, defaults: Timeouts
+) -> Request | None:
+    """The request written at `node`, or None when it has problems (all reported)."""
+    reader = ctx.reader
+    before = len(reader.problems)
+    fields = reader.mapping(node, key, REQUEST_KEYS, required=("url",))
+    if fields is None:
+        return None
+    method: str | None = "GET"
+    if "method" in fields:
+        method = read_method(reader, fields["method"], join(key, "method"))
+    url = None
+    if "url" in fields:
+        url = read_url(ctx, fields["url"], join(key, "url"), scope)
+    query = read_pairs(ctx, fields.get("query"), join(key, "query"), scope, lower=False)
+    headers = read_pairs(ctx, fields.get("headers"), join(key, "headers"), scope, lower=True)
+    body = _read_body(ctx, fields, key, scope)
+    timeouts = defaults
+    if "timeout" in fields:
+        timeouts = read_timeouts(reader, fields["timeout"], join(key, "timeout"), defaults)
+    name = None
+    if "name" in fields:
+        name = reader.string(fields["name"], join(key, "name"))
+    if len(reader.problems) > before or method is None or url is None:
+        return None
+    return Request(
+        name=name or default_name(method, url),
+        method=method,
+        url=url,
+        query=query,
+        headers=headers,
+        body=body,
+        timeouts=timeouts,
+    )
+
+
+def default_name(method: str, url: Template) -> str:
+    """`GET /users/{id}`: the method and the URL's path, variables shown by name."""
+    text = display_name(url).split("?", 1)[0]
+    if text.startswith(("http://", "https://")):
+        text = urlsplit(text).path
+    return f"{method} {text or '/'}"
+
+
+def read_method(reader: Reader, node: Node, key: str) -> str | None:
+    """An HTTP method, upper-cased."""
+    text = reader.string(node, key)
+    if text is None:
+        return None
+    method = text.strip().upper()
+    if method not in METHODS:
+        hint = did_you_mean(method, METHODS) or f"one of {', '.join(METHODS)}"
+        reader.report(node, key, f"unknown HTTP method `{text}`", hint)
+        return None
+    return method
+
+
+def read_url(ctx: Context, node: Node, key: str, scope: Scope) -> Template | None:
+    """A path (`/users`) or an absolute http(s) URL, as a template."""
+    text = ctx.reader.string(node, key)
+    if text is None:
+        return None
+    if not text.startswith(("/", "http://", "https://", "{{")):
+        ctx.reader.report(
+            node,
+            key,
+            f"bad URL `{text}`",
+            "start with `/` (relative to the target) or `http://` / `https://`",
+        )
+        return None
+    return ctx.compile(text, node, key, scope)
+
+
+def read_pairs(
+    ctx: Context, node: Node | None, key: str, scope: Scope, *, lower: bool
+) -> tuple[tuple[str, Template], ...]:
+    """A mapping of names to templates (query, headers, form); header names lower-cased."""
+    if node is None:
+        return ()
+    if not isinstance(node.value, dict):
+        ctx.reader.report(node, key, "expected a mapping of names to values")
+        return ()
+    pairs: list[tuple[str, Template]] = []
+    for name, child in node.value.items():
+        template = ctx.template(child, join(key, name), scope)
+        if template is not None:
+            pairs.append((name.lower() if lower else name, template))
+    return tuple(pairs)
+
+
+def read_timeouts(reader: Reader, node: Node, key: str, base: Timeouts) -> Timeouts:
+    """`10s` (the total) or `{connect, read, total}`; unset fields keep `base`."""
+    if not isinstance(node.value, dict):
+        total = _positive_duration(reader, node, key)
+        return Timeouts(base.connect, base.read, total if total is not None else base.total)
+    fields = reader.mapping(node, key, _TIMEOUT_KEYS) or {}
+    values = {
+        name: _positive_duration(reader, child, join(key, name)) for name, child in fields.items()
+    }
+    return Timeouts(
+        connect=values.get("connect") or base.connect,
+        read=values.get("read") or base.read,
+        total=values.get("total") or base.total,
+    )
+
+
+def _positive_duration(reader: Reader, node: Node, key: str) -> float | None:
+    try:
+        seconds = parse_duration(node.value)
+    except QuantityError as error:
+        reader.report(node, key, str(error))
+        return None
+    if seconds <= 0:
+        reader.report(node, key, f"must be a positive duration, got {node.value}")
+        return None
+    return seconds
+
+
+def _read_body(ctx: Context, fields: dict[str, Node], key: str, scope: Scope) -> Body | None:
+    """The body, if any: exactly one of `json`, `form`, `body`."""
+    given = [name for name in _BODY_KEYS if name in fields]
+    content_type = None
+    if "content_type" in fields:
+        content_type = ctx.reader.string(fields["content_type"], join(key, "content_type"))
+    if len(given) > 1:
+        ctx.reader.report(
+            fields[given[1]],
+            join(key, given[1]),
+            f"a request has one body: `{given[0]}` and `{given[1]}` are both given",
+            at_key=True,
+        )
+        return None
+    if not given:
+        return None
+    name = given[0]
+    node = fields[name]
+    if name == "json":
+        value = _json_template(ctx, node, join(key, "json"), scope)
+        return Body(BodyKind.JSON, json=value, content_type=content_type)
+    if name == "form":
+        pairs = read_pairs(ctx, node, join(key, "form"), scope, lower=False)
+        return Body(BodyKind.FORM, form=pairs, content_type=content_type)
+    raw = ctx.template(node, join(key, "body"), scope)
+    return Body(BodyKind.RAW, raw=raw, content_type=content_type)
+
+
+def _json_template(ctx: Context, node: Node, key: str, scope: Scope) -> JsonTemplate:
+    """JSON values with every string compiled (a failed one is reported and kept literal)."""
+    value = node.value
+    if isinstance(value, dict):
+        return {
+            name: _json_template(ctx, child, join(key, name), scope)
+            for name, child in value.items()
+        }
+    if isinstance(value, list):
+        return [_json_template(ctx, child, join(key, i), scope) for i, child in enumerate(value)]
+    if isinstance(value, str):
+        return ctx.compile(value, node, key, scope) or Template.literal(value)
+    return value

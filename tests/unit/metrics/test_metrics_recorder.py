@@ -1,0 +1,78 @@
+"""The worker-side recorder: exact counts, resets, omitted ops, HDR-precise percentiles."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+
+from loadlens.metrics.frame import Frame, Health
+from loadlens.metrics.histogram import HIGHEST_US, LatencySummary, decode_histogram
+from loadlens.metrics.recorder import Recorder
+
+
+def _take(recorder: Recorder, second: int = 0, *, final: bool = False) -> Frame:
+    return recorder.take_frame(worker=1, stage=0, second=second, health=Health(), final=final)
+
+
+def test_counts_outcomes_and_bytes_are_exact() -> None:
+    recorder = Recorder(["login", "search"], clock=lambda: 1234.5)
+    for _ in range(3):
+        recorder.record(0, 1500, "ok", 100, 2000)
+    recorder.record(0, 900, "status:404", 100, 50)
+    recorder.count(0, "missing_variable:id")
+    recorder.record(1, 700, "error:reset", 80, 0)
+
+    frame = _take(recorder)
+
+    assert frame.time == 1234.5
+    login = frame.ops["login"]
+    assert login.outcomes == {"ok": 3, "status:404": 1, "missing_variable:id": 1}
+    assert (login.bytes_sent, login.bytes_received) == (400, 6050)
+    assert decode_histogram(login.histogram).get_total_count() == 4
+    assert frame.ops["search"].outcomes == {"error:reset": 1}
+
+
+def test_take_frame_resets_and_omits_empty_ops() -> None:
+    recorder = Recorder(["a", "b", "c"])
+    recorder.record(1, 10, "ok", 1, 1)
+    assert list(_take(recorder).ops) == ["b"]
+    assert _take(recorder, 1).ops == {}
+    recorder.count(2, "cancelled")
+    frame = _take(recorder, 2, final=True)
+    assert list(frame.ops) == ["c"]
+    assert frame.ops["c"].histogram == ""  # an outcome without latency has no histogram
+    assert frame.final
+
+
+def test_percentiles_are_within_hdr_precision_of_numpy() -> None:
+    rng = np.random.default_rng(11)
+    values = (rng.lognormal(9, 1.2, 50_000) + 1).astype(np.int64)
+    recorder = Recorder(["op"])
+    for v in values.tolist():
+        recorder.record(0, v, "ok", 0, 0)
+    summary = LatencySummary.of(decode_histogram(_take(recorder).ops["op"].histogram))
+    assert summary.count == values.size
+    for got, pct in ((summary.p50, 50), (summary.p95, 95), (summary.p99, 99)):
+        expected = float(np.percentile(values, pct, method="inverted_cdf")) / 1000
+        assert abs(got - expected) <= expected * 1e-3 + 0.001  # 3 significant digits
+
+
+def test_values_above_the_range_are_clamped_and_counted() -> None:
+    recorder = Recorder(["op"])
+    recorder.record(0, HIGHEST_US * 2, "ok", 0, 0)
+    recorder.record(0, 5, "ok", 0, 0)
+    summary = LatencySummary.of(decode_histogram(_take(recorder).ops["op"].histogram))
+    assert summary.count == 2
+    assert summary.max >= HIGHEST_US / 1000
+    assert recorder.clamped == 1
+
+
+def test_frames_survive_pickle_and_json_lines() -> None:
+    recorder = Recorder(["op"])
+    recorder.record(0, 1000, "ok", 10, 20)
+    frame = recorder.take_frame(0, 2, 7, Health(cpu_percent=12.5, late=3), final=True)
+    assert pickle.loads(pickle.dumps(frame)) == frame
+    line = frame.to_json_line()
+    assert line.endswith("\n") and "\n" not in line[:-1]
+    assert Frame.from_json_line(line) == frame
