@@ -128,8 +128,8 @@ def _main(conn: Connection, mode: str, stall_after: float) -> None:
     asyncio.run(serve())
 
 
-class TestServer:
-    """Start with `with TestServer("crud") as url:`; stops by itself at exit."""
+class LocalServer:
+    """Start with `with LocalServer("crud") as url:`; stops by itself at exit."""
 
     def __init__(self, mode: str, *, stall_after: float = 1.0) -> None:
         self.mode = mode

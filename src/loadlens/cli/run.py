@@ -61,7 +61,8 @@ def execute(
         raise UsageError(f"--workers must be at least 1, not {workers}")
     scenario = load_scenario(file, target_override=target)
     compiled = compile_scenario(scenario)
-    console = Console(stderr=False, highlight=False)
+    # Outside a terminal (CI logs, pipes) rich would wrap at 80 columns and split messages.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
     options = RunOptions(
         out=out,
         workers=workers or default_workers(),

@@ -192,6 +192,7 @@ class DemoServer:
             process.join()
         process.close()
         self.url = None
+        self.pid = None
 
     def __enter__(self) -> DemoServer:
         self.start()

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,12 +17,12 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
 
 
 @pytest.fixture
-def start_demo(tmp_path: Path) -> Iterator[object]:
+def start_demo(tmp_path: Path) -> Iterator[Callable[..., DemoServer]]:
     """Start a demo service with the given options; stopped after the test."""
     servers: list[DemoServer] = []
 
-    def start(**options: object) -> DemoServer:
-        server = DemoServer(tmp_path / f"demo{len(servers)}", **options)  # type: ignore[arg-type]
+    def start(**options: Any) -> DemoServer:
+        server = DemoServer(tmp_path / f"demo{len(servers)}", **options)
         servers.append(server)
         server.start()
         return server

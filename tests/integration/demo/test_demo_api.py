@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from demo_http import Client
@@ -258,8 +258,9 @@ def test_per_route_counters_are_exact(client: Client) -> None:
 # rate limiting
 
 
-def test_rate_limit_answers_429_with_retry_after(start_demo: object) -> None:
-    server = start_demo(rate_limit_per_s=1)  # type: ignore[operator]
+def test_rate_limit_answers_429_with_retry_after(start_demo: Callable[..., DemoServer]) -> None:
+    server = start_demo(rate_limit_per_s=1)
+    assert server.url is not None
     with Client(server.url) as client:
         replies = [client.get("/users/user-1", headers={"X-Client-Id": "a"}) for _ in range(5)]
         other = client.get("/users/user-1", headers={"X-Client-Id": "b"})

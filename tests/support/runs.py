@@ -1,0 +1,56 @@
+"""Run the real `loadlens` command in a subprocess and read what it wrote."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadlens.metrics.result import RunResult, read_result
+
+RUN_TIMEOUT_S = 120  # a bound on every run a test starts; runs themselves last seconds
+
+
+@dataclass
+class Finished:
+    """A finished `loadlens` command."""
+
+    code: int
+    stdout: str
+    stderr: str
+    out: Path
+
+    @property
+    def run_dir(self) -> Path:
+        dirs = sorted(p for p in self.out.iterdir() if p.is_dir())
+        assert len(dirs) == 1, dirs
+        return dirs[0]
+
+    def result(self) -> RunResult:
+        return read_result(self.run_dir / "result.json")
+
+
+def loadlens(*args: str, out: Path, env: dict[str, str] | None = None) -> Finished:
+    """Run `python -m loadlens ARGS` and wait for it (bounded)."""
+    process = subprocess.run(
+        [sys.executable, "-m", "loadlens", *args],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    return Finished(process.returncode, process.stdout, process.stderr, out)
+
+
+def write(path: Path, text: str) -> Path:
+    """Write a scenario file and return its path."""
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def op_counts(result: RunResult) -> dict[str, int]:
+    """Requests per operation over the whole run."""
+    return {name: stats.count for name, stats in result.operations.items()}
