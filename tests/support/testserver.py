@@ -98,7 +98,8 @@ async def _serve_connection(
             status, payload = await _handle(state, method, target, body)
             writer.write(
                 f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
-                f"content-length: {len(payload)}\r\n\r\n".encode() + payload
+                f"content-length: {len(payload)}\r\n\r\n".encode()
+                + payload
             )
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
@@ -115,9 +116,7 @@ def _main(conn: Connection, mode: str, stall_after: float) -> None:
     state = State(mode=mode, stall_after=stall_after)
 
     async def serve() -> None:
-        server = await asyncio.start_server(
-            lambda r, w: _serve_connection(state, r, w), sock=sock
-        )
+        server = await asyncio.start_server(lambda r, w: _serve_connection(state, r, w), sock=sock)
         conn.send(sock.getsockname()[1])
         loop = asyncio.get_running_loop()
         stop = loop.create_future()

@@ -46,7 +46,7 @@ class ArrivalSchedule:
             if abs(slope) < 1e-12:
                 return n / r0
             # n = r0 t + slope t² / 2  →  t = (-r0 + sqrt(r0² + 2 slope n)) / slope
-            return (-r0 + math.sqrt(max(r0 * r0 + 2 * slope * n, 0.0))) / slope
+            return max((-r0 + math.sqrt(max(r0 * r0 + 2 * slope * n, 0.0))) / slope, 0.0)
         if r1 <= 0:
             return math.inf
         return max(ramp, 0.0) + (n - in_ramp) / r1

@@ -30,8 +30,16 @@ def test_percentiles_match_injected_delays(tmp_path: Path) -> None:
     scenario = write(tmp_path / "d.yaml", ONE_GET.format(name="delays", plan=plan))
     with LocalServer("delays") as url:
         run = loadlens(
-            "run", str(scenario), "--target", url, "--out", str(tmp_path / "runs"),
-            "--workers", "1", "--quiet", out=tmp_path / "runs",
+            "run",
+            str(scenario),
+            "--target",
+            url,
+            "--out",
+            str(tmp_path / "runs"),
+            "--workers",
+            "1",
+            "--quiet",
+            out=tmp_path / "runs",
         )
     assert run.code == 0, run.stderr
     latency = run.result().operations["get"].latency
@@ -47,8 +55,16 @@ def test_open_model_latency_shows_a_server_stall(tmp_path: Path) -> None:
     scenario = write(tmp_path / "s.yaml", ONE_GET.format(name="stall", plan=plan))
     with LocalServer("stall", stall_after=1.0) as url:
         run = loadlens(
-            "run", str(scenario), "--target", url, "--out", str(tmp_path / "runs"),
-            "--workers", "1", "--quiet", out=tmp_path / "runs",
+            "run",
+            str(scenario),
+            "--target",
+            url,
+            "--out",
+            str(tmp_path / "runs"),
+            "--workers",
+            "1",
+            "--quiet",
+            out=tmp_path / "runs",
         )
     assert run.code == 0, run.stderr
     result = run.result()
@@ -64,8 +80,16 @@ def test_arrivals_beyond_the_in_flight_cap_are_dropped_and_counted(tmp_path: Pat
     scenario = write(tmp_path / "c.yaml", ONE_GET.format(name="capped", plan=plan))
     with LocalServer("stall", stall_after=1.0) as url:
         run = loadlens(
-            "run", str(scenario), "--target", url, "--out", str(tmp_path / "runs"),
-            "--workers", "1", "--quiet", out=tmp_path / "runs",
+            "run",
+            str(scenario),
+            "--target",
+            url,
+            "--out",
+            str(tmp_path / "runs"),
+            "--workers",
+            "1",
+            "--quiet",
+            out=tmp_path / "runs",
         )
     assert run.code == 0, run.stderr
     result = run.result()

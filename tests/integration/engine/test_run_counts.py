@@ -38,8 +38,16 @@ def test_counts_per_operation_equal_the_servers_own(tmp_path: Path) -> None:
     server = LocalServer("crud")
     with server as url:
         run = loadlens(
-            "run", str(scenario), "--target", url, "--out", str(tmp_path / "runs"),
-            "--workers", "2", "--quiet", out=tmp_path / "runs",
+            "run",
+            str(scenario),
+            "--target",
+            url,
+            "--out",
+            str(tmp_path / "runs"),
+            "--workers",
+            "2",
+            "--quiet",
+            out=tmp_path / "runs",
         )
         served = server.counters()
     assert run.code == 0, run.stderr
@@ -68,8 +76,16 @@ def test_the_open_stage_measures_from_the_intended_send(tmp_path: Path) -> None:
     scenario = write(tmp_path / "crud.yaml", CRUD_70_30.format(closed="1s", open="2s"))
     with LocalServer("crud") as url:
         run = loadlens(
-            "run", str(scenario), "--target", url, "--out", str(tmp_path / "runs"),
-            "--workers", "1", "--quiet", out=tmp_path / "runs",
+            "run",
+            str(scenario),
+            "--target",
+            url,
+            "--out",
+            str(tmp_path / "runs"),
+            "--workers",
+            "1",
+            "--quiet",
+            out=tmp_path / "runs",
         )
     assert run.code == 0, run.stderr
     closed, opened = run.result().stages

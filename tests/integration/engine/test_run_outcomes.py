@@ -26,8 +26,16 @@ def test_a_capture_that_misses_is_named_on_the_dependent_step(tmp_path: Path) ->
     server = LocalServer("crud")
     with server as url:
         run = loadlens(
-            "run", str(scenario), "--target", url, "--out", str(tmp_path / "runs"),
-            "--workers", "1", "--quiet", out=tmp_path / "runs",
+            "run",
+            str(scenario),
+            "--target",
+            url,
+            "--out",
+            str(tmp_path / "runs"),
+            "--workers",
+            "1",
+            "--quiet",
+            out=tmp_path / "runs",
         )
         served = server.counters()
     assert run.code == 0, run.stderr
@@ -46,7 +54,12 @@ def test_a_bad_scenario_sends_nothing(tmp_path: Path) -> None:
     server = LocalServer("crud")
     with server as url:
         run = loadlens(
-            "run", str(scenario), "--target", url, "--out", str(tmp_path / "runs"),
+            "run",
+            str(scenario),
+            "--target",
+            url,
+            "--out",
+            str(tmp_path / "runs"),
             out=tmp_path / "runs",
         )
         served = server.counters()
@@ -78,8 +91,16 @@ def test_secrets_never_reach_the_disk(tmp_path: Path) -> None:
     scenario = write(tmp_path / "secret.yaml", SECRET_HEADERS)
     with LocalServer("crud") as url:
         run = loadlens(
-            "run", str(scenario), "--target", url, "--out", str(tmp_path / "runs"),
-            "--workers", "1", "--quiet", out=tmp_path / "runs",
+            "run",
+            str(scenario),
+            "--target",
+            url,
+            "--out",
+            str(tmp_path / "runs"),
+            "--workers",
+            "1",
+            "--quiet",
+            out=tmp_path / "runs",
             env={"LOADLENS_TEST_TOKEN": token},
         )
     assert run.code == 0, run.stderr
