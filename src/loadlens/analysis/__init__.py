@@ -1,0 +1,1 @@
+"""Analysis of a RunResult: gates, verdicts, capacity."""

@@ -1,0 +1,40 @@
+"""The live view renders what the accumulator has merged so far."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from loadlens.cli.live import LiveView
+from loadlens.metrics.accumulate import RunAccumulator
+from loadlens.metrics.frame import Health
+from loadlens.metrics.recorder import Recorder
+from loadlens.metrics.result import StageInfo
+
+
+def test_live_view_shows_each_operation_and_the_stage() -> None:
+    stage = StageInfo("load", 0, {"model": "closed", "users": 5}, 10.0, 0.0)
+    accumulator = RunAccumulator(["create", "read"], [stage])
+    recorder = Recorder(["create", "read"])
+    for value in range(1, 201):
+        recorder.record(0, 1000 * value, "ok:201", 100, 200)
+        recorder.record(1, 500, "status:404" if value % 10 == 0 else "ok:200", 50, 80)
+    health = Health(
+        cpu_percent=10.0,
+        loop_lag_ms=0.5,
+        in_flight=3,
+        users=5,
+        late=0,
+        dropped=0,
+        lateness_p99_ms=0.0,
+    )
+    accumulator.add(recorder.take_frame(0, 0, 0, health))
+    console = Console(record=True, width=120)
+    view = LiveView(console, stage_count=1)
+    view.stage_started(stage)
+    view.tick(stage, 1.5, accumulator)
+    view.stage_finished(stage, accumulator)
+    text = console.export_text()
+    assert "stage 1/1 load" in text
+    assert "create" in text and "read" in text
+    assert "10.00 %" in text  # read's errors: 20 of 200
+    assert "200" in text
