@@ -53,6 +53,19 @@ class RunListener(Protocol):
     def stage_finished(self, info: StageInfo, accumulator: RunAccumulator) -> None: ...
 
 
+class StageJudge(Protocol):
+    """Decides, from what was measured, whether a stage is aborted, passed, and what the run
+    concludes. The engine only asks; the gates live in `loadlens.analysis`, wired by the CLI."""
+
+    def observe(self, frame: Frame) -> None: ...
+
+    def breach(self, stage: int, elapsed_s: float) -> str | None: ...
+
+    def stage_passed(self, stage: int, accumulator: RunAccumulator) -> bool: ...
+
+    def conclude(self, result: RunResult, stages_not_run: list[str]) -> None: ...
+
+
 class _Silent:
     def stage_started(self, info: StageInfo) -> None:
         pass
@@ -70,6 +83,7 @@ class RunOptions:
 
     out: Path
     workers: int
+    continue_on_fail: bool = False  # run every stage even when one fails its gates
     client: ClientOptions = field(default_factory=ClientOptions)
     command: tuple[str, ...] = ()
 
@@ -81,6 +95,7 @@ class RunOutcome:
     result: RunResult
     directory: Path
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class Coordinator:
@@ -91,10 +106,14 @@ class Coordinator:
         compiled: CompiledScenario,
         options: RunOptions,
         listener: RunListener | None = None,
+        judge: StageJudge | None = None,
     ) -> None:
         self.compiled = compiled
         self.options = options
         self.listener: RunListener = listener or _Silent()
+        self.judge = judge
+        self.stages_not_run: list[str] = []
+        self.failed_stage: str | None = None
         scenario = compiled.scenario
         self.redactor = Redactor.of(scenario.secrets)
         self.infos = stage_infos(
@@ -102,7 +121,8 @@ class Coordinator:
         )
         self.accumulator = RunAccumulator(compiled.operations, self.infos)
         self.interrupts = 0
-        self.failures: list[str] = []
+        self.failures: list[str] = []  # what kept the run from completing
+        self.notes: list[str] = []  # what a reader should know (e.g. a stage aborted by a gate)
         self._conns: list[Connection] = []
         self._processes: list[multiprocessing.process.BaseProcess] = []
 
@@ -139,9 +159,11 @@ class Coordinator:
             result = self.accumulator.result(
                 run=info, complete=completed, interrupted=self.interrupts > 0
             )
+            if self.judge is not None:
+                self.judge.conclude(result, self.stages_not_run)
             write_result(result, directory.result_path)
             directory.close()
-        return RunOutcome(result, directory.path, self.failures)
+        return RunOutcome(result, directory.path, self.failures, self.notes)
 
     def _run_all(self, directory: RunDirectory) -> bool:
         compiled = self.compiled
@@ -153,9 +175,12 @@ class Coordinator:
             pools, variables = self._in_process(directory, index, compiled.setup)
             index += 1
         previous = None
-        for stage in compiled.scenario.plan:
+        for position, stage in enumerate(compiled.scenario.plan):
             if self.interrupts or self.failures:
                 return False
+            if self.failed_stage is not None and not self.options.continue_on_fail:
+                self.stages_not_run = [s.name for s in compiled.scenario.plan[position:]]
+                break
             orders = [
                 StageOrder(
                     index=index,
@@ -168,7 +193,8 @@ class Coordinator:
                 for worker in range(self.options.workers)
             ]
             pools, variables = {}, {}  # sent once; workers keep them
-            self._run_stage(directory, orders)
+            if not self._run_stage(directory, orders) and self.failed_stage is None:
+                self.failed_stage = stage.name
             previous = stage
             index += 1
         if self.interrupts or self.failures:
@@ -191,7 +217,8 @@ class Coordinator:
         self.listener.stage_finished(info, self.accumulator)
         return pools, variables
 
-    def _run_stage(self, directory: RunDirectory, orders: list[StageOrder]) -> None:
+    def _run_stage(self, directory: RunDirectory, orders: list[StageOrder]) -> bool:
+        """Run a stage on every worker; whether it passed its gates."""
         index = orders[0].index
         info = self.infos[index]
         stage = orders[0].stage
@@ -202,9 +229,16 @@ class Coordinator:
         self.accumulator.mark_stage(index, started_at=time.time() + _START_DELAY_NS / 1e9)
         pending = set(range(len(self._conns)))
         stop_sent = False
+        breached = False
         give_up_at: float | None = None
         while pending:
-            if self.interrupts and not stop_sent:
+            elapsed = (time.monotonic_ns() - start_ns) / 1e9
+            if not stop_sent and self.judge is not None and not self.interrupts:
+                reason = self.judge.breach(index, elapsed)
+                if reason is not None:
+                    breached = True
+                    self.notes.append(f"stage `{info.name}` aborted: {reason}")
+            if (self.interrupts or breached) and not stop_sent:
                 self._broadcast(STOP)
                 stop_sent = True
                 give_up_at = time.monotonic() + stage.grace + _KILL_AFTER_S
@@ -216,10 +250,12 @@ class Coordinator:
                 worker = self._conns.index(ready)
                 if self._receive(directory, ready, worker):
                     pending.discard(worker)
-            elapsed = (time.monotonic_ns() - start_ns) / 1e9
             self.listener.tick(info, max(elapsed, 0.0), self.accumulator)
         self.accumulator.mark_stage(index, ended_at=time.time())
         self.listener.stage_finished(info, self.accumulator)
+        if self.judge is None:
+            return True
+        return self.judge.stage_passed(index, self.accumulator) and not breached
 
     def _receive(self, directory: RunDirectory, conn: Connection, worker: int) -> bool:
         """Handle one message; True when this worker is done with the stage."""
@@ -238,6 +274,8 @@ class Coordinator:
     def _take(self, directory: RunDirectory, frame: Frame) -> None:
         directory.append_frame(frame)
         self.accumulator.add(frame)
+        if self.judge is not None:
+            self.judge.observe(frame)
 
     def _start_workers(self) -> None:
         context = multiprocessing.get_context("spawn")
