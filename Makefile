@@ -31,5 +31,13 @@ unit: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/loadlens demo
 
+# Not part of `make test`: installs the peers (nginx, wrk from Debian; Locust in .venv-bench;
+# autocannon via npm when there is one), then runs every workload (BENCH_ARGS=--quick etc.).
+bench: $(STAMP)
+	command -v nginx >/dev/null && command -v wrk >/dev/null || (apt-get update && apt-get install -y nginx wrk)
+	test -x .venv-bench/bin/locust || ($(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install -q locust)
+	test -f bench/out/node/node_modules/autocannon/autocannon.js || (command -v npm >/dev/null && mkdir -p bench/out/node && cd bench/out/node && timeout 300 npm install --silent autocannon) || echo "autocannon: skipped (no npm or no registry)"
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

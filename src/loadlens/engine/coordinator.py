@@ -27,6 +27,7 @@ from types import FrameType
 from typing import Protocol
 
 from loadlens import __version__
+from loadlens.checks import run_invariants
 from loadlens.engine.compiled import CompiledScenario, CompiledStep
 from loadlens.engine.inprocess import run_phase
 from loadlens.engine.rundir import RunDirectory, new_run_id
@@ -36,7 +37,10 @@ from loadlens.http import ClientOptions
 from loadlens.metrics.accumulate import RunAccumulator
 from loadlens.metrics.frame import Frame
 from loadlens.metrics.result import RunInfo, RunResult, StageInfo, write_result
+from loadlens.model.integrity import InvariantResult, Moment
+from loadlens.model.observation import ObservationResult
 from loadlens.model.redaction import Redactor
+from loadlens.observe import ObservationSession
 
 _START_DELAY_NS = 200_000_000  # lets every worker receive its order before the common start
 _POLL_S = 0.1
@@ -84,6 +88,7 @@ class RunOptions:
     out: Path
     workers: int
     continue_on_fail: bool = False  # run every stage even when one fails its gates
+    variables: dict[str, str] = field(default_factory=dict)  # for invariants' placeholders
     client: ClientOptions = field(default_factory=ClientOptions)
     command: tuple[str, ...] = ()
 
@@ -123,8 +128,16 @@ class Coordinator:
         self.interrupts = 0
         self.failures: list[str] = []  # what kept the run from completing
         self.notes: list[str] = []  # what a reader should know (e.g. a stage aborted by a gate)
+        self.invariants: list[InvariantResult] = []
+        self._observing: ObservationSession | None = None
+        self._observation: ObservationResult | None = None
         self._conns: list[Connection] = []
         self._processes: list[multiprocessing.process.BaseProcess] = []
+
+    def plan_indices(self) -> list[int]:
+        """The result's stage index of each stage of the plan, in plan order."""
+        offset = 1 if self.compiled.setup else 0
+        return [offset + position for position in range(len(self.compiled.scenario.plan))]
 
     def run(self) -> RunOutcome:
         """Run setup, every stage that may run, and teardown; always write a result."""
@@ -159,6 +172,8 @@ class Coordinator:
             result = self.accumulator.result(
                 run=info, complete=completed, interrupted=self.interrupts > 0
             )
+            result.observation = self._stop_observing()
+            result.invariants = self.invariants + list(self._check(Moment.END, None))
             if self.judge is not None:
                 self.judge.conclude(result, self.stages_not_run)
             write_result(result, directory.result_path)
@@ -174,6 +189,7 @@ class Coordinator:
         if compiled.setup:
             pools, variables = self._in_process(directory, index, compiled.setup)
             index += 1
+        self._start_observing()
         previous = None
         for position, stage in enumerate(compiled.scenario.plan):
             if self.interrupts or self.failures:
@@ -195,13 +211,49 @@ class Coordinator:
             pools, variables = {}, {}  # sent once; workers keep them
             if not self._run_stage(directory, orders) and self.failed_stage is None:
                 self.failed_stage = stage.name
+            self.invariants.extend(self._check(Moment.EACH_STAGE, stage.name))
             previous = stage
             index += 1
+        self._stop_observing()  # the service is watched during the plan's stages only
         if self.interrupts or self.failures:
             return False
         if compiled.teardown:
             self._in_process(directory, index, compiled.teardown)
         return not (self.interrupts or self.failures)
+
+    def _start_observing(self) -> None:
+        scenario = self.compiled.scenario
+        if scenario.observe is None:
+            return
+        length = sum(stage.length + stage.grace for stage in scenario.plan)
+        self._observing = ObservationSession(
+            scenario.observe,
+            target=scenario.target,
+            max_samples=int(length / scenario.observe.every) + 2,
+            redactor=self.redactor,
+        )
+        self._observing.start()
+
+    def _stop_observing(self) -> ObservationResult | None:
+        """Stop watching (once) and keep what was seen."""
+        if self._observing is not None:
+            self._observation = self._observing.stop()
+            self._observing = None
+        return self._observation
+
+    def _check(self, moment: Moment, stage: str | None) -> tuple[InvariantResult, ...]:
+        """The scenario's invariants due at this moment (never raises: errors are results)."""
+        scenario = self.compiled.scenario
+        if not scenario.invariant_specs:
+            return ()
+        return run_invariants(
+            scenario.invariant_specs,
+            moment=moment,
+            stage=stage,
+            target=scenario.target,
+            variables=self.options.variables,
+            redactor=self.redactor,
+        )
 
     def _in_process(
         self, directory: RunDirectory, index: int, steps: tuple[CompiledStep, ...]

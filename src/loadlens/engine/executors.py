@@ -19,7 +19,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from loadlens.engine.compiled import CompiledScenario
+from loadlens.engine.compiled import CompiledScenario, CompiledStep
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp
 from loadlens.engine.variables import SharedData, UserState
@@ -27,6 +27,7 @@ from loadlens.engine.variables import SharedData, UserState
 _CONTROL_PERIOD = 0.05  # seconds between closed-model user-count adjustments
 _LATE_NS = 1_000_000  # an arrival started more than 1 ms after its time is late
 _IDLE_ITERATION_PAUSE = 0.001  # an iteration that sent nothing yields this long, not a spin
+_MIN_SLEEP = 0.0006  # the shortest sleep uvloop rounds up to a 1 ms timer, not to 0
 
 
 @dataclass(slots=True)
@@ -70,14 +71,35 @@ def _new_user(context: WorkerContext, user_id: int) -> UserState:
     )
 
 
+def _renew_user(context: WorkerContext, user: UserState, user_id: int) -> None:
+    """Make a finished user into a new one, as `_new_user` would, without allocating it."""
+    user.user_id = user_id
+    user.iteration = 0
+    user.variables = dict(context.initial_variables)
+    if user.missing:
+        user.missing.clear()
+    if user.rows:
+        user.rows.clear()
+
+
+def _begin_iteration(context: WorkerContext, user: UserState) -> tuple[CompiledStep, ...]:
+    """Start a user's next iteration: count it, draw feeder rows, pick a flow by weight."""
+    user.iteration += 1
+    if context.shared.feeders:
+        user.draw_rows()
+    flows = context.compiled.flows
+    if len(flows) == 1:
+        return flows[0]
+    return context.compiled.pick_flow(context.shared.rng.random())
+
+
 async def _iterate(context: WorkerContext, user: UserState, intended_ns: int | None) -> bool:
     """One iteration of a weighted-random flow; whether it sent anything."""
-    user.iteration += 1
-    user.draw_rows()
-    flow = context.compiled.pick_flow(context.shared.rng.random())
-    sent_before = context.runner.sent
-    await context.runner.run(flow, user, intended_ns)
-    return context.runner.sent != sent_before
+    flow = _begin_iteration(context, user)
+    runner = context.runner
+    sent_before = runner.sent
+    await runner.run(flow, user, intended_ns)
+    return runner.sent != sent_before
 
 
 async def _finish(tasks: set[asyncio.Task[None]], grace: float) -> None:
@@ -105,9 +127,13 @@ async def run_closed(
     tasks: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
 
+    runner = context.runner
+
     async def user_loop(user: UserState, quit_flag: list[bool]) -> None:
         while not quit_flag[0] and not control.stopping:
-            if not await _iterate(context, user, None):
+            sent_before = runner.sent
+            await runner.run(_begin_iteration(context, user), user)
+            if runner.sent == sent_before:
                 await asyncio.sleep(_IDLE_ITERATION_PAUSE)
 
     next_id = 0
@@ -143,40 +169,96 @@ async def run_open(
     control: StageControl,
     stats: ExecutorStats,
 ) -> None:
-    """Start iterations at the schedule's arrival times from the monotonic time `start_ns`."""
+    """Start iterations at the schedule's arrival times from the monotonic time `start_ns`.
+
+    Iterations run on a pool of user tasks: an idle one is handed the next arrival through its
+    own Future, and a new one is started only when none is idle. Each arrival still gets a
+    fresh user (a new id, the initial variables), as if a new user arrived; only the task and
+    the UserState object are reused.
+    """
     tasks: set[asyncio.Task[None]] = set()
+    idle: list[tuple[asyncio.Future[int | None], UserState]] = []
+    busy = 0
+    dispatching = True
     loop = asyncio.get_running_loop()
     total = schedule.expected_arrivals()
     arrival_time = schedule.arrival_time
     next_user = context.worker
+    monotonic_ns = time.monotonic_ns
 
-    async def iteration(user: UserState, intended_ns: int) -> None:
-        await _iterate(context, user, intended_ns)
+    async def user_task(intended_ns: int | None, user: UserState) -> None:
+        nonlocal busy
+        while intended_ns is not None:
+            try:
+                await _iterate(context, user, intended_ns)
+            finally:
+                busy -= 1
+            if not dispatching:
+                return
+            handover: asyncio.Future[int | None] = loop.create_future()
+            idle.append((handover, user))
+            intended_ns = await handover
 
     k = 0
-    while k < total and not control.stopping:
-        now = time.monotonic_ns()
+
+    def dispatch() -> None:
+        """Start every arrival already due; runs on the dispatcher's turns and after responses."""
+        nonlocal k, busy, next_user
+        if control.stopping:
+            return
+        now = monotonic_ns()
         due = start_ns + int(arrival_time(k) * 1e9)
         while due <= now and k < total:
             k += 1
-            if len(tasks) >= max_in_flight:
+            if busy >= max_in_flight:
                 stats.dropped += 1
             else:
                 lateness = now - due
                 stats.lateness_ns.append(lateness)
                 if lateness > _LATE_NS:
                     stats.late += 1
-                user = _new_user(context, next_user)
+                busy += 1
+                if idle:
+                    handover, user = idle.pop()
+                    _renew_user(context, user, next_user)
+                    handover.set_result(due)
+                else:
+                    user = _new_user(context, next_user)
+                    task = loop.create_task(user_task(due, user))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
                 next_user += context.workers
-                task = loop.create_task(iteration(user, due))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
             due = start_ns + int(arrival_time(k) * 1e9)
-        stats.active = len(tasks)
-        if k < total:
-            await asyncio.sleep(max(due - time.monotonic_ns(), 0) / 1e9)
+        stats.active = busy
+
+    # Responses come far more often than the loop's 1 ms timers at high rates, so the runner
+    # dispatches after each one too: sub-ms dispatch without spinning the loop.
+    context.runner.after_response = dispatch
+    try:
+        while k < total and not control.stopping:
+            dispatch()
+            if k < total:
+                gap = start_ns + int(arrival_time(k) * 1e9) - monotonic_ns()
+                await asyncio.sleep(_dispatch_pause(gap))
+    finally:
+        context.runner.after_response = None
+    dispatching = False
+    for handover, _ in idle:
+        handover.set_result(None)
+    idle.clear()
     end_ns = start_ns + int(schedule.length * 1e9)
     while not control.stopping and time.monotonic_ns() < end_ns:
+        stats.active = busy
         await asyncio.sleep(min((end_ns - time.monotonic_ns()) / 1e9, _CONTROL_PERIOD))
     await _finish(tasks, grace)
     stats.active = 0
+
+
+def _dispatch_pause(gap_ns: int) -> float:
+    """How long the dispatcher sleeps when the next arrival is `gap_ns` away.
+
+    The loop's timers are whole milliseconds (uvloop rounds a delay to the nearest ms, so a
+    sub-ms sleep would be a busy turn). The dispatcher never spins: it sleeps at least a tick,
+    and arrivals due in between go out after the next response or at the tick.
+    """
+    return max(gap_ns / 1e9, _MIN_SLEEP)

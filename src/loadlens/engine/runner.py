@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 from loadlens.engine.compiled import (
     CompiledCapture,
     CompiledGroup,
     CompiledRequest,
     CompiledStep,
+    CompiledThink,
     check_passes,
 )
 from loadlens.engine.variables import MissingVariableError, UserState
@@ -37,13 +39,19 @@ class StepRunner:
         self.recorder = recorder
         self.in_flight = 0  # requests waiting for a response
         self.sent = 0  # requests handed to the client, ever
+        # Called after each response is recorded (the open executor dispatches due arrivals).
+        self.after_response: Callable[[], None] | None = None
 
     async def run(
         self, steps: tuple[CompiledStep, ...], user: UserState, intended_ns: int | None = None
     ) -> None:
         """Run steps in order; only the first request is timed from `intended_ns`."""
         for step in steps:
-            if isinstance(step, CompiledRequest):
+            if type(step) is CompiledRequest:
+                if step.repeat == 1:
+                    await self._request(step, user, intended_ns)
+                    intended_ns = None
+                    continue
                 for repetition in range(step.repeat):
                     if repetition:
                         user.draw_rows()
@@ -56,6 +64,7 @@ class StepRunner:
                     await self.run(step.steps, user, intended_ns)
                     intended_ns = None
             else:
+                assert isinstance(step, CompiledThink)
                 low, high = step.low, step.high
                 await asyncio.sleep(low if low == high else user.shared.rng.uniform(low, high))
 
@@ -63,11 +72,13 @@ class StepRunner:
         prepared = step.prepared
         op = prepared.operation
         recorder = self.recorder
-        try:
-            data = prepared.encode(user)
-        except MissingVariableError as missing:
-            recorder.count(op, f"missing_variable:{missing.outcome_detail}")
-            return
+        data = prepared.static
+        if data is None:
+            try:
+                data = prepared.encode(user)
+            except MissingVariableError as missing:
+                recorder.count(op, f"missing_variable:{missing.outcome_detail}")
+                return
         self.in_flight += 1
         self.sent += 1
         try:
@@ -75,19 +86,32 @@ class StepRunner:
                 prepared.origin, data, head=prepared.is_head, timeouts=prepared.timeouts
             )
         except TransportError as error:
+            self.in_flight -= 1
             recorder.count(op, f"error:{error.kind.value}")
             self._mark_captures_missing(step, user, prepared.name)
             return
         except asyncio.CancelledError:
+            self.in_flight -= 1
             recorder.count(op, CANCELLED)
             raise
-        finally:
+        except BaseException:
             self.in_flight -= 1
+            raise
+        self.in_flight -= 1
         timings = response.timings
         start = timings.start_ns if intended is None else min(intended, timings.start_ns)
         latency_us = (timings.end_ns - start) // 1000 or 1
-        outcome = self._judge(step, response, user)
+        if not step.captures and not step.checks:  # judged by status alone
+            status = response.status
+            if 200 <= status < 400 if step.statuses is None else status in step.statuses:
+                outcome = OK_KEYS.get(status) or f"ok:{status}"
+            else:
+                outcome = STATUS_KEYS.get(status) or f"status:{status}"
+        else:
+            outcome = self._judge(step, response, user)
         recorder.record(op, latency_us, outcome, response.bytes_sent, response.bytes_received)
+        if self.after_response is not None:
+            self.after_response()
 
     def _judge(self, step: CompiledRequest, response: Response, user: UserState) -> str:
         status = response.status

@@ -39,6 +39,7 @@ from loadlens.model.scenario import Scenario
 STOP = "stop"
 EXIT = "exit"
 _LAG_PROBE_PERIOD = 0.05  # seconds between event-loop lag probes
+_SHORT_INTERVAL_S = 0.5  # a frame interval shorter than this measures CPU with the one before
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,9 @@ async def _run_stage(
         loop.remove_reader(conn.fileno())
         os.set_blocking(conn.fileno(), True)  # the loop made it non-blocking; recv() needs it
         ticker_task.cancel()
-        await asyncio.gather(ticker_task, return_exceptions=True)
+        (ticked,) = await asyncio.gather(ticker_task, return_exceptions=True)
+        if isinstance(ticked, Exception):  # a broken ticker loses frames: never hide it
+            raise ticked
         await client.close()
     conn.send(ticker.frame(final=True))
 
@@ -188,6 +191,7 @@ class Ticker:
         self.max_lag = 0.0
         self._cpu = time.process_time()
         self._wall = time.monotonic()
+        self._earlier = (self._cpu, self._wall)  # the start of the previous interval
 
     async def run(self) -> None:
         """Probe the loop's lag and send a frame at every second boundary."""
@@ -205,7 +209,13 @@ class Ticker:
     def frame(self, *, final: bool) -> object:
         """The frame for the current second, resetting the recorder and the health counters."""
         cpu, wall = time.process_time(), time.monotonic()
-        cpu_percent = 100.0 * (cpu - self._cpu) / max(wall - self._wall, 1e-6)
+        since_cpu, since_wall = self._cpu, self._wall
+        if wall - since_wall < _SHORT_INTERVAL_S:
+            # A stage's last frame may cover a few busy milliseconds of closing connections;
+            # over so short a time the CPU share says nothing, so it spans the second before too.
+            since_cpu, since_wall = self._earlier
+        cpu_percent = 100.0 * (cpu - since_cpu) / max(wall - since_wall, 1e-6)
+        self._earlier = (self._cpu, self._wall)
         self._cpu, self._wall = cpu, wall
         late, dropped, lateness = self.stats.take()
         lateness.sort()

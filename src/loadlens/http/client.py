@@ -45,6 +45,9 @@ class HttpClient:
     def __init__(self, options: ClientOptions = ClientOptions()) -> None:  # noqa: B008
         self.options = options
         self._pools: dict[Origin, Pool] = {}
+        # The pool of the last origin asked for: nearly every run has one origin, and an
+        # identity test is cheaper than hashing the Origin dataclass per request.
+        self._last: tuple[Origin | None, Pool | None] = (None, None)
         self._connect_ns = _to_ns(options.connect_timeout)
         self._read_ns = _to_ns(options.read_timeout)
         self._total_ns = _to_ns(options.total_timeout)
@@ -75,9 +78,12 @@ class HttpClient:
         if timeouts is not None:
             connect_ns, read_ns, total_ns = self._override(timeouts)
         deadline = start + total_ns
-        pool = self._pools.get(origin)
-        if pool is None:
-            pool = self._open_pool(origin)
+        last_origin, pool = self._last
+        if last_origin is not origin or pool is None:
+            pool = self._pools.get(origin)
+            if pool is None:
+                pool = self._open_pool(origin)
+            self._last = (origin, pool)
         conn = pool.take_idle()
         if conn is not None:
             reused, connected = True, start
@@ -112,6 +118,7 @@ class HttpClient:
         self._closed = True
         pools = list(self._pools.values())
         self._pools.clear()
+        self._last = (None, None)
         for pool in pools:
             pool.close()
         for pool in pools:

@@ -71,7 +71,10 @@ class Recorder:
             outcomes = self._outcomes[index]
             if not outcomes:
                 continue
+            # Swap the buffers out first: the numpy view below exports the old array's buffer,
+            # and nothing may append to an exported array, even if encoding fails.
             latencies = self._latencies[index]
+            self._latencies[index] = array("q")
             histogram = ""
             if latencies:
                 h = new_histogram()
@@ -84,7 +87,6 @@ class Recorder:
                 bytes_sent=self._sent[index],
                 bytes_received=self._received[index],
             )
-            self._latencies[index] = array("q")
             self._outcomes[index] = {}
             self._sent[index] = 0
             self._received[index] = 0

@@ -16,9 +16,13 @@ from typing import Any
 from loadlens.errors import ResultError
 from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.histogram import LatencySummary, decode_histogram, encode_histogram
+from loadlens.model.integrity import InvariantResult
+from loadlens.model.observation import ObservationResult
 from loadlens.model.outcome import is_success_key
+from loadlens.model.verdict import GateResult, Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # v1 lacks `gates` and `verdict`; they read as none
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +339,10 @@ class RunResult:
     total: OpStats
     series: list[SeriesPoint]
     health: HealthSummary = field(default_factory=HealthSummary)
+    gates: list[GateResult] = field(default_factory=list)  # every gate judged, stage by stage
+    verdict: Verdict | None = None  # None until the run is judged
+    observation: ObservationResult | None = None  # the service, watched while the run went
+    invariants: list[InvariantResult] = field(default_factory=list)  # after stages and at the end
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -349,13 +357,17 @@ class RunResult:
             "total": self.total.to_dict(),
             "series": [point.to_dict() for point in self.series],
             "health": self.health.to_dict(),
+            "gates": [gate.to_dict() for gate in self.gates],
+            "verdict": None if self.verdict is None else self.verdict.to_dict(),
+            "observation": None if self.observation is None else self.observation.to_dict(),
+            "invariants": [invariant.to_dict() for invariant in self.invariants],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunResult:
-        """The inverse of `to_dict`; a different schema version is a ResultError."""
+        """The inverse of `to_dict`; an unknown schema version is a ResultError."""
         version = d.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ResultError(
                 f"result schema version {version!r} is not supported (expected {SCHEMA_VERSION})",
                 hint="read it with the loadlens version that wrote it",
@@ -369,7 +381,13 @@ class RunResult:
             total=OpStats.from_dict(d["total"]),
             series=[SeriesPoint.from_dict(p) for p in d["series"]],
             health=HealthSummary.from_dict(d["health"]),
-            schema_version=int(version),
+            gates=[GateResult.from_dict(g) for g in d.get("gates", [])],
+            verdict=None if d.get("verdict") is None else Verdict.from_dict(d["verdict"]),
+            observation=None
+            if d.get("observation") is None
+            else ObservationResult.from_dict(d["observation"]),
+            invariants=[InvariantResult.from_dict(i) for i in d.get("invariants", [])],
+            schema_version=SCHEMA_VERSION,
         )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from loadlens.model.threshold import Threshold
+
 
 @dataclass(frozen=True, slots=True)
 class ClosedLoad:
@@ -38,7 +40,7 @@ class Stage:
     duration: float  # seconds of hold, > 0
     ramp: float = 0.0  # seconds of ramp before the hold, >= 0
     grace: float = 5.0  # seconds in-flight iterations may take to finish at the end
-    gates: tuple[str, ...] = ()  # threshold expressions, evaluated by the gates issue
+    gates: tuple[Threshold, ...] = ()  # this stage's own gates (the scenario's apply too)
     line: int = field(default=0, compare=False)  # where it was written, for messages
 
     @property

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from loadlens.model.jsonpath import JsonPath
 from loadlens.model.plan import Stage
 from loadlens.model.template import Template
+
+if TYPE_CHECKING:  # these modules import Location from here
+    from loadlens.model.integrity import InvariantSpec, LedgerSpec
+    from loadlens.model.observation import ObserveSpec
+from loadlens.model.threshold import Threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,7 @@ class Request:
     headers: tuple[tuple[str, Template], ...] = ()  # names lower-cased
     body: Body | None = None
     timeouts: Timeouts = Timeouts()
+    tags: tuple[str, ...] = ()  # labels that gates select operations by (`tag:write`)
 
 
 class ExtractorKind(enum.Enum):
@@ -227,7 +234,14 @@ class Scenario:
     teardown: tuple[Step, ...] = ()
     variables: tuple[tuple[str, Template], ...] = ()  # initial user variables (`vars:`)
     secrets: frozenset[str] = field(default_factory=frozenset)  # values to redact when written
-    thresholds: tuple[str, ...] = ()  # scenario-wide gate expressions, evaluated later
-    invariants: tuple[object, ...] = ()  # carried for the integrity issue; not evaluated yet
+    thresholds: tuple[Threshold, ...] = ()  # gates of every stage, besides each stage's own
+    invariants: tuple[object, ...] = ()  # `invariants:` as written (kept for compatibility)
+    observe: ObserveSpec | None = None  # `observe:`: what to watch on the service
+    invariant_specs: tuple[InvariantSpec, ...] = ()  # `invariants:`, validated
+    ledger: LedgerSpec | None = None  # `ledger:` and `reconcile:`
     source: str = field(default="<python>", compare=False)  # the file it came from
     source_sha256: str = field(default="", compare=False)
+
+    def stage_gates(self, stage: Stage) -> tuple[Threshold, ...]:
+        """The gates a stage is judged by: the scenario's thresholds, then its own gates."""
+        return self.thresholds + stage.gates

@@ -26,6 +26,7 @@ def summary(result: RunResult) -> RenderableType:
     """Header, totals, per-stage and per-operation tables, and the outcome breakdown."""
     parts: list[RenderableType] = [
         _header(result),
+        _verdict(result),
         _totals(result),
         _stages(result),
         _operations(result),
@@ -33,8 +34,58 @@ def summary(result: RunResult) -> RenderableType:
     outcomes = _outcomes(result)
     if outcomes is not None:
         parts.append(outcomes)
+    gates = _gates(result)
+    if gates is not None:
+        parts.append(gates)
     parts.append(_health(result))
     return Group(*parts)
+
+
+_VERDICT_STYLE = {"go": "bold white on green", "no_go": "bold white on red"}
+
+
+def _verdict(result: RunResult) -> Text:
+    verdict = result.verdict
+    if verdict is None:
+        return Text("verdict: none (no gates were judged)", style="dim")
+    label = {"go": "GO", "no_go": "NO-GO"}.get(verdict.kind, "INCONCLUSIVE")
+    text = Text.assemble(
+        ("verdict: ", "bold"),
+        (f" {label} ", _VERDICT_STYLE.get(verdict.kind, "bold black on yellow")),
+    )
+    for reason in verdict.reasons:
+        text.append(f"\n  - {reason}")
+    if verdict.stages_not_run:
+        text.append("\n  stages not run: " + ", ".join(verdict.stages_not_run))
+    return text
+
+
+def _gates(result: RunResult) -> Table | None:
+    if not result.gates:
+        return None
+    table = Table(title="Gates", title_justify="left")
+    for name in ["stage", "gate", "target", "measured", "samples", "status"]:
+        table.add_column(name, justify="right" if name == "samples" else "left")
+    for gate in result.gates:
+        measured = gate.measured_text or ("–" if gate.measured is None else f"{gate.measured:g}")
+        window = f" (over {gate.window_s:g}s)" if gate.window_s else ""
+        table.add_row(
+            gate.stage,
+            gate.gate + window,
+            gate.target,
+            measured,
+            f"{gate.samples:,}",
+            _GATE_STATUS.get(gate.status, gate.status),
+        )
+    return table
+
+
+_GATE_STATUS = {
+    "passed": "[green]passed[/green]",
+    "failed": "[red]FAILED[/red]",
+    "insufficient": "[yellow]too few samples[/yellow]",
+    "not_available": "[dim]not measured[/dim]",
+}
 
 
 def _header(result: RunResult) -> Text:

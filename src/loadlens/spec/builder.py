@@ -54,6 +54,7 @@ def request(
     expect: int | Sequence[int] | Mapping[str, object] | None = None,
     capture: Mapping[str, object] | None = None,
     repeat: int | None = None,
+    tags: Sequence[str] | None = None,
 ) -> Located:
     """A request step; `expect` is a status, a list of statuses, or `{status, checks}`."""
     fields: dict[str, object] = {
@@ -66,6 +67,7 @@ def request(
         "headers": headers,
         "query": query,
         "timeout": timeout,
+        "tags": list(tags) if tags is not None else None,
     }
     request_mapping = _located(fields)
     if json is not _UNSET:

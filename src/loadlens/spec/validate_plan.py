@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from loadlens.model.plan import ClosedLoad, LoadModel, OpenLoad, Stage
+from loadlens.model.threshold import Threshold
 from loadlens.spec.durations import QuantityError, parse_duration, parse_rate
 from loadlens.spec.nodes import Node
 from loadlens.spec.reader import Reader, join
+from loadlens.spec.validate_gates import GateCatalog, read_gates
 
 _STAGE_KEYS = (
     "stage",
@@ -20,8 +22,11 @@ _STAGE_KEYS = (
 )
 
 
-def read_plan(reader: Reader, node: Node, key: str) -> tuple[Stage, ...]:
+def read_plan(
+    reader: Reader, node: Node, key: str, catalog: GateCatalog | None = None
+) -> tuple[Stage, ...]:
     """The stages, in order; an empty plan and duplicate names are problems."""
+    catalog = catalog or GateCatalog()
     items = reader.sequence(node, key)
     if items is None:
         return ()
@@ -30,7 +35,7 @@ def read_plan(reader: Reader, node: Node, key: str) -> tuple[Stage, ...]:
     stages: list[Stage] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
-        stage = read_stage(reader, item, join(key, index))
+        stage = read_stage(reader, item, join(key, index), catalog)
         if stage is None:
             continue
         if stage.name in seen:
@@ -44,7 +49,9 @@ def read_plan(reader: Reader, node: Node, key: str) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
-def read_stage(reader: Reader, node: Node, key: str) -> Stage | None:
+def read_stage(
+    reader: Reader, node: Node, key: str, catalog: GateCatalog | None = None
+) -> Stage | None:
     """One stage, or None when it has problems (all reported)."""
     fields = reader.mapping(node, key, _STAGE_KEYS, required=("stage", "duration"))
     if fields is None:
@@ -57,7 +64,9 @@ def read_stage(reader: Reader, node: Node, key: str) -> Stage | None:
         duration = _duration(reader, fields["duration"], join(key, "duration"), positive=True)
     ramp = _duration(reader, fields["ramp"], join(key, "ramp")) if "ramp" in fields else 0.0
     grace = _duration(reader, fields["grace"], join(key, "grace")) if "grace" in fields else 5.0
-    gates = reader.strings(fields["gates"], join(key, "gates")) if "gates" in fields else ()
+    gates: tuple[Threshold, ...] = ()
+    if "gates" in fields:
+        gates = read_gates(reader, fields["gates"], join(key, "gates"), catalog or GateCatalog())
     if len(reader.problems) > before or None in (name, load, duration, ramp, grace):
         return None
     assert name is not None and load is not None and duration is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from loadlens.model.scenario import Body, BodyKind, JsonTemplate, Request, Timeouts
@@ -24,9 +25,11 @@ REQUEST_KEYS = (
     "body",
     "content_type",
     "timeout",
+    "tags",
 )
 _BODY_KEYS = ("json", "form", "body")
 _TIMEOUT_KEYS = ("connect", "read", "total")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 def read_request(
@@ -53,6 +56,7 @@ def read_request(
     name = None
     if "name" in fields:
         name = reader.string(fields["name"], join(key, "name"))
+    tags = read_tags(reader, fields["tags"], join(key, "tags")) if "tags" in fields else ()
     if len(reader.problems) > before or method is None or url is None:
         return None
     return Request(
@@ -63,7 +67,24 @@ def read_request(
         headers=headers,
         body=body,
         timeouts=timeouts,
+        tags=tags,
     )
+
+
+def read_tags(reader: Reader, node: Node, key: str) -> tuple[str, ...]:
+    """`tags: [write, slow]` (or one tag as a string): names that gates can select by."""
+    items = [node] if isinstance(node.value, str) else reader.sequence(node, key) or []
+    tags: list[str] = []
+    for index, item in enumerate(items):
+        item_key = key if item is node else join(key, index)
+        text = reader.string(item, item_key)
+        if text is None:
+            continue
+        if _TAG.fullmatch(text) is None:
+            reader.report(item, item_key, f"bad tag `{text}`: use letters, digits, `_`, `-`, `.`")
+        elif text not in tags:
+            tags.append(text)
+    return tuple(tags)
 
 
 def default_name(method: str, url: Template) -> str:

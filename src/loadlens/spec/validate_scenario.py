@@ -14,11 +14,15 @@ from urllib.parse import urlsplit
 from loadlens.errors import Problem, SpecError
 from loadlens.model.scenario import Feeder, FeederOrder, Flow, Scenario, Step, Timeouts
 from loadlens.model.template import Template
+from loadlens.model.threshold import Threshold
 from loadlens.spec.context import Context, Scope
 from loadlens.spec.feeders import FeederFileError, read_csv, read_json
 from loadlens.spec.nodes import Node, to_plain
 from loadlens.spec.reader import Reader, did_you_mean, join
 from loadlens.spec.templates import BUILTINS
+from loadlens.spec.validate_gates import GateCatalog, read_gates
+from loadlens.spec.validate_invariants import read_invariants, read_ledger
+from loadlens.spec.validate_observe import read_observe
 from loadlens.spec.validate_plan import read_plan
 from loadlens.spec.validate_request import read_pairs, read_timeouts
 from loadlens.spec.validate_steps import read_steps
@@ -37,6 +41,8 @@ TOP_KEYS = (
     "thresholds",
     "observe",
     "invariants",
+    "ledger",
+    "reconcile",
 )
 _DEFAULTS_KEYS = ("headers", "timeout")
 _FLOW_KEYS = ("name", "weight", "steps")
@@ -77,14 +83,19 @@ def build_scenario(
     headers: tuple[tuple[str, Template], ...] = ()
     if default_fields and "headers" in default_fields:
         headers = read_pairs(ctx, default_fields["headers"], "defaults.headers", every, lower=True)
-    plan = read_plan(reader, fields["plan"], "plan") if "plan" in fields else ()
-    thresholds = (
-        reader.strings(fields["thresholds"], "thresholds") if "thresholds" in fields else ()
-    )
+    observe = to_plain(fields["observe"]) if "observe" in fields else None
+    catalog = GateCatalog.of(flows, observe)
+    plan = read_plan(reader, fields["plan"], "plan", catalog) if "plan" in fields else ()
+    thresholds: tuple[Threshold, ...] = ()
+    if "thresholds" in fields:
+        thresholds = read_gates(reader, fields["thresholds"], "thresholds", catalog)
     invariants: tuple[object, ...] = ()
     if "invariants" in fields:
         raw = to_plain(fields["invariants"])
         invariants = tuple(raw) if isinstance(raw, list) else (raw,)
+    observed = read_observe(reader, fields["observe"]) if "observe" in fields else None
+    checks = read_invariants(reader, fields["invariants"]) if "invariants" in fields else ()
+    ledger = read_ledger(reader, fields.get("ledger"), fields.get("reconcile"))
     ctx.check_pools()
     if reader.problems or name is None or target is None:
         raise SpecError(_ordered(reader.problems))
@@ -101,6 +112,9 @@ def build_scenario(
         secrets=secrets,
         thresholds=thresholds,
         invariants=invariants,
+        observe=observed,
+        invariant_specs=checks,
+        ledger=ledger,
         source=reader.file,
     )
 

@@ -91,10 +91,10 @@ def test_full_scenario_loads_to_the_model(monkeypatch: pytest.MonkeyPatch) -> No
 
     smoke, load, up = loaded.plan
     assert smoke.load == ClosedLoad(5) and smoke.duration == 30.0 and smoke.line == 50
-    assert smoke.gates == ("error_rate < 1%",)
+    assert [gate.text for gate in smoke.gates] == ["error_rate < 1%"]
     assert load.load == OpenLoad(100.0, max_in_flight=500) and load.length == 130.0
     assert up.load == ClosedLoad(20, start_users=5) and up.duration == 90.0
-    assert loaded.thresholds == ("p95 < 200ms",)
+    assert [gate.describe() for gate in loaded.thresholds] == ["p95 < 200ms"]
     assert loaded.invariants == (
         {"name": "no user without a name", "sql": "SELECT id FROM users WHERE name IS NULL"},
     )

@@ -1,0 +1,100 @@
+"""Runs one worker's executor in this process, for profiling the hot path (not the harness).
+
+    .venv/bin/python bench/inproc.py bench/scenarios/get.yaml --seconds 5 [--rate 5000] [--cprofile]
+
+Prints requests per second and CPU µs per request (user+sys of this process during the run).
+py-spy can attach to it (`py-spy record -o out.svg -- .venv/bin/python bench/inproc.py ...`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+import uvloop
+
+from loadlens.engine.compiled import compile_scenario
+from loadlens.engine.executors import (
+    ExecutorStats,
+    StageControl,
+    WorkerContext,
+    run_closed,
+    run_open,
+)
+from loadlens.engine.runner import StepRunner
+from loadlens.engine.schedule import ArrivalSchedule, UserRamp
+from loadlens.engine.variables import SharedData
+from loadlens.http import ClientOptions, HttpClient
+from loadlens.metrics.recorder import Recorder
+from loadlens.spec import load_scenario
+
+
+async def _main(args: argparse.Namespace) -> None:
+    scenario = load_scenario(Path(args.scenario))
+    compiled = compile_scenario(scenario)
+    recorder = Recorder(compiled.operations)
+    client = HttpClient(ClientOptions())
+    runner = StepRunner(client, recorder)
+    context = WorkerContext(compiled, runner, SharedData(rng=random.Random()), {}, 0, 1)
+    stats = ExecutorStats()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.monotonic_ns()
+    if args.rate:
+        schedule = ArrivalSchedule(
+            start_rate=args.rate, rate=args.rate, ramp=0.0, length=args.seconds, phase=0.0
+        )
+        await run_open(context, schedule, 1000, start, 1.0, StageControl(), stats)
+    else:
+        ramp = UserRamp(args.users, args.users, 0.0)
+        await run_closed(context, ramp, 0, start / 1e9, args.seconds, 1.0, StageControl(), stats)
+    wall = (time.monotonic_ns() - start) / 1e9
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"connections open at the end: {client.open_connections}")
+    await client.close()
+    sent = runner.sent
+    user = after.ru_utime - before.ru_utime
+    system = after.ru_stime - before.ru_stime
+    print(
+        f"{sent} requests in {wall:.2f} s: {sent / wall:,.0f} req/s; "
+        f"cpu {100 * (user + system) / wall:.0f} %; "
+        f"µs/req user {1e6 * user / max(sent, 1):.2f} sys {1e6 * system / max(sent, 1):.2f}"
+    )
+    if stats.lateness_ns:
+        lateness = sorted(stats.lateness_ns)
+        p = lambda q: lateness[min(len(lateness) - 1, int(len(lateness) * q))] / 1e6  # noqa: E731
+        print(
+            f"lateness p50 {p(0.5):.3f} ms p99 {p(0.99):.3f} ms max {lateness[-1] / 1e6:.3f} ms late {stats.late}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("scenario")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=0.0)
+    parser.add_argument("--cprofile", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("BENCH_DURATION", "1s")
+    os.environ.setdefault("BENCH_RATE", "1/s")
+    if args.cprofile:
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        profile.enable()
+        uvloop.run(_main(args))
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+    else:
+        uvloop.run(_main(args))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

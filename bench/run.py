@@ -1,0 +1,195 @@
+"""`make bench`: loadlens and its peers, interleaved round by round, into docs/benchmarks.md.
+
+    .venv/bin/python bench/run.py [--quick] [--skip-soak] [--only get,crud,rate,soak]
+
+Every client runs on core 0 (taskset), nginx on core 1; every run is bounded by `timeout`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import report
+import tools
+from measure import Measured, run_pinned
+from target import Nginx
+
+Row = dict[str, object]
+
+
+def _loadlens(
+    name: str,
+    scenario: str,
+    seconds: int,
+    env: dict[str, str],
+    workers: int = 1,
+    sample_rss: bool = False,
+) -> Row:
+    slug = "".join(c if c.isalnum() else "-" for c in name)
+    run_dir = tools.OUT / "runs" / f"{slug}-{time.strftime('%H%M%S')}-{time.monotonic_ns()}"
+    cmd = tools.loadlens_cmd(scenario, run_dir, workers)
+    env = {"BENCH_DURATION": f"{seconds}s", **env}
+    m = run_pinned(cmd, seconds + 60, env=env, sample_rss=sample_rss)
+    if m.rc != 0:
+        raise RuntimeError(f"{name} failed ({m.rc}):\n{m.stdout[-2000:]}")
+    rep = tools.loadlens_report(run_dir)
+    envtext = " ".join(f"{k}={v}" for k, v in env.items())
+    return _row(name, m, rep, " ".join(_short(cmd)), prefix=f"env {envtext} ")
+
+
+def _peer(name: str, cmd: list[str], seconds: int, parse: object, csv: Path | None = None) -> Row:
+    m = run_pinned(cmd, seconds + 30)
+    if m.rc != 0:
+        raise RuntimeError(f"{name} failed ({m.rc}):\n{m.stdout[-2000:]}")
+    rep = parse(csv) if csv is not None else parse(m.stdout)  # type: ignore[operator]
+    return _row(name, m, rep, " ".join(_short(cmd)))
+
+
+def _row(name: str, m: Measured, rep: tools.Report, command: str, prefix: str = "") -> Row:
+    return {
+        "tool": name,
+        "rps": rep.rps,
+        "p50": rep.p50_ms,
+        "p99": rep.p99_ms,
+        "cpu_us": m.cpu_us_per_request,
+        "user_us": 1e6 * m.user_s / max(m.served, 1),
+        "served": m.served,
+        "wall": m.wall_s,
+        "extra": rep.extra,
+        "rss": m.rss_mb,
+        "command": prefix + "taskset -c 0 " + command,
+    }
+
+
+def _short(cmd: list[str]) -> list[str]:
+    return [c.replace(str(tools.ROOT) + "/", "") for c in cmd]
+
+
+def workload_get(rounds: int, seconds: int) -> list[list[Row]]:
+    out = []
+    for _ in range(rounds):
+        r = [_loadlens("loadlens", "get.yaml", seconds, {})]
+        r.append(_peer("wrk", tools.wrk_cmd(seconds), seconds, tools.wrk_report))
+        if tools.autocannon_available():
+            r.append(
+                _peer("autocannon", tools.autocannon_cmd(seconds), seconds, tools.autocannon_report)
+            )
+        csv = tools.OUT / "locust-get"
+        r.append(
+            _peer(
+                "locust",
+                tools.locust_cmd("locust_get.py", seconds, csv),
+                seconds,
+                tools.locust_report,
+                csv,
+            )
+        )
+        r.append(_loadlens("loadlens --workers 2", "get.yaml", seconds, {}, workers=2))
+        out.append(r)
+    return out
+
+
+def workload_crud(rounds: int, seconds: int) -> list[list[Row]]:
+    out = []
+    for _ in range(rounds):
+        csv = tools.OUT / "locust-crud"
+        out.append(
+            [
+                _loadlens("loadlens", "crud.yaml", seconds, {}),
+                _peer(
+                    "locust",
+                    tools.locust_cmd("locust_crud.py", seconds, csv),
+                    seconds,
+                    tools.locust_report,
+                    csv,
+                ),
+            ]
+        )
+    return out
+
+
+def workload_rate(rounds: int, seconds: int) -> list[list[Row]]:
+    out = []
+    for _ in range(rounds):
+        r = []
+        for rate in (5000, 50000):
+            r.append(
+                _loadlens(f"loadlens @{rate}", "rate.yaml", seconds, {"BENCH_RATE": f"{rate}/s"})
+            )
+            if tools.autocannon_available():
+                r.append(
+                    _peer(
+                        f"autocannon @{rate}",
+                        tools.autocannon_cmd(seconds, rate),
+                        seconds,
+                        tools.autocannon_report,
+                    )
+                )
+        out.append(r)
+    return out
+
+
+def workload_soak(seconds: int) -> list[list[Row]]:
+    return [[_loadlens("loadlens soak", "get.yaml", seconds, {}, sample_rss=True)]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="5 s runs, 2 rounds")
+    parser.add_argument("--skip-soak", action="store_true")
+    parser.add_argument("--only", default="get,crud,rate,soak")
+    parser.add_argument("--out", default=str(tools.ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+    seconds, rounds = (5, 2) if args.quick else (15, 3)
+    soak_s = 60 if args.quick else 600
+    only = set(args.only.split(","))
+    nginx = Nginx(tools.OUT / "nginx")
+    nginx.start()
+    results: dict[str, list[list[Row]]] = {}
+    try:
+        if "get" in only:
+            results["get"] = workload_get(rounds, seconds)
+        if "crud" in only:
+            results["crud"] = workload_crud(rounds, seconds)
+        if "rate" in only:
+            results["rate"] = workload_rate(rounds, seconds)
+        if "soak" in only and not args.skip_soak:
+            results["soak"] = workload_soak(soak_s)
+    finally:
+        nginx.stop()
+    machine = {
+        "cpu": _cpu_model(),
+        "cores": str(len(__import__("os").sched_getaffinity(0))),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "nginx": _version(["nginx", "-v"]),
+        "mode": f"{'quick' if args.quick else 'full'}: {seconds} s runs, {rounds} rounds",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+    text = report.render(results, machine, " ".join(sys.argv[1:]))
+    (tools.OUT / "last.md").write_text(text)
+    Path(args.out).write_text(report.merge(Path(args.out), text))
+    print(text)
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def _version(cmd: list[str]) -> str:
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    return (done.stdout + done.stderr).strip().splitlines()[0] if done.stdout + done.stderr else ""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Each tool's command line and how its own report is read (req/s, p50, p99 in ms)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from target import URL
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+LOCUST = ROOT / ".venv-bench" / "bin" / "locust"
+AUTOCANNON = ROOT / "bench" / "out" / "node" / "node_modules" / "autocannon" / "autocannon.js"
+
+
+@dataclass
+class Report:
+    """What a tool said about its run."""
+
+    rps: float
+    p50_ms: float | None
+    p99_ms: float | None
+    extra: dict[str, float]
+
+
+# -- loadlens -------------------------------------------------------------------------------
+
+
+def loadlens_cmd(scenario: str, run_dir: Path, workers: int = 1) -> list[str]:
+    return [
+        str(ROOT / ".venv" / "bin" / "loadlens"),
+        "run",
+        str(ROOT / "bench" / "scenarios" / scenario),
+        "--workers",
+        str(workers),
+        "--quiet",
+        "--out",
+        str(run_dir),
+    ]
+
+
+def loadlens_report(run_dir: Path) -> Report:
+    """req/s over the stage's full seconds (the first, warming up, left out) from result.json."""
+    [result_path] = run_dir.glob("*/result.json")
+    result = json.loads(result_path.read_text())
+    series = [p for p in result["series"] if p["stage"] == 0]
+    steady = series[1:-1] if len(series) > 3 else series
+    rps = sum(p["total"]["count"] for p in steady) / max(len(steady), 1)
+    cpu = [p["health"]["cpu_percent"] for p in steady]
+    lateness = [p["health"]["lateness_p99_ms"] for p in steady]
+    latency = result["total"]["latency"]
+    extra = {
+        "worker_cpu_percent": sum(cpu) / max(len(cpu), 1),
+        "lateness_p99_ms_max": max(lateness, default=0.0),
+        "late": float(result["health"]["late"]),
+        "dropped": float(result["health"]["dropped"]),
+        "errors": float(result["total"]["errors"]),
+        "count": float(result["total"]["count"]),
+    }
+    return Report(rps, latency["p50"], latency["p99"], extra)
+
+
+# -- wrk ------------------------------------------------------------------------------------
+
+
+def wrk_cmd(seconds: int, path: str = "/") -> list[str]:
+    return ["wrk", "-t1", "-c50", f"-d{seconds}s", "--latency", URL + path]
+
+
+def wrk_report(text: str) -> Report:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    pct = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", text, re.M))
+    return Report(rps, _ms(pct.get("50")), _ms(pct.get("99")), {})
+
+
+def _ms(value: str | None) -> float | None:
+    if value is None:
+        return None
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+# -- autocannon -----------------------------------------------------------------------------
+
+
+def autocannon_available() -> bool:
+    return AUTOCANNON.exists() and shutil.which("node") is not None
+
+
+def autocannon_cmd(seconds: int, rate: int | None = None) -> list[str]:
+    cmd = ["node", str(AUTOCANNON), "-c", "50", "-d", str(seconds), "-p", "1", "-j"]
+    if rate:
+        cmd += ["-R", str(rate)]
+    return [*cmd, URL + "/"]
+
+
+def autocannon_report(text: str) -> Report:
+    data = json.loads(text[text.index("{") :])
+    latency = data["latency"]
+    return Report(data["requests"]["average"], latency.get("p50"), latency.get("p99"), {})
+
+
+# -- locust ---------------------------------------------------------------------------------
+
+
+def locust_cmd(locustfile: str, seconds: int, csv_prefix: Path) -> list[str]:
+    return [
+        str(LOCUST),
+        "-f",
+        str(ROOT / "bench" / "peers" / locustfile),
+        "--headless",
+        "-u",
+        "50",
+        "-r",
+        "50",
+        "-t",
+        f"{seconds}s",
+        "--host",
+        URL,
+        "--only-summary",
+        "--csv",
+        str(csv_prefix),
+    ]
+
+
+def locust_report(csv_prefix: Path) -> Report:
+    lines = Path(f"{csv_prefix}_stats.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    agg = dict(zip(header, lines[-1].split(","), strict=False))
+    return Report(
+        float(agg["Requests/s"]),
+        float(agg["50%"]),
+        float(agg["99%"]),
+        {"failures": float(agg["Failure Count"])},
+    )

@@ -1,0 +1,217 @@
+"""Judging one gate on measured counts and a merged latency histogram.
+
+A gate sees a `Measurement`: the outcome counts and the lossless merge of the latency
+histograms of the operations it selects, over the whole stage or one window, plus the
+generator's late and dropped iterations and how many seconds it spans. Percentiles come from
+the merged histogram, never from averaging per-operation or per-second percentiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from loadlens.metrics.frame import Health
+from loadlens.metrics.histogram import LatencySummary, decode_histogram, merge_into, new_histogram
+from loadlens.metrics.result import OpStats
+from loadlens.model.outcome import OutcomeKind, is_success_key
+from loadlens.model.threshold import Metric, Threshold, Unit
+from loadlens.model.verdict import GateResult, GateStatus
+
+_SUMMARY_PERCENTILES = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p999"}
+
+
+@dataclass(slots=True)
+class Measurement:
+    """What a gate is judged on: selected operations over a stage or a window."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    histogram: Any = field(default_factory=new_histogram)  # latencies in µs, merged
+    seconds: float = 0.0  # the time the counts span, for `rps`
+    late: int = 0
+    dropped: int = 0
+
+    @property
+    def count(self) -> int:
+        """Requests measured."""
+        return sum(self.outcomes.values())
+
+    def add_outcomes(self, outcomes: Mapping[str, int]) -> None:
+        """Fold outcome counts in."""
+        for key, n in outcomes.items():
+            self.outcomes[key] = self.outcomes.get(key, 0) + n
+
+
+def selected(threshold: Threshold, names: Iterable[str]) -> list[str]:
+    """The operations among `names` that the gate selects (all when it has no filter)."""
+    if threshold.operations is None:
+        return list(names)
+    return [name for name in names if name in threshold.operations]
+
+
+def evaluate_stage(
+    threshold: Threshold,
+    operations: Mapping[str, OpStats],
+    duration_s: float,
+    health: Health | None = None,
+    *,
+    stage: str = "",
+) -> GateResult:
+    """Judge a gate over a whole stage from its per-operation stats (histograms merged)."""
+    measurement = Measurement(seconds=duration_s)
+    for name in selected(threshold, operations):
+        stats = operations[name]
+        measurement.add_outcomes(stats.outcomes)
+        merge_into(measurement.histogram, decode_histogram(stats.histogram))
+    if health is not None:
+        measurement.late, measurement.dropped = health.late, health.dropped
+    return judge(threshold, measurement, stage=stage)
+
+
+def judge(
+    threshold: Threshold,
+    measurement: Measurement,
+    *,
+    stage: str = "",
+    window_s: float | None = None,
+    at_second: int | None = None,
+) -> GateResult:
+    """The gate's result on one measurement: PASSED, FAILED, INSUFFICIENT or NOT_AVAILABLE."""
+    measured, samples = measure(threshold, measurement)
+    required = threshold.min_samples
+    if threshold.metric is Metric.OBSERVED:
+        status = GateStatus.NOT_AVAILABLE
+    elif measured is None or samples < required:
+        status = GateStatus.INSUFFICIENT
+    else:
+        status = GateStatus.PASSED if threshold.passes(measured) else GateStatus.FAILED
+    return GateResult(
+        gate=threshold.describe(),
+        stage=stage,
+        status=status,
+        measured=measured,
+        samples=samples,
+        target=threshold.target(),
+        window_s=window_s,
+        required=required,
+        measured_text="" if measured is None else display(threshold, measured),
+        at_second=at_second,
+    )
+
+
+def measure(threshold: Threshold, m: Measurement) -> tuple[float | None, int]:
+    """The measured value in canonical units (None if none) and the sample count behind it."""
+    metric = threshold.metric
+    if metric in (Metric.PERCENTILE, Metric.AVG, Metric.MIN, Metric.MAX):
+        return _latency(threshold, m.histogram)
+    if metric is Metric.ERROR_RATE:
+        return _error_rate(threshold.selector, m.outcomes)
+    if metric is Metric.RATE:
+        return _rate(threshold.selector, m.outcomes)
+    if metric is Metric.RPS:
+        return (m.count / m.seconds if m.seconds > 0 else 0.0), m.count
+    if metric is Metric.COUNT:
+        return float(m.count), m.count
+    if metric is Metric.DROPPED:
+        return float(m.dropped), m.count
+    if metric is Metric.LATE:
+        return float(m.late), m.count
+    return None, 0  # OBSERVED: measured by the observation feature, not here
+
+
+def _latency(threshold: Threshold, histogram: Any) -> tuple[float | None, int]:
+    total = int(histogram.get_total_count())
+    if total == 0:
+        return None, 0
+    if threshold.metric is Metric.PERCENTILE:
+        assert threshold.percentile is not None
+        field_name = _SUMMARY_PERCENTILES.get(threshold.percentile)
+        if field_name is None:  # an unusual percentile: hdrh's own (slower) walk
+            return float(histogram.get_value_at_percentile(threshold.percentile)) / 1000, total
+        value: float = getattr(LatencySummary.of(histogram), field_name)
+        return value, total
+    summary = LatencySummary.of(histogram)
+    if threshold.metric is Metric.AVG:
+        return summary.mean, total
+    return (summary.min if threshold.metric is Metric.MIN else summary.max), total
+
+
+def _status_of(key: str) -> str | None:
+    """The HTTP status in an outcome key (`ok:201`, `status:404`), or None."""
+    kind, _, detail = key.partition(":")
+    if kind in (OutcomeKind.OK.value, OutcomeKind.STATUS.value) and detail.isdigit():
+        return detail
+    return None
+
+
+def _matches_status(status: str | None, patterns: Iterable[str]) -> bool:
+    if status is None:
+        return False
+    return any(p == status or (p.endswith("xx") and status[0] == p[0]) for p in patterns)
+
+
+def _error_rate(selector: str, outcomes: Mapping[str, int]) -> tuple[float | None, int]:
+    excluded = selector.removeprefix("exclude=").split(",") if selector else []
+    count = errors = 0
+    for key, n in outcomes.items():
+        if _matches_status(_status_of(key), excluded):
+            continue
+        count += n
+        errors += 0 if is_success_key(key) else n
+    return (errors / count if count else None), count
+
+
+def _rate(selector: str, outcomes: Mapping[str, int]) -> tuple[float | None, int]:
+    kind, _, value = selector.partition("=")
+    count = hits = 0
+    if kind == "check":
+        # Of the requests whose checks ran (an expected status), those that passed `value`.
+        failed_key = f"{OutcomeKind.CHECK_FAILED.value}:{value}"
+        for key, n in outcomes.items():
+            if is_success_key(key) or key.startswith(OutcomeKind.CHECK_FAILED.value):
+                count += n
+                hits += 0 if key == failed_key else n
+    else:
+        patterns = value.split(",")
+        for key, n in outcomes.items():
+            count += n
+            if kind == "status":
+                hits += n if _matches_status(_status_of(key), patterns) else 0
+            elif key == value or key.startswith(value + ":"):
+                hits += n
+    return (hits / count if count else None), count
+
+
+def display(threshold: Threshold, value: float) -> str:
+    """A measured value for people: `34.2 ms`, `1.52 %`, `98.3/s`, `1,204`."""
+    unit = threshold.unit
+    if unit is Unit.LATENCY:
+        return f"{value:,.1f} ms"
+    if unit is Unit.FRACTION:
+        return f"{value * 100:.3g} %"
+    if unit is Unit.PER_SECOND:
+        return f"{value:,.1f}/s"
+    if unit is Unit.COUNT:
+        return f"{int(value):,}"
+    return f"{value:g}"
+
+
+def describe_result(result: GateResult) -> str:
+    """One line: `stage `load`: p95{op:read} < 20ms failed: measured 34.2 ms (1,204 samples)`."""
+    where = f"stage `{result.stage}`: " if result.stage else ""
+    window = ""
+    if result.window_s is not None and result.at_second is not None:
+        window = f" in the {result.window_s:g}s up to second {result.at_second}"
+    if result.status is GateStatus.INSUFFICIENT:
+        return (
+            f"{where}{result.gate} could not be judged: {result.samples:,} samples"
+            f"{window}, {result.required:,} needed"
+        )
+    if result.status is GateStatus.NOT_AVAILABLE:
+        return f"{where}{result.gate} could not be judged: the metric was not measured"
+    verb = "passed" if result.status is GateStatus.PASSED else "failed"
+    return (
+        f"{where}{result.gate} {verb}: measured {result.measured_text}{window} "
+        f"({result.samples:,} samples)"
+    )

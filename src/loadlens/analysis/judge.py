@@ -1,0 +1,109 @@
+"""The live judge of a run's gates: what the coordinator asks every poll and at stage ends.
+
+`GateJudge` has the methods of `loadlens.engine.coordinator.StageJudge` (without importing
+the engine). How it works: every frame goes to a WindowTracker. `breach` is asked every poll;
+once per newly settled second it judges each stage's windowed gates on the window ending
+there (keeping the first failed window, else the last judged one) and its abort gates, and
+returns a reason when an abort gate FAILED after its grace. `stage_passed` judges the
+whole-stage gates on the accumulator's stage totals and the windowed gates on every second
+not yet judged; `conclude` puts the gate results and the verdict on the RunResult.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from loadlens.analysis.gates import describe_result, evaluate_stage
+from loadlens.analysis.verdict import decide
+from loadlens.analysis.windows import WindowTracker
+from loadlens.metrics.accumulate import RunAccumulator
+from loadlens.metrics.frame import Frame, Health
+from loadlens.metrics.result import RunResult
+from loadlens.model.threshold import Threshold
+from loadlens.model.verdict import GateResult, GateStatus
+
+
+class GateJudge:
+    """Judges each stage's gates live and at its end; collects results for the verdict."""
+
+    def __init__(self, gates: Mapping[int, Sequence[Threshold]], names: Mapping[int, str]) -> None:
+        """`gates`: stage index -> its gates (scenario thresholds included); `names`: names."""
+        self.gates = {index: tuple(g) for index, g in gates.items()}
+        self.names = dict(names)
+        self.results: list[GateResult] = []
+        every = [g for stage_gates in self.gates.values() for g in stage_gates]
+        self.tracker = WindowTracker.for_gates(every)
+        self._judged: dict[int, int] = {}  # stage -> newest second judged
+        self._windows: dict[tuple[int, int], GateResult] = {}  # (stage, gate index) -> kept
+
+    def observe(self, frame: Frame) -> None:
+        """Take a worker's frame."""
+        self.tracker.add_frame(frame)
+
+    def breach(self, stage: int, elapsed_s: float) -> str | None:
+        """Why the stage must stop now (an abort gate failed), or None."""
+        settled = self.tracker.settled_second(stage)
+        if settled < 0 or settled <= self._judged.get(stage, -1):
+            return None
+        reason = None
+        for second in range(self._judged.get(stage, -1) + 1, settled + 1):
+            reason = self._judge_second(stage, second, elapsed_s) or reason
+        self._judged[stage] = settled
+        return reason
+
+    def _judge_second(self, stage: int, second: int, elapsed_s: float) -> str | None:
+        name = self.names.get(stage, str(stage))
+        reason = None
+        for position, gate in enumerate(self.gates.get(stage, ())):
+            if gate.window_s is None and not gate.abort:
+                continue
+            result = self.tracker.evaluate(gate, stage, second, stage_name=name)
+            if gate.window_s is not None:
+                self._keep_window(stage, position, result)
+            breached = result.status is GateStatus.FAILED
+            if gate.abort and breached and elapsed_s >= gate.abort_after_s:
+                reason = reason or describe_result(result)
+        return reason
+
+    def _keep_window(self, stage: int, position: int, result: GateResult) -> None:
+        kept = self._windows.get((stage, position))
+        if kept is not None and kept.status is GateStatus.FAILED:
+            return  # the first failed window is the one reported
+        if kept is not None and result.status is GateStatus.INSUFFICIENT:
+            return  # a judged window outranks a later thin one (e.g. the stage's tail)
+        self._windows[(stage, position)] = result
+
+    def stage_passed(self, stage: int, accumulator: RunAccumulator) -> bool:
+        """Judge the stage's gates now that it ended; whether none FAILED."""
+        name = self.names.get(stage, str(stage))
+        newest = self.tracker.newest_second(stage)
+        for second in range(self._judged.get(stage, -1) + 1, newest + 1):
+            self._judge_second(stage, second, elapsed_s=0.0)
+        self._judged[stage] = newest
+        operations = accumulator.stage_ops(stage)
+        health = Health(late=self.tracker_late(stage), dropped=self.tracker_dropped(stage))
+        passed = True
+        for position, gate in enumerate(self.gates.get(stage, ())):
+            if gate.window_s is None:
+                result = evaluate_stage(gate, operations, float(newest + 1), health, stage=name)
+            else:
+                result = self._windows.get((stage, position)) or self.tracker.evaluate(
+                    gate, stage, newest, stage_name=name
+                )
+            self.results.append(result)
+            passed = passed and result.status is not GateStatus.FAILED
+        self.tracker.forget(stage)
+        return passed
+
+    def tracker_late(self, stage: int) -> int:
+        """Late iterations of a stage so far."""
+        return self.tracker.stage_totals(stage)[0]
+
+    def tracker_dropped(self, stage: int) -> int:
+        """Dropped iterations of a stage so far."""
+        return self.tracker.stage_totals(stage)[1]
+
+    def conclude(self, result: RunResult, stages_not_run: list[str]) -> None:
+        """Put the gate results and the verdict on the result."""
+        result.gates = list(self.results)
+        result.verdict = decide(result, self.results, stages_not_run=stages_not_run)

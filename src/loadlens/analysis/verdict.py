@@ -1,0 +1,123 @@
+"""The verdict of a run: GO, NO-GO or INCONCLUSIVE, from its gates and its validity.
+
+Order (docs/thresholds.md): first validity, since a wrong GO or NO-GO is worse than none.
+If the generator, not the service, was the bottleneck, the run is INCONCLUSIVE whatever the
+gates say. Then a FAILED gate gives NO-GO. Then an interrupted or incomplete run, or a gate
+without enough samples to judge, gives INCONCLUSIVE. Otherwise GO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from loadlens.analysis.gates import describe_result
+from loadlens.metrics.result import RunResult, SeriesPoint
+from loadlens.model.integrity import InvariantResult
+from loadlens.model.verdict import GateResult, GateStatus, Verdict, VerdictKind
+
+# When the generator counts as the bottleneck (see docs/thresholds.md, "Validity").
+BUSY_CPU_PERCENT = 90.0  # a worker at or above this CPU in a second is saturated
+BUSY_SECONDS_FRACTION = 0.20  # ... in more than this fraction of a stage's seconds
+MAX_LOOP_LAG_MS = 50.0  # any event-loop lag above this in a stage
+MAX_LATE_FRACTION = 0.01  # late iterations above this fraction of the stage's requests
+
+
+def generator_problems(result: RunResult) -> list[str]:
+    """Why the generator, not the service, may have been the bottleneck; empty if it was not."""
+    problems: list[str] = []
+    by_stage: dict[int, list[SeriesPoint]] = {}
+    for point in result.series:
+        by_stage.setdefault(point.stage, []).append(point)
+    names = {stage.info.index: stage.info.name for stage in result.stages}
+    requests = {stage.info.index: stage.total.count for stage in result.stages}
+    for index, points in sorted(by_stage.items()):
+        name = names.get(index, str(index))
+        cpus = [p.health.cpu_percent / max(p.workers, 1) for p in points]
+        busy = sum(1 for cpu in cpus if cpu >= BUSY_CPU_PERCENT)
+        if busy > BUSY_SECONDS_FRACTION * len(points):
+            problems.append(
+                f"stage `{name}`: worker CPU ≥ {BUSY_CPU_PERCENT:.0f} % in {busy} of "
+                f"{len(points)} seconds (max {max(cpus):.0f} %)"
+            )
+        lag = max(p.health.loop_lag_ms for p in points)
+        if lag > MAX_LOOP_LAG_MS:
+            problems.append(f"stage `{name}`: event-loop lag up to {lag:,.0f} ms")
+        late = sum(p.health.late for p in points)
+        total = requests.get(index, 0)
+        if total and late > MAX_LATE_FRACTION * total:
+            problems.append(
+                f"stage `{name}`: {late:,} iterations started late "
+                f"({late / total:.1%} of {total:,} requests)"
+            )
+    return problems
+
+
+def decide(
+    result: RunResult,
+    gate_results: Iterable[GateResult],
+    *,
+    stages_not_run: Sequence[str] = (),
+) -> Verdict:
+    """The verdict on a run from its gate results; the reasons say what decided it."""
+    gates = tuple(gate_results)
+    failed = [g for g in gates if g.status is GateStatus.FAILED]
+    insufficient = [g for g in gates if g.status is GateStatus.INSUFFICIENT]
+    failed_stage = failed[0].stage if failed else None
+    violated = [i for i in result.invariants if not i.passed and i.error is None]
+    if violated:
+        # broken data is a service bug whatever the load generator did
+        reasons = [_violation(i) for i in violated] + [describe_result(g) for g in failed]
+        return _verdict(VerdictKind.NO_GO, reasons, gates, stages_not_run, failed_stage)
+    invalid = generator_problems(result)
+    if invalid:
+        reasons = [
+            "the generator, not the service, was the bottleneck: " + "; ".join(invalid),
+            *(describe_result(g) for g in failed),
+        ]
+        return _verdict(VerdictKind.INCONCLUSIVE, reasons, gates, stages_not_run, failed_stage)
+    if failed:
+        reasons = [describe_result(g) for g in failed]
+        return _verdict(VerdictKind.NO_GO, reasons, gates, stages_not_run, failed_stage)
+    reasons = []
+    if result.interrupted:
+        reasons.append("the run was interrupted before the plan finished")
+    elif not result.complete or stages_not_run:
+        missing = ", ".join(f"`{s}`" for s in stages_not_run)
+        reasons.append(
+            "the run is incomplete" + (f": stages not run: {missing}" if missing else "")
+        )
+    reasons.extend(describe_result(g) for g in insufficient)
+    reasons.extend(
+        f"invariant `{i.name}` could not be checked: {i.error}"
+        for i in result.invariants
+        if i.error is not None
+    )
+    if reasons:
+        return _verdict(VerdictKind.INCONCLUSIVE, reasons, gates, stages_not_run, None)
+    if not gates:
+        reasons = ["no gates were defined"]
+    else:
+        unjudged = [g for g in gates if g.status is GateStatus.NOT_AVAILABLE]
+        reasons = [f"all {len(gates) - len(unjudged)} gates passed"]
+        reasons.extend(describe_result(g) for g in unjudged)
+    if result.invariants:
+        reasons.append(f"all {len(result.invariants)} invariant checks held")
+    return _verdict(VerdictKind.GO, reasons, gates, stages_not_run, None)
+
+
+def _violation(invariant: InvariantResult) -> str:
+    rows = "row" if invariant.violations == 1 else "rows"
+    return (
+        f"invariant `{invariant.name}` violated ({invariant.when}): "
+        f"{invariant.violations} violating {rows}"
+    )
+
+
+def _verdict(
+    kind: VerdictKind,
+    reasons: list[str],
+    gates: tuple[GateResult, ...],
+    stages_not_run: Sequence[str],
+    failed_stage: str | None,
+) -> Verdict:
+    return Verdict(kind, tuple(reasons), gates, tuple(stages_not_run), failed_stage)

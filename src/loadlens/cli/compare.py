@@ -1,0 +1,155 @@
+"""`loadlens compare A B`: run B against baseline A, in the terminal and as compare.md/.html.
+
+A and B are each a run directory, a result.json, or a run id found in the store (or under
+--runs). The exit code is 0 whatever the comparison finds; 2 when a run cannot be read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from loadlens.cli.history import runs_option, store_option
+from loadlens.errors import LoadlensError, UsageError
+
+if TYPE_CHECKING:
+    from loadlens.analysis.compare import Comparison
+    from loadlens.metrics.result import RunResult
+
+
+@click.command()
+@click.argument("baseline")
+@click.argument("candidate")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for compare.md and compare.html (default: the candidate's run directory).",
+)
+@click.option(
+    "--tolerance",
+    default=0.05,
+    show_default=True,
+    help="Relative change below which a significant change is still 'unchanged'.",
+)
+@click.option("--confidence", default=0.95, show_default=True, help="Confidence of the tests.")
+@store_option
+@runs_option
+def compare(
+    baseline: str,
+    candidate: str,
+    out: Path | None,
+    tolerance: float,
+    confidence: float,
+    store_url: str | None,
+    runs_dir: Path,
+) -> None:
+    """Compare run CANDIDATE against run BASELINE."""
+    from loadlens.cli.main import abort
+
+    try:
+        execute(baseline, candidate, out, tolerance, confidence, store_url, runs_dir)
+    except LoadlensError as error:
+        abort(error)
+
+
+def execute(
+    baseline: str,
+    candidate: str,
+    out: Path | None,
+    tolerance: float,
+    confidence: float,
+    store_url: str | None,
+    runs_dir: Path,
+) -> None:
+    """Read both runs, compare them, print the table and write the reports."""
+    from loadlens.analysis.compare import compare as compare_runs
+    from loadlens.metrics.result import read_result
+    from loadlens.report.compare_html import render_html
+    from loadlens.report.compare_md import render_markdown
+
+    if not 0.0 < confidence < 1.0:
+        raise UsageError(f"--confidence must lie between 0 and 1, not {confidence}")
+    if tolerance < 0.0:
+        raise UsageError(f"--tolerance must not be negative, not {tolerance}")
+    path_a = locate(baseline, store_url, runs_dir)
+    path_b = locate(candidate, store_url, runs_dir)
+    a, b = read_result(path_a), read_result(path_b)
+    comparison = compare_runs(a, b, tolerance=tolerance, confidence=confidence)
+    print_comparison(comparison, a, b)
+    target = out if out is not None else path_b.parent
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "compare.md").write_text(render_markdown(comparison), encoding="utf-8")
+    (target / "compare.html").write_text(render_html(comparison), encoding="utf-8")
+    click.echo(f"wrote {target / 'compare.md'} and {target / 'compare.html'}")
+
+
+def locate(run: str, store_url: str | None, runs_dir: Path) -> Path:
+    """The result.json of a run named by directory, file or id."""
+    path = Path(run)
+    if path.is_dir():
+        return path / "result.json"
+    if path.is_file():
+        return path
+    if (runs_dir / run / "result.json").is_file():
+        return runs_dir / run / "result.json"
+    from loadlens.store import StoreError, open_store
+
+    try:
+        with open_store(store_url, runs_dir) as store:
+            stored = store.run_dir(run)
+    except StoreError as error:
+        raise UsageError(
+            f"{run!r} is not a run directory or result file, and the store cannot be read: "
+            f"{error.message}"
+        ) from None
+    if stored is None:
+        raise UsageError(
+            f"{run!r} is not a run directory, a result file or a stored run id",
+            hint="`loadlens history` lists stored runs",
+        )
+    return stored / "result.json"
+
+
+def print_comparison(comparison: Comparison, a: RunResult, b: RunResult) -> None:
+    """The comparison as a terminal table, regressions in red."""
+    from rich.table import Table
+
+    from loadlens.analysis.compare import Change
+    from loadlens.cli.run import console_for_output
+    from loadlens.report.compare_md import (
+        HEADERS,
+        findings,
+        format_change,
+        format_evidence,
+        format_value,
+        operation_label,
+    )
+
+    console = console_for_output()
+    console.print(f"A (baseline):  {a.run.run_id}  {a.run.scenario}")
+    console.print(f"B (candidate): {b.run.run_id}  {b.run.scenario}")
+    table = Table(box=None, pad_edge=False)
+    for header in ("operation", "metric", "A", "B", "change", "evidence", "verdict"):
+        if header in ("A", "B", "change"):
+            table.add_column(header, justify="right", no_wrap=True)
+        else:
+            table.add_column(header, no_wrap=True)
+    styles = {Change.REGRESSION: "bold red", Change.IMPROVEMENT: "bold green"}
+    for op in comparison.operations:
+        for i, m in enumerate(op.metrics):
+            style = styles.get(m.change, "")
+            verdict = f"[{style}]{m.change.value}[/{style}]" if style else m.change.value
+            table.add_row(
+                operation_label(op.operation) if i == 0 else "",
+                HEADERS[m.metric],
+                format_value(m.metric, m.a),
+                format_value(m.metric, m.b),
+                format_change(m),
+                format_evidence(m),
+                verdict,
+            )
+    console.print(table)
+    for line in findings(comparison) or ["no significant change beyond the tolerance"]:
+        console.print(line, markup=False)

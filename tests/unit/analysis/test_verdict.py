@@ -1,0 +1,191 @@
+"""The verdict's precedence, the live judge, and the result schema that carries them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from loadlens.analysis.judge import GateJudge
+from loadlens.analysis.verdict import decide
+from loadlens.metrics.accumulate import RunAccumulator
+from loadlens.metrics.result import SCHEMA_VERSION, RunResult
+from loadlens.model.threshold import parse_threshold
+from loadlens.model.verdict import GateResult, GateStatus, Verdict, VerdictKind
+from tests.unit.analysis.gate_samples import frame
+from tests.unit.metrics.metrics_samples import RUN, STAGES
+
+
+def _result(*, cpu: float = 30.0, lag: float = 1.0, late: int = 0) -> RunResult:
+    accumulator = RunAccumulator(["get"], STAGES)
+    for second in range(10):
+        f = frame(second, {"get": [5.0] * 10})
+        f.health.cpu_percent, f.health.loop_lag_ms, f.health.late = cpu, lag, late
+        accumulator.add(f)
+    return accumulator.result(run=RUN, complete=True)
+
+
+def _gate(status: GateStatus, stage: str = "warm") -> GateResult:
+    return GateResult(
+        gate="p95{op:read} < 20ms",
+        stage=stage,
+        status=status,
+        measured=34.2,
+        samples=1204,
+        target="< 20ms",
+        required=100,
+        measured_text="34.2 ms",
+    )
+
+
+def test_no_gates_is_go() -> None:
+    verdict = decide(_result(), [])
+    assert verdict.kind is VerdictKind.GO and verdict.reasons == ("no gates were defined",)
+
+
+def test_passed_gates_are_go() -> None:
+    verdict = decide(_result(), [_gate(GateStatus.PASSED)])
+    assert verdict.kind is VerdictKind.GO and verdict.reasons == ("all 1 gates passed",)
+
+
+def test_a_failed_gate_is_no_go_and_says_why() -> None:
+    verdict = decide(_result(), [_gate(GateStatus.PASSED), _gate(GateStatus.FAILED, "load")])
+    assert verdict.kind is VerdictKind.NO_GO and verdict.failed_stage == "load"
+    assert verdict.reasons == (
+        "stage `load`: p95{op:read} < 20ms failed: measured 34.2 ms (1,204 samples)",
+    )
+
+
+def test_a_failed_gate_in_a_stopped_plan_is_still_no_go() -> None:
+    result = dataclasses.replace(_result(), complete=False)
+    verdict = decide(result, [_gate(GateStatus.FAILED)], stages_not_run=["peak"])
+    assert verdict.kind is VerdictKind.NO_GO and verdict.stages_not_run == ("peak",)
+
+
+def test_a_saturated_generator_makes_failures_inconclusive() -> None:
+    verdict = decide(_result(cpu=99.0), [_gate(GateStatus.FAILED)])
+    assert verdict.kind is VerdictKind.INCONCLUSIVE
+    assert verdict.reasons[0] == (
+        "the generator, not the service, was the bottleneck: "
+        "stage `warm`: worker CPU ≥ 90 % in 10 of 10 seconds (max 99 %)"
+    )
+    assert verdict.failed_stage == "warm"
+
+
+def test_loop_lag_and_late_iterations_make_it_inconclusive() -> None:
+    lagged = decide(_result(lag=80.0), [_gate(GateStatus.PASSED)])
+    assert (
+        lagged.kind is VerdictKind.INCONCLUSIVE
+        and "event-loop lag up to 80 ms" in lagged.reasons[0]
+    )
+    late = decide(_result(late=2), [])
+    assert late.kind is VerdictKind.INCONCLUSIVE
+    assert "20 iterations started late (20.0% of 100 requests)" in late.reasons[0]
+
+
+def test_interrupted_incomplete_and_insufficient_are_inconclusive() -> None:
+    interrupted = dataclasses.replace(_result(), interrupted=True, complete=False)
+    assert decide(interrupted, []).reasons == ("the run was interrupted before the plan finished",)
+    incomplete = dataclasses.replace(_result(), complete=False)
+    verdict = decide(incomplete, [], stages_not_run=["peak"])
+    assert verdict.kind is VerdictKind.INCONCLUSIVE
+    assert verdict.reasons == ("the run is incomplete: stages not run: `peak`",)
+    thin = decide(_result(), [_gate(GateStatus.INSUFFICIENT)])
+    assert thin.kind is VerdictKind.INCONCLUSIVE
+    assert thin.reasons == (
+        "stage `warm`: p95{op:read} < 20ms could not be judged: 1,204 samples, 100 needed",
+    )
+
+
+def test_result_round_trips_gates_and_verdict() -> None:
+    result = _result()
+    result.gates = [_gate(GateStatus.FAILED)]
+    result.verdict = decide(result, result.gates)
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["schema_version"] == SCHEMA_VERSION == 2
+    back = RunResult.from_dict(data)
+    assert back.gates == result.gates and back.verdict == result.verdict
+    assert Verdict.from_dict(result.verdict.to_dict()) == result.verdict
+
+
+def test_a_version_1_result_reads_without_gates() -> None:
+    data = _result().to_dict()
+    data["schema_version"] = 1
+    del data["gates"], data["verdict"]
+    back = RunResult.from_dict(data)
+    assert back.gates == [] and back.verdict is None
+
+
+def test_judge_aborts_after_the_grace_and_judges_the_stage() -> None:
+    abort = parse_threshold("p95 < 100ms abort after 3s")
+    windowed = parse_threshold("p95 < 100ms over 2s")
+    whole = parse_threshold("error_rate < 1%")
+    judge = GateJudge({0: (abort, windowed, whole)}, {0: "warm"})
+    accumulator = RunAccumulator(["get"], STAGES)
+    reasons = []
+    for second in range(8):
+        f = frame(second, {"get": [500.0 if second >= 5 else 5.0] * 100})
+        judge.observe(f)
+        accumulator.add(f)
+        reasons.append(judge.breach(0, elapsed_s=second + 1.0))
+    # A gate without a window is judged on everything received so far, once a new second
+    # settles: the slow second 5 (600 samples in all) breaches it at once.
+    assert reasons[:5] == [None] * 5
+    assert (
+        reasons[5]
+        == "stage `warm`: p95 < 100ms abort after 3s failed: measured 500.2 ms (600 samples)"
+    )
+    assert not judge.stage_passed(0, accumulator)
+    by_gate = {r.gate: r for r in judge.results}
+    assert by_gate["p95 < 100ms over 2s"].status is GateStatus.FAILED
+    assert by_gate["p95 < 100ms over 2s"].at_second == 5
+    assert by_gate["error_rate < 1%"].status is GateStatus.PASSED
+    result = accumulator.result(run=RUN, complete=False)
+    judge.conclude(result, ["peak"])
+    assert result.verdict is not None and result.verdict.kind is VerdictKind.NO_GO
+    assert len(result.gates) == 3
+
+
+def test_a_violated_invariant_is_no_go_even_for_a_saturated_generator() -> None:
+    from loadlens.model.integrity import InvariantResult
+
+    result = _result(cpu=99.0)
+    result.invariants = [
+        InvariantResult("no overbooking", "sql", passed=False, violations=3, when="end")
+    ]
+    verdict = decide(result, [_gate(GateStatus.PASSED)])
+    assert verdict.kind is VerdictKind.NO_GO
+    assert verdict.reasons[0] == "invariant `no overbooking` violated (end): 3 violating rows"
+
+
+def test_an_invariant_that_could_not_run_is_inconclusive_and_a_held_one_is_named() -> None:
+    from loadlens.model.integrity import InvariantResult
+
+    broken = _result()
+    broken.invariants = [
+        InvariantResult("rows", "sql", passed=False, violations=0, error="connection refused")
+    ]
+    verdict = decide(broken, [_gate(GateStatus.PASSED)])
+    assert verdict.kind is VerdictKind.INCONCLUSIVE
+    assert "invariant `rows` could not be checked: connection refused" in verdict.reasons
+
+    held = _result()
+    held.invariants = [InvariantResult("rows", "sql", passed=True, violations=0)]
+    verdict = decide(held, [_gate(GateStatus.PASSED)])
+    assert verdict.kind is VerdictKind.GO
+    assert "all 1 invariant checks held" in verdict.reasons
+
+
+def test_observation_and_invariants_round_trip_through_json() -> None:
+    from loadlens.model.integrity import InvariantResult
+    from loadlens.model.observation import MetricSeries, ObservationResult, SourceHealth
+
+    result = _result()
+    result.observation = ObservationResult(
+        1.0,
+        (MetricSeries("rss", ((0.0, 10.0), (1.0, 12.0))),),
+        (SourceHealth("json http://127.0.0.1:1/health", 2, 0),),
+    )
+    result.invariants = [InvariantResult("rows", "sql", False, 1, ({"id": 4},), None, "end")]
+    again = RunResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again.observation == result.observation
+    assert again.invariants == result.invariants
