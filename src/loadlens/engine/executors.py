@@ -25,7 +25,10 @@ from loadlens.engine.schedule import ArrivalSchedule, UserRamp
 from loadlens.engine.variables import SharedData, UserState
 
 _CONTROL_PERIOD = 0.05  # seconds between closed-model user-count adjustments
-_LATE_NS = 1_000_000  # an arrival started more than 1 ms after its time is late
+# An arrival started more than 2 ms after its time is late. The event loop's timers tick in
+# whole milliseconds, so up to about one tick of lateness is the timer's, not a starved
+# generator's; the lateness itself is still measured and reported (p99 per second).
+_LATE_NS = 2_000_000
 _IDLE_ITERATION_PAUSE = 0.001  # an iteration that sent nothing yields this long, not a spin
 _MIN_SLEEP = 0.0006  # the shortest sleep uvloop rounds up to a 1 ms timer, not to 0
 

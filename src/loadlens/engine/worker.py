@@ -11,8 +11,10 @@ how to stop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
+import resource
 import signal
 import time
 import traceback
@@ -78,6 +80,7 @@ def worker_main(
 ) -> None:
     """Entry point of a worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise_open_files_limit()
     try:
         import uvloop
 
@@ -101,6 +104,14 @@ def worker_main(
         return  # the coordinator is gone; nothing to report to
     except Exception:  # report any crash rather than die silently
         conn.send(WorkerFailure(worker, traceback.format_exc()))
+
+
+def raise_open_files_limit() -> None:
+    """Allow as many sockets as the system lets this process have (each connection is one)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 async def _run_stage(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.ctypeslib  # imported now: a lazy import under load can fail for want of fds
 import numpy.typing as npt
 from hdrh.histogram import HdrHistogram as _HdrHistogram
 

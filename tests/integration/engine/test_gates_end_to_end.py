@@ -94,7 +94,7 @@ flows:
     steps:
       - request: {name: read, method: GET, url: /health}
 plan:
-  - {stage: flood, rate: 60000/s, duration: 3s, max_in_flight: 100000,
+  - {stage: flood, rate: 60000/s, duration: 3s, max_in_flight: 2000,
      gates: ["error_rate < 50%"]}
 """
 

@@ -73,7 +73,7 @@ def test_sigint_leaves_an_exact_partial_result(tmp_path: Path) -> None:
         served = server.counters()
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
-    (run_dir,) = out.iterdir()
+    (run_dir,) = [path for path in out.iterdir() if path.is_dir()]
     result = read_result(run_dir / "result.json")
     assert not result.complete
     assert result.interrupted
