@@ -1,0 +1,175 @@
+"""What the diagnosis needs beyond latencies and outcomes: request features, error templates,
+example requests, and where time went. Recorded per stage × operation, bounded whatever the
+run length (see the limits below), merged across workers by the coordinator.
+
+Feature names (a request has a set of them; each is counted with the request's outcome):
+
+    q:KEY              the query string has KEY (e.g. `q:cursor`)
+    b:KEY              the JSON body has the top-level KEY
+    v:VAR=SHAPE        the request used variable VAR (as the scenario writes it: `id`,
+                       `pool.user_ids`, `names.name`) and its value had SHAPE: digits become
+                       `<int>`, runs of 6+ hex digits `<hex>`, a UUID `<uuid>`, other letters
+                       are kept as a literal prefix up to the first digit (`doc_<hex>`,
+                       `user-<int>`); a value longer than 64 characters is `<long>`
+    src:VAR@STEP       VAR came from the capture in operation STEP (`src:id@create`), or
+                       `src:VAR@pool`, `src:VAR@feeder`, `src:VAR@vars`, `src:VAR@builtin`
+    overlap:VAR        another request of the same worker was in flight with the same value of
+                       VAR when this one was sent (a shared entity used concurrently)
+    h:retry-after      the response carried Retry-After
+    h:ratelimit        the response carried RateLimit-* or X-RateLimit-* headers
+
+Limits: at most FEATURES_PER_OP distinct features per stage × operation (later ones are
+counted under `other`, and `dropped_features` says how many), ERROR_TEMPLATES_PER_OP
+templates, SAMPLES_PER_OUTCOME example requests per stage × operation × outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FEATURES_PER_OP = 200
+ERROR_TEMPLATES_PER_OP = 20
+SAMPLES_PER_OUTCOME = 3
+OTHER_FEATURE = "other"
+
+
+@dataclass(slots=True)
+class FeatureCounts:
+    """How often each feature was present, per outcome key, for one stage × operation."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # feature -> outcome -> n
+    dropped_features: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {"counts": self.counts, "dropped_features": self.dropped_features}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureCounts:
+        """The inverse of `to_dict`."""
+        counts = {str(f): {str(o): int(n) for o, n in by.items()} for f, by in d["counts"].items()}
+        return cls(counts, int(d.get("dropped_features", 0)))
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorTemplate:
+    """A failure's response body or error message with numbers and ids masked, and its count."""
+
+    outcome: str  # the outcome key, e.g. `status:500`
+    template: str  # e.g. `{"error": "UNIQUE constraint failed: refresh_tokens.token"}`
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {"outcome": self.outcome, "template": self.template, "count": self.count}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ErrorTemplate:
+        """The inverse of `to_dict`."""
+        return cls(str(d["outcome"]), str(d["template"]), int(d["count"]))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSample:
+    """One example request, redacted: what a reader needs to see a failure for themselves."""
+
+    outcome: str
+    method: str
+    target: str  # path and query as sent, secrets masked
+    status: int | None  # None when no response came
+    latency_ms: float | None
+    response: str  # the first 300 characters of the body or the error message, redacted
+    variables: dict[str, str]  # variables the request used -> their values (redacted, ≤ 80 chars)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "outcome": self.outcome,
+            "method": self.method,
+            "target": self.target,
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+            "response": self.response,
+            "variables": dict(self.variables),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RequestSample:
+        """The inverse of `to_dict`."""
+        return cls(
+            outcome=str(d["outcome"]),
+            method=str(d["method"]),
+            target=str(d["target"]),
+            status=None if d["status"] is None else int(d["status"]),
+            latency_ms=None if d["latency_ms"] is None else float(d["latency_ms"]),
+            response=str(d["response"]),
+            variables={str(k): str(v) for k, v in d["variables"].items()},
+        )
+
+
+@dataclass(slots=True)
+class Phases:
+    """Where the time of an operation's responses went: sums in microseconds, and how many."""
+
+    responses: int = 0
+    connect_us: int = 0  # waiting for a connection (new connections and pool waits)
+    send_us: int = 0
+    wait_us: int = 0  # sent → first byte: the server's time (and the network's)
+    receive_us: int = 0  # first byte → complete
+    new_connections: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        """A JSON-ready mapping."""
+        return {
+            "responses": self.responses,
+            "connect_us": self.connect_us,
+            "send_us": self.send_us,
+            "wait_us": self.wait_us,
+            "receive_us": self.receive_us,
+            "new_connections": self.new_connections,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Phases:
+        """The inverse of `to_dict`."""
+        return cls(
+            responses=int(d.get("responses", 0)),
+            connect_us=int(d.get("connect_us", 0)),
+            send_us=int(d.get("send_us", 0)),
+            wait_us=int(d.get("wait_us", 0)),
+            receive_us=int(d.get("receive_us", 0)),
+            new_connections=int(d.get("new_connections", 0)),
+        )
+
+
+@dataclass(slots=True)
+class OpDiagnostics:
+    """Everything the diagnosis records for one stage × operation."""
+
+    features: FeatureCounts = field(default_factory=FeatureCounts)
+    templates: list[ErrorTemplate] = field(default_factory=list)
+    samples: list[RequestSample] = field(default_factory=list)
+    phases: Phases = field(default_factory=Phases)
+    headers: dict[str, int] = field(default_factory=dict)  # e.g. {"retry-after": 12}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "features": self.features.to_dict(),
+            "templates": [t.to_dict() for t in self.templates],
+            "samples": [s.to_dict() for s in self.samples],
+            "phases": self.phases.to_dict(),
+            "headers": dict(self.headers),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OpDiagnostics:
+        """The inverse of `to_dict`."""
+        return cls(
+            features=FeatureCounts.from_dict(d["features"]),
+            templates=[ErrorTemplate.from_dict(t) for t in d["templates"]],
+            samples=[RequestSample.from_dict(s) for s in d["samples"]],
+            phases=Phases.from_dict(d["phases"]),
+            headers={str(k): int(v) for k, v in d.get("headers", {}).items()},
+        )
