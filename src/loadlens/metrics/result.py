@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from loadlens.errors import ResultError
+from loadlens.metrics.diagnostics import OpDiagnostics
 from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.histogram import LatencySummary, decode_histogram, encode_histogram
 from loadlens.model.integrity import InvariantResult
@@ -249,6 +250,8 @@ class StageResult:
     ended_at: float | None
     operations: dict[str, OpStats]
     total: OpStats
+    # per operation: features, error templates, samples, phases (see metrics/diagnostics.py)
+    diagnostics: dict[str, OpDiagnostics] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -259,6 +262,7 @@ class StageResult:
             "ended_at": self.ended_at,
             "operations": {name: op.to_dict() for name, op in self.operations.items()},
             "total": self.total.to_dict(),
+            "diagnostics": {name: d.to_dict() for name, d in self.diagnostics.items()},
         }
 
     @classmethod
@@ -271,6 +275,9 @@ class StageResult:
             ended_at=_optional_float(d["ended_at"]),
             operations={str(k): OpStats.from_dict(v) for k, v in d["operations"].items()},
             total=OpStats.from_dict(d["total"]),
+            diagnostics={
+                str(k): OpDiagnostics.from_dict(v) for k, v in d.get("diagnostics", {}).items()
+            },
         )
 
 
