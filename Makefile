@@ -25,8 +25,9 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
+# The tests need Chromium and PostgreSQL: with-services.sh installs and starts them.
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	bash .ci/with-services.sh $(BIN)/pytest -q
 
 demo: $(STAMP)
 	$(BIN)/loadlens demo
