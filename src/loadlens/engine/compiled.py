@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from loadlens.engine.prepared import PreparedRequest, prepare
 from loadlens.http import Origin
+from loadlens.model.redaction import Redactor
 from loadlens.model.scenario import (
     Capture,
     Check,
@@ -94,13 +95,14 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     """Compile every flow, setup and teardown of a validated scenario."""
     target = Origin.parse(scenario.target)
     operations: dict[str, int] = {}
+    redactor = Redactor.of(scenario.secrets)
 
     def compile_steps(steps: tuple[Step, ...]) -> tuple[CompiledStep, ...]:
         out: list[CompiledStep] = []
         for step in steps:
             if isinstance(step, RequestStep):
                 index = operations.setdefault(step.request.name, len(operations))
-                out.append(_compile_request(step, index, target, scenario))
+                out.append(_compile_request(step, index, target, scenario, redactor))
             elif isinstance(step, ThinkStep):
                 out.append(CompiledThink(step.low, step.high))
             elif isinstance(step, GroupStep):
@@ -126,7 +128,7 @@ def _cumulative(flows: tuple[Flow, ...]) -> tuple[float, ...]:
 
 
 def _compile_request(
-    step: RequestStep, operation: int, target: Origin, scenario: Scenario
+    step: RequestStep, operation: int, target: Origin, scenario: Scenario, redactor: Redactor
 ) -> CompiledRequest:
     captures = tuple(
         CompiledCapture(
@@ -148,7 +150,7 @@ def _compile_request(
         for c in checks
     )
     return CompiledRequest(
-        prepared=prepare(step.request, operation, target, scenario.headers),
+        prepared=prepare(step.request, operation, target, scenario.headers, redactor),
         statuses=step.expect.statuses,
         checks=checks,
         captures=captures,

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
+from loadlens.engine.features import RequestFeatures, plan_features
 from loadlens.engine.variables import SharedData, UserState
 from loadlens.http import Origin, encode_request
+from loadlens.model.redaction import Redactor
 from loadlens.model.scenario import Body, BodyKind, JsonTemplate, Request
 from loadlens.model.template import Template, VarRef, render
 
@@ -48,18 +50,33 @@ class PreparedRequest:
     body: Body | None
     static_body: bytes | None
     timeouts: tuple[float | None, float | None, float | None] | None
+    features: RequestFeatures  # what the diagnosis records about each request
 
     def encode(self, user: UserState) -> bytes:
         """The request's bytes for this user (MissingVariableError when a variable has no value)."""
         if self.static is not None:
             return self.static
-        lookup = user.value_of
+        return self._encode(user.value_of)
+
+    def encode_into(self, user: UserState, used: dict[VarRef, object]) -> bytes:
+        """Like `encode`, also noting in `used` the value each variable reference was given."""
+        value_of = user.value_of
+
+        def lookup(ref: VarRef) -> object:
+            value = used[ref] = value_of(ref)
+            return value
+
+        return self._encode(lookup)
+
+    def _encode(self, lookup: Callable[[VarRef], object]) -> bytes:
         target = _render_url(self.url, lookup)
         if self.query:
             pairs = [(k, render(v, lookup)) for k, v in self.query]
             target += ("&" if "?" in target else "?") + urlencode(pairs)
         headers = [(name, render(value, lookup).encode("latin-1")) for name, value in self.headers]
-        body = self.static_body if self.static_body is not None else _encode_body(self.body, user)
+        body = self.static_body
+        if body is None:
+            body = _encode_body(self.body, lookup)
         return encode_request(
             self.method, target.encode("latin-1"), self.origin.host_header, headers, body
         )
@@ -70,8 +87,9 @@ def prepare(
     operation: int,
     target: Origin,
     default_headers: tuple[tuple[str, Template], ...],
+    redactor: Redactor | None = None,
 ) -> PreparedRequest:
-    """Compile one request of the scenario."""
+    """Compile one request of the scenario (`redactor` masks its secrets in diagnostics)."""
     origin = target
     url = request.url
     if url.static is not None and url.static.startswith(("http://", "https://")):
@@ -102,6 +120,7 @@ def prepare(
         body=request.body,
         static_body=static_body,
         timeouts=timeout_triple,
+        features=plan_features(url, request.query, headers, request.body, redactor or Redactor()),
     )
     templated = [url, *(v for _, v in request.query), *(v for _, v in headers)]
     if all(t.static is not None for t in templated) and (
@@ -139,31 +158,30 @@ def _static_body(body: Body | None) -> bytes | None:
     return body.raw.static.encode() if body.raw.static is not None else None
 
 
-def _encode_body(body: Body | None, user: UserState) -> bytes | None:
+def _encode_body(body: Body | None, lookup: Callable[[VarRef], object]) -> bytes | None:
     if body is None:
         return None
     if body.kind is BodyKind.JSON:
-        return _dump_json(_render_json(body.json, user))
-    lookup = user.value_of
+        return _dump_json(_render_json(body.json, lookup))
     if body.kind is BodyKind.FORM:
         return urlencode([(k, render(v, lookup)) for k, v in body.form]).encode()
     assert body.raw is not None
     return render(body.raw, lookup).encode()
 
 
-def _render_json(value: JsonTemplate, user: UserState | None) -> object:
+def _render_json(value: JsonTemplate, lookup: Callable[[VarRef], object] | None) -> object:
     if isinstance(value, Template):
         if value.static is not None:
             return value.static
-        assert user is not None
+        assert lookup is not None
         single = value.single_ref
         if single is not None:
-            return user.value_of(single)  # `"{{ n }}"` keeps the value's type
-        return render(value, user.value_of)
+            return lookup(single)  # `"{{ n }}"` keeps the value's type
+        return render(value, lookup)
     if isinstance(value, list):
-        return [_render_json(v, user) for v in value]
+        return [_render_json(v, lookup) for v in value]
     if isinstance(value, dict):
-        return {k: _render_json(v, user) for k, v in value.items()}
+        return {k: _render_json(v, lookup) for k, v in value.items()}
     return value
 
 

@@ -5,6 +5,10 @@ Each request ends in exactly one outcome, recorded once: `ok:N` (expected status
 `capture_failed:VAR`, `missing_variable:VAR@STEP` (not sent) or `cancelled` (in flight when the
 run stopped). Latency is recorded for every response; it runs from the intended send time when
 the caller gives one (open model), else from the actual send.
+
+Each request also feeds the diagnosis (`loadlens.metrics.diagnostics`): its feature tuple (a
+constant for requests with nothing templated), its response timings, and, for failures only,
+an error template; the first few requests of each outcome are kept as redacted samples.
 """
 
 from __future__ import annotations
@@ -21,11 +25,21 @@ from loadlens.engine.compiled import (
     CompiledThink,
     check_passes,
 )
+from loadlens.engine.features import (
+    error_template,
+    header_features,
+    release,
+    request_target,
+    snippet,
+)
+from loadlens.engine.prepared import PreparedRequest
 from loadlens.engine.variables import MissingVariableError, UserState
 from loadlens.http import HttpClient, Response, TransportError
+from loadlens.metrics.diagnostics import RequestSample
 from loadlens.metrics.recorder import Recorder
 from loadlens.model.outcome import OK_KEYS, STATUS_KEYS
 from loadlens.model.scenario import Extractor, ExtractorKind
+from loadlens.model.template import VarRef
 
 CANCELLED = "cancelled"
 _NOT_JSON = object()
@@ -41,6 +55,8 @@ class StepRunner:
         self.sent = 0  # requests handed to the client, ever
         # Called after each response is recorded (the open executor dispatches due arrivals).
         self.after_response: Callable[[], None] | None = None
+        # (variable, value) -> requests in flight using it, for `overlap:VAR`; no zero entries.
+        self.entities: dict[object, int] = {}
 
     async def run(
         self, steps: tuple[CompiledStep, ...], user: UserState, intended_ns: int | None = None
@@ -73,12 +89,18 @@ class StepRunner:
         op = prepared.operation
         recorder = self.recorder
         data = prepared.static
+        used: dict[VarRef, object] | None = None
+        held: list[object] = []
         if data is None:
+            used = {}
             try:
-                data = prepared.encode(user)
+                data = prepared.encode_into(user, used)
             except MissingVariableError as missing:
                 recorder.count(op, f"missing_variable:{missing.outcome_detail}")
                 return
+            features, held = prepared.features.features(used, user.origin, self.entities)
+        else:
+            features = prepared.features.static
         self.in_flight += 1
         self.sent += 1
         try:
@@ -87,31 +109,75 @@ class StepRunner:
             )
         except TransportError as error:
             self.in_flight -= 1
-            recorder.count(op, f"error:{error.kind.value}")
+            release(self.entities, held)
+            outcome = f"error:{error.kind.value}"
+            wanted = recorder.count(op, outcome, features)
+            self._note_failure(prepared, outcome, data, None, str(error), used, wanted)
             self._mark_captures_missing(step, user, prepared.name)
             return
         except asyncio.CancelledError:
             self.in_flight -= 1
+            release(self.entities, held)
             recorder.count(op, CANCELLED)
             raise
         except BaseException:
             self.in_flight -= 1
+            release(self.entities, held)
             raise
         self.in_flight -= 1
+        if held:
+            release(self.entities, held)
         timings = response.timings
         start = timings.start_ns if intended is None else min(intended, timings.start_ns)
         latency_us = (timings.end_ns - start) // 1000 or 1
+        status = response.status
         if not step.captures and not step.checks:  # judged by status alone
-            status = response.status
             if 200 <= status < 400 if step.statuses is None else status in step.statuses:
                 outcome = OK_KEYS.get(status) or f"ok:{status}"
             else:
                 outcome = STATUS_KEYS.get(status) or f"status:{status}"
         else:
             outcome = self._judge(step, response, user)
-        recorder.record(op, latency_us, outcome, response.bytes_sent, response.bytes_received)
+        if status >= 300:  # rate-limit headers are looked for on non-2xx responses only
+            extra = header_features(response.headers)
+            if extra:
+                features = (*features, *extra)
+        wanted = recorder.record(
+            op, latency_us, outcome, response.bytes_sent, response.bytes_received, features, timings
+        )
+        if wanted or not outcome.startswith("ok"):
+            self._note_failure(prepared, outcome, data, response, "", used, wanted, latency_us)
         if self.after_response is not None:
             self.after_response()
+
+    def _note_failure(
+        self,
+        prepared: PreparedRequest,
+        outcome: str,
+        data: bytes,
+        response: Response | None,
+        message: str,
+        used: dict[VarRef, object] | None,
+        wanted: bool,
+        latency_us: int | None = None,
+    ) -> None:
+        """A failure's error template, and a sample of the request when one is still wanted."""
+        plan = prepared.features
+        redactor = plan.redactor
+        text = snippet(response.body, redactor) if response is not None else redactor.text(message)
+        if not outcome.startswith("ok"):
+            self.recorder.error(prepared.operation, outcome, error_template(text, redactor))
+        if wanted:
+            sample = RequestSample(
+                outcome=outcome,
+                method=prepared.method.decode("ascii"),
+                target=redactor.text(request_target(data)),
+                status=None if response is None else response.status,
+                latency_ms=None if latency_us is None else latency_us / 1000,
+                response=text,
+                variables={} if used is None else plan.sample_variables(used),
+            )
+            self.recorder.sample(prepared.operation, sample)
 
     def _judge(self, step: CompiledRequest, response: Response, user: UserState) -> str:
         status = response.status
@@ -195,5 +261,5 @@ def _apply_capture(
         for value in values if capture.all_matches else values[:1]:
             user.shared.add_to_pool(capture.variable, value)
     else:
-        user.set_variable(capture.variable, values[0])
+        user.set_variable(capture.variable, values[0], compiled.step)
     return True

@@ -86,6 +86,7 @@ class UserState:
     iteration: int = 0
     missing: dict[str, str] = field(default_factory=dict)  # variable -> step that failed to set it
     rows: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)  # variable -> step that captured it
 
     def draw_rows(self) -> None:
         """Take the next row of every feeder (at each iteration and each repetition)."""
@@ -128,12 +129,15 @@ class UserState:
             return self.shared.rng.randint(low, high)
         raise MissingVariableError(name, "")  # unreachable for validated scenarios
 
-    def set_variable(self, name: str, value: object) -> None:
-        """Store a captured value and forget why it was missing."""
+    def set_variable(self, name: str, value: object, step: str = "") -> None:
+        """Store a captured value (and the step that captured it); forget why it was missing."""
         self.variables[name] = value
         self.missing.pop(name, None)
+        if step:
+            self.origin[name] = step
 
     def mark_missing(self, name: str, step: str) -> None:
         """A capture found nothing: later uses say which step should have set it."""
         self.variables.pop(name, None)
         self.missing[name] = step
+        self.origin.pop(name, None)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadlens.metrics.diagnostics import OpDiagnostics
 from loadlens.metrics.frame import Frame, Health, OpFrame
 from loadlens.metrics.histogram import LatencySummary, decode_histogram, merge_into, new_histogram
 from loadlens.metrics.result import (
@@ -35,6 +36,7 @@ class _Totals:
     sent: int = 0
     received: int = 0
     histogram: Any = field(default_factory=new_histogram)
+    diagnostics: OpDiagnostics | None = None  # per stage × operation only, never run-wide
 
     def add(self, op: OpFrame, histogram: Any) -> None:
         for key, n in op.outcomes.items():
@@ -141,6 +143,10 @@ class RunAccumulator:
                 totals = stage.ops[name] = _Totals()
             totals.add(op, histograms[name])
             stage.total.add(op, histograms[name])
+            if op.diagnostics is not None:
+                if totals.diagnostics is None:
+                    totals.diagnostics = OpDiagnostics()
+                totals.diagnostics.merge(op.diagnostics)
         stage.workers.add(frame.worker)
         # A frame for second s is taken about s + 1 seconds after the stage started.
         began = frame.time - frame.second - (0 if frame.final else 1)
@@ -222,6 +228,11 @@ class RunAccumulator:
                     ended_at=_first(state.marked_end, state.ended_at),
                     operations=self.stage_ops(index),
                     total=state.total.stats(),
+                    diagnostics={
+                        name: state.ops[name].diagnostics or OpDiagnostics()
+                        for name in self._operations
+                        if name in state.ops and state.ops[name].diagnostics is not None
+                    },
                 )
             )
         return RunResult(

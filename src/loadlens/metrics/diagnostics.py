@@ -39,7 +39,26 @@ class FeatureCounts:
     """How often each feature was present, per outcome key, for one stage × operation."""
 
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # feature -> outcome -> n
-    dropped_features: int = 0
+    dropped_features: int = 0  # feature occurrences counted under `other` (past the cap)
+
+    def add(self, feature: str, outcome: str, n: int) -> None:
+        """Count a feature n times with an outcome; past the cap, under `other`."""
+        by = self.counts.get(feature)
+        if by is None:
+            if len(self.counts) >= FEATURES_PER_OP + (OTHER_FEATURE in self.counts):
+                self.dropped_features += n
+                feature = OTHER_FEATURE
+                by = self.counts.setdefault(feature, {})
+            else:
+                by = self.counts[feature] = {}
+        by[outcome] = by.get(outcome, 0) + n
+
+    def merge(self, other: FeatureCounts) -> None:
+        """Fold another count for the same stage × operation in (the cap still holds)."""
+        for feature, by in other.counts.items():
+            for outcome, n in by.items():
+                self.add(feature, outcome, n)
+        self.dropped_features += other.dropped_features
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -142,6 +161,15 @@ class Phases:
             new_connections=int(d.get("new_connections", 0)),
         )
 
+    def merge(self, other: Phases) -> None:
+        """Add another worker's sums."""
+        self.responses += other.responses
+        self.connect_us += other.connect_us
+        self.send_us += other.send_us
+        self.wait_us += other.wait_us
+        self.receive_us += other.receive_us
+        self.new_connections += other.new_connections
+
 
 @dataclass(slots=True)
 class OpDiagnostics:
@@ -173,3 +201,39 @@ class OpDiagnostics:
             phases=Phases.from_dict(d["phases"]),
             headers={str(k): int(v) for k, v in d.get("headers", {}).items()},
         )
+
+    def merge(self, other: OpDiagnostics) -> None:
+        """Fold another frame's or worker's diagnostics for the same stage × operation in.
+
+        Counts add; templates merge by (outcome, template), past ERROR_TEMPLATES_PER_OP distinct
+        ones under `other`; samples keep the first SAMPLES_PER_OUTCOME per outcome.
+        """
+        self.features.merge(other.features)
+        if other.templates:
+            self.templates = merge_templates(self.templates, other.templates)
+        if other.samples:
+            kept: dict[str, int] = {}
+            for sample in self.samples:
+                kept[sample.outcome] = kept.get(sample.outcome, 0) + 1
+            for sample in other.samples:
+                if kept.get(sample.outcome, 0) < SAMPLES_PER_OUTCOME:
+                    kept[sample.outcome] = kept.get(sample.outcome, 0) + 1
+                    self.samples.append(sample)
+        self.phases.merge(other.phases)
+        for name, n in other.headers.items():
+            self.headers[name] = self.headers.get(name, 0) + n
+
+
+def merge_templates(first: list[ErrorTemplate], second: list[ErrorTemplate]) -> list[ErrorTemplate]:
+    """Both lists' counts by (outcome, template); past the cap, under template `other`."""
+    counts: dict[tuple[str, str], int] = {}
+    distinct = 0
+    for item in (*first, *second):
+        key = (item.outcome, item.template)
+        if key not in counts:
+            if item.template != OTHER_FEATURE and distinct >= ERROR_TEMPLATES_PER_OP:
+                key = (item.outcome, OTHER_FEATURE)
+            elif item.template != OTHER_FEATURE:
+                distinct += 1
+        counts[key] = counts.get(key, 0) + item.count
+    return [ErrorTemplate(outcome, template, n) for (outcome, template), n in counts.items()]

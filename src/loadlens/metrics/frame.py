@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadlens.metrics.diagnostics import OpDiagnostics
+
 
 @dataclass(slots=True)
 class OpFrame:
@@ -19,15 +21,19 @@ class OpFrame:
     outcomes: dict[str, int] = field(default_factory=dict)  # outcome key -> count
     bytes_sent: int = 0
     bytes_received: int = 0
+    diagnostics: OpDiagnostics | None = None  # features, error templates, samples, phases
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
-        return {
+        out: dict[str, Any] = {
             "histogram": self.histogram,
             "outcomes": dict(self.outcomes),
             "bytes_sent": self.bytes_sent,
             "bytes_received": self.bytes_received,
         }
+        if self.diagnostics is not None:
+            out["diagnostics"] = self.diagnostics.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> OpFrame:
@@ -37,6 +43,9 @@ class OpFrame:
             outcomes={str(k): int(v) for k, v in d["outcomes"].items()},
             bytes_sent=int(d["bytes_sent"]),
             bytes_received=int(d["bytes_received"]),
+            diagnostics=None
+            if d.get("diagnostics") is None
+            else OpDiagnostics.from_dict(d["diagnostics"]),
         )
 
 

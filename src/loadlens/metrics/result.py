@@ -17,6 +17,7 @@ from loadlens.errors import ResultError
 from loadlens.metrics.diagnostics import OpDiagnostics
 from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.histogram import LatencySummary, decode_histogram, encode_histogram
+from loadlens.model.finding import Finding
 from loadlens.model.integrity import InvariantResult
 from loadlens.model.observation import ObservationResult
 from loadlens.model.outcome import is_success_key
@@ -350,6 +351,7 @@ class RunResult:
     verdict: Verdict | None = None  # None until the run is judged
     observation: ObservationResult | None = None  # the service, watched while the run went
     invariants: list[InvariantResult] = field(default_factory=list)  # after stages and at the end
+    findings: list[Finding] = field(default_factory=list)  # why requests failed or got slow
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -368,6 +370,7 @@ class RunResult:
             "verdict": None if self.verdict is None else self.verdict.to_dict(),
             "observation": None if self.observation is None else self.observation.to_dict(),
             "invariants": [invariant.to_dict() for invariant in self.invariants],
+            "findings": [finding.to_dict() for finding in self.findings],
         }
 
     @classmethod
@@ -394,6 +397,7 @@ class RunResult:
             if d.get("observation") is None
             else ObservationResult.from_dict(d["observation"]),
             invariants=[InvariantResult.from_dict(i) for i in d.get("invariants", [])],
+            findings=[Finding.from_dict(f) for f in d.get("findings", [])],
             schema_version=SCHEMA_VERSION,
         )
 

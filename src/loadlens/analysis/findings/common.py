@@ -1,0 +1,236 @@
+"""What every diagnosis needs: which outcomes are failures, feature tables, loads, formatting.
+
+A *failure* here is a non-success outcome that is not rate limiting (429, or 503 with
+Retry-After: POLICY, reported by the rate-limit finding only) and not a request cancelled at
+the end of the run. Feature tables count, per stage × operation, the requests that had a
+feature, split into failed and ok, from `StageResult.diagnostics` (metrics/diagnostics.py).
+Stages without diagnostics (older results) are left out of every table, so counts agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from loadlens.metrics.diagnostics import OpDiagnostics
+from loadlens.metrics.result import RunResult, StageResult
+from loadlens.model.outcome import is_success_key
+
+OutcomePredicate = Callable[[str], bool]
+
+MIN_FAILURES = 10  # fewer failures than this in an operation: no association is claimed
+SIGNIFICANCE = 1e-3  # p-values (after FDR correction where many tests are made) below this
+
+
+def status_of(key: str) -> int | None:
+    """The HTTP status in an outcome key (`status:404`, `ok:201`), or None."""
+    head, _, detail = key.partition(":")
+    if head in ("status", "ok") and detail.isdigit():
+        return int(detail)
+    return None
+
+
+def is_policy(key: str) -> bool:
+    """Rate limiting: 429 always; 503 is judged with its Retry-After by the caller."""
+    return key == "status:429"
+
+
+def is_failure(key: str) -> bool:
+    """A non-success that is neither rate limiting nor a cancellation at the run's end."""
+    return not is_success_key(key) and not is_policy(key) and not key.startswith("cancelled")
+
+
+def is_client_error(key: str) -> bool:
+    """A 4xx failure (429 excluded) or a request the script could not build."""
+    status = status_of(key)
+    if status is not None:
+        return 400 <= status < 500 and status != 429 and key.startswith("status")
+    return key.startswith(("capture_failed", "missing_variable", "check_failed"))
+
+
+def is_server_error(key: str) -> bool:
+    """A 5xx response."""
+    status = status_of(key)
+    return status is not None and status >= 500 and key.startswith("status")
+
+
+def stage_load(stage: StageResult) -> float | None:
+    """The stage's load as one number: users (closed model) or arrivals per second (open)."""
+    load = stage.info.load
+    value = load.get("users") if load.get("model") == "closed" else load.get("rate")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def describe_stage_load(stage: StageResult) -> str:
+    """`5 users` or `100/s`."""
+    load = stage_load(stage)
+    if load is None:
+        return "load unknown"
+    return f"{load:g} users" if stage.info.load.get("model") == "closed" else f"{load:g}/s"
+
+
+def ran_stages(result: RunResult) -> list[StageResult]:
+    """The stages that ran, in order."""
+    return [s for s in result.stages if s.ran]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A 2×2 table: requests with / without a feature × failed / ok."""
+
+    with_fail: int
+    with_ok: int
+    without_fail: int
+    without_ok: int
+
+    @property
+    def failures(self) -> int:
+        """Failed requests in the table."""
+        return self.with_fail + self.without_fail
+
+    @property
+    def requests(self) -> int:
+        """Every request in the table."""
+        return self.with_fail + self.with_ok + self.without_fail + self.without_ok
+
+    @property
+    def with_feature(self) -> int:
+        """Requests that had the feature."""
+        return self.with_fail + self.with_ok
+
+    @property
+    def without_feature(self) -> int:
+        """Requests that did not."""
+        return self.without_fail + self.without_ok
+
+
+def op_counts(stage: StageResult, op: str, failed: OutcomePredicate) -> tuple[int, int]:
+    """(failed, ok) requests of an operation in a stage; other outcomes count in neither."""
+    stats = stage.operations.get(op)
+    if stats is None:
+        return 0, 0
+    fail = sum(n for key, n in stats.outcomes.items() if failed(key))
+    ok = sum(n for key, n in stats.outcomes.items() if is_success_key(key))
+    return fail, ok
+
+
+def feature_counts(
+    diagnostics: OpDiagnostics, feature: str, failed: OutcomePredicate
+) -> tuple[int, int]:
+    """(failed, ok) requests that had `feature`."""
+    by_outcome = diagnostics.features.counts.get(feature, {})
+    fail = sum(n for key, n in by_outcome.items() if failed(key))
+    ok = sum(n for key, n in by_outcome.items() if is_success_key(key))
+    return fail, ok
+
+
+def diagnosed_stages(result: RunResult, op: str) -> list[StageResult]:
+    """The stages that ran and recorded diagnostics for `op`."""
+    return [s for s in ran_stages(result) if op in s.diagnostics and op in s.operations]
+
+
+def feature_table(
+    stages: Iterable[StageResult], op: str, feature: str, failed: OutcomePredicate
+) -> Table:
+    """The 2×2 table of `feature` × failed/ok summed over `stages`."""
+    wf = wo = tf = to = 0
+    for stage in stages:
+        fail, ok = op_counts(stage, op, failed)
+        f_fail, f_ok = feature_counts(stage.diagnostics[op], feature, failed)
+        wf, wo, tf, to = wf + f_fail, wo + f_ok, tf + fail, to + ok
+    return Table(wf, wo, max(tf - wf, 0), max(to - wo, 0))
+
+
+def features_of(stages: Iterable[StageResult], op: str) -> list[str]:
+    """Every feature recorded for `op` in `stages`, in a stable order."""
+    names: dict[str, None] = {}
+    for stage in stages:
+        names.update(dict.fromkeys(stage.diagnostics[op].features.counts))
+    return sorted(names)
+
+
+def examples(
+    stages: Iterable[StageResult], op: str, wanted: OutcomePredicate, limit: int = 3
+) -> tuple[dict[str, Any], ...]:
+    """Up to `limit` recorded example requests of `op` whose outcome is `wanted`."""
+    found: list[dict[str, Any]] = []
+    for stage in stages:
+        diagnostics = stage.diagnostics.get(op)
+        if diagnostics is None:
+            continue
+        for sample in diagnostics.samples:
+            if wanted(sample.outcome) and len(found) < limit:
+                found.append({"stage": stage.info.name, "operation": op, **sample.to_dict()})
+    return tuple(found)
+
+
+def sample_latencies(
+    stages: Iterable[StageResult], op: str, wanted: OutcomePredicate
+) -> list[float]:
+    """Latencies of the recorded example requests of `op` whose outcome is `wanted`."""
+    values: list[float] = []
+    for stage in stages:
+        diagnostics = stage.diagnostics.get(op)
+        if diagnostics is None:
+            continue
+        values.extend(
+            s.latency_ms for s in diagnostics.samples if wanted(s.outcome) and s.latency_ms
+        )
+    return values
+
+
+def templates(
+    stages: Iterable[StageResult], op: str, wanted: OutcomePredicate
+) -> list[tuple[str, int]]:
+    """Error templates of `op` for outcomes that are `wanted`, most frequent first."""
+    counts: dict[str, int] = {}
+    for stage in stages:
+        diagnostics = stage.diagnostics.get(op)
+        if diagnostics is None:
+            continue
+        for template in diagnostics.templates:
+            if wanted(template.outcome):
+                counts[template.template] = counts.get(template.template, 0) + template.count
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def fmt_p(p: float) -> str:
+    """`p = 3.1e-22`, `p < 1e-300`, `p = 0.42`."""
+    if p < 1e-300:
+        return "p < 1e-300"
+    if p < 1e-3:
+        return f"p = {p:.1e}"
+    return f"p = {p:.2g}"
+
+
+def pct(fraction: float) -> str:
+    """`47.2%`."""
+    return f"{100 * fraction:.1f}%"
+
+
+def ratio(part: int, whole: int) -> float:
+    """part/whole, 0 for an empty whole."""
+    return part / whole if whole else 0.0
+
+
+def outcome_summary(counts: dict[str, int], wanted: OutcomePredicate) -> str:
+    """`HTTP 400 ×40, HTTP 404 ×2` for the wanted outcomes, most frequent first."""
+    parts = sorted(((k, n) for k, n in counts.items() if wanted(k) and n), key=lambda kv: -kv[1])
+    return ", ".join(f"{_describe(k)} ×{n:,}" for k, n in parts[:3])
+
+
+def _describe(key: str) -> str:
+    status = status_of(key)
+    return f"HTTP {status}" if status is not None else key
+
+
+def op_outcomes(stages: Iterable[StageResult], op: str) -> dict[str, int]:
+    """Outcome counts of `op` summed over `stages`."""
+    total: dict[str, int] = {}
+    for stage in stages:
+        stats = stage.operations.get(op)
+        if stats is not None:
+            for key, n in stats.outcomes.items():
+                total[key] = total.get(key, 0) + n
+    return total

@@ -1,0 +1,224 @@
+"""The small statistics the diagnosis needs, in numpy and the standard library alone.
+
+Each function follows the textbook (or R's) definition so its results can be checked against
+published values; the tests do so. SciPy is not a dependency, so nothing here imports it.
+
+- `fisher_exact`: Fisher's exact test on a 2×2 table, from the hypergeometric pmf in log space
+  (two-sided as R's `fisher.test`: the tables no more probable than the observed one).
+- `wilson`: the Wilson score interval of a proportion; sane at 0 % and 100 %.
+- `trend_test`: the Cochran–Armitage test for a trend in proportions across ordered groups
+  (R's `prop.trend.test`), signed so a positive z means the rate rises with the score.
+- `theil_sen`: the median of pairwise slopes with Sen's (1968) confidence interval (as SciPy's
+  `theilslopes`), and `kendall_trend`: the Mann–Kendall test of a monotone trend.
+- `mann_whitney`: the rank-sum test, normal approximation with tie correction.
+- `benjamini_hochberg`: false-discovery-rate adjusted p-values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+_NORMAL = NormalDist()
+_RELATIVE_TIE = 1e-7  # R's fisher.test: a table this close in probability counts as as-extreme
+
+
+def normal_sf(z: float) -> float:
+    """P(Z > z) for a standard normal Z (accurate far into the tail)."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def _log_choose(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def fisher_exact(a: int, b: int, c: int, d: int, alternative: str = "two-sided") -> float:
+    """The p-value of Fisher's exact test on [[a, b], [c, d]].
+
+    `alternative` is "two-sided", "greater" (a is larger than independence predicts: the
+    first row is enriched in the first column) or "less".
+    """
+    if min(a, b, c, d) < 0:
+        raise ValueError("a contingency table holds counts, not negative numbers")
+    row1, col1, n = a + b, a + c, a + b + c + d
+    if n == 0 or row1 in (0, n) or col1 in (0, n):
+        return 1.0
+    low, high = max(0, col1 - (n - row1)), min(row1, col1)
+    ks = np.arange(low, high + 1)
+    denominator = _log_choose(n, col1)
+    logs = np.array(
+        [_log_choose(row1, int(k)) + _log_choose(n - row1, col1 - int(k)) for k in ks]
+    )
+    logs -= denominator
+    if alternative == "greater":
+        chosen = logs[ks >= a]
+    elif alternative == "less":
+        chosen = logs[ks <= a]
+    elif alternative == "two-sided":
+        observed = logs[a - low]
+        chosen = logs[logs <= observed + math.log1p(_RELATIVE_TIE)]
+    else:
+        raise ValueError(f"unknown alternative {alternative!r}")
+    top = float(chosen.max())
+    p = math.exp(top) * float(np.exp(chosen - top).sum())
+    return min(1.0, p)
+
+
+def wilson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of successes/trials; (0, 1) when there were no trials."""
+    if trials <= 0:
+        return 0.0, 1.0
+    z = _NORMAL.inv_cdf(0.5 + confidence / 2.0)
+    p = successes / trials
+    denominator = 1.0 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """A trend test's statistic (positive: rising) and its p-values."""
+
+    z: float
+    p_two_sided: float
+    p_rising: float  # one-sided: the rate (or series) rises
+
+
+def trend_test(events: Sequence[int], totals: Sequence[int], scores: Sequence[float]) -> Trend:
+    """Cochran–Armitage test of a linear trend in events/totals across groups with `scores`.
+
+    z² equals R's `prop.trend.test` statistic. Groups with no trials are ignored; with fewer
+    than two groups, or no variation, there is no evidence of a trend (z = 0, p = 1).
+    """
+    rows = [(e, t, s) for e, t, s in zip(events, totals, scores, strict=True) if t > 0]
+    n = sum(t for _, t, _ in rows)
+    events_total = sum(e for e, _, _ in rows)
+    if len(rows) < 2 or n == 0 or events_total in (0, n):
+        return Trend(0.0, 1.0, 1.0)
+    p = events_total / n
+    mean_score = sum(t * s for _, t, s in rows) / n
+    numerator = sum(e * (s - mean_score) for e, _, s in rows)
+    variance = p * (1 - p) * sum(t * (s - mean_score) ** 2 for _, t, s in rows)
+    if variance <= 0:
+        return Trend(0.0, 1.0, 1.0)
+    z = numerator / math.sqrt(variance)
+    return Trend(z, min(1.0, 2 * normal_sf(abs(z))), normal_sf(z))
+
+
+@dataclass(frozen=True, slots=True)
+class Slope:
+    """A Theil–Sen line with Sen's confidence interval for the slope."""
+
+    slope: float
+    intercept: float
+    low: float
+    high: float
+    points: int
+
+
+def theil_sen(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) -> Slope:
+    """The median of pairwise slopes of (x, y), its intercept and confidence interval."""
+    xs = np.asarray(x, dtype=np.float64)
+    ys = np.asarray(y, dtype=np.float64)
+    if xs.size != ys.size or xs.size < 2:
+        raise ValueError("Theil–Sen needs at least two (x, y) points of equal length")
+    i, j = np.triu_indices(xs.size, k=1)
+    dx = xs[j] - xs[i]
+    keep = dx != 0
+    if not keep.any():
+        raise ValueError("Theil–Sen needs at least two distinct x values")
+    slopes = np.sort((ys[j] - ys[i])[keep] / dx[keep])
+    slope = float(np.median(slopes))
+    intercept = float(np.median(ys) - slope * np.median(xs))
+    # Sen (1968), eq. 2.6: the variance of Kendall's S, corrected for ties in x and y.
+    n = xs.size
+    variance = (
+        n * (n - 1) * (2 * n + 5) - _tie_term(xs) - _tie_term(ys)
+    ) / 18.0
+    z = _NORMAL.inv_cdf(0.5 + confidence / 2.0)
+    count = slopes.size
+    spread = z * math.sqrt(max(variance, 0.0))
+    low_index = max(int(round((count - spread) / 2.0)) - 1, 0)
+    high_index = min(int(round((count + spread) / 2.0)), count - 1)
+    return Slope(slope, intercept, float(slopes[low_index]), float(slopes[high_index]), int(n))
+
+
+def _tie_term(values: np.ndarray) -> float:  # type: ignore[type-arg]
+    _, counts = np.unique(values, return_counts=True)
+    counts = counts[counts > 1].astype(np.float64)
+    return float(np.sum(counts * (counts - 1) * (2 * counts + 5)))
+
+
+def kendall_trend(y: Sequence[float]) -> Trend:
+    """The Mann–Kendall test of a monotone trend in a series against its order."""
+    ys = np.asarray(y, dtype=np.float64)
+    n = ys.size
+    if n < 3:
+        return Trend(0.0, 1.0, 1.0)
+    i, j = np.triu_indices(n, k=1)
+    s = float(np.sign(ys[j] - ys[i]).sum())
+    variance = (n * (n - 1) * (2 * n + 5) - _tie_term(ys)) / 18.0
+    if variance <= 0:
+        return Trend(0.0, 1.0, 1.0)
+    # continuity correction, as in the Mann–Kendall literature
+    z = (s - math.copysign(1.0, s)) / math.sqrt(variance) if s else 0.0
+    return Trend(z, min(1.0, 2 * normal_sf(abs(z))), normal_sf(z))
+
+
+def mann_whitney(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """U of x and the two-sided p-value (normal approximation, tie-corrected, continuity)."""
+    xs = np.asarray(x, dtype=np.float64)
+    ys = np.asarray(y, dtype=np.float64)
+    n1, n2 = xs.size, ys.size
+    if n1 == 0 or n2 == 0:
+        raise ValueError("Mann–Whitney needs two non-empty samples")
+    both = np.concatenate([xs, ys])
+    ranks = _ranks(both)
+    u = float(ranks[:n1].sum() - n1 * (n1 + 1) / 2.0)
+    n = n1 + n2
+    variance = n1 * n2 / 12.0 * ((n + 1) - _tie_sum(both) / (n * (n - 1)))
+    if variance <= 0:
+        return u, 1.0
+    mean = n1 * n2 / 2.0
+    z = (abs(u - mean) - 0.5) / math.sqrt(variance)
+    return u, min(1.0, 2 * normal_sf(max(z, 0.0)))
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(values.size, dtype=np.float64)
+    sorted_values = values[order]
+    start = 0
+    while start < values.size:
+        end = start
+        while end + 1 < values.size and sorted_values[end + 1] == sorted_values[start]:
+            end += 1
+        ranks[order[start : end + 1]] = (start + end) / 2.0 + 1.0
+        start = end + 1
+    return ranks
+
+
+def _tie_sum(values: np.ndarray) -> float:  # type: ignore[type-arg]
+    _, counts = np.unique(values, return_counts=True)
+    counts = counts.astype(np.float64)
+    return float(np.sum(counts**3 - counts))
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini–Hochberg adjusted p-values, in the order given."""
+    m = len(p_values)
+    if m == 0:
+        return []
+    order = sorted(range(m), key=lambda k: p_values[k])
+    adjusted = [0.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        index = order[rank - 1]
+        running = min(running, p_values[index] * m / rank)
+        adjusted[index] = running
+    return adjusted
