@@ -30,6 +30,7 @@ _UUID_FULL = re.compile(_UUID)
 _ALNUM = re.compile(r"[0-9A-Za-z]+")
 _DIGITS = re.compile(r"\d+")
 _HEX = frozenset("0123456789abcdefABCDEF")
+_HEX_LETTERS = 8  # a token of only a-f letters this long is taken for a hex id
 _TEMPLATE = re.compile(
     rf"(?P<uuid>{_UUID})"
     r"|(?P<hex>(?<![0-9A-Za-z])(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{6,}(?![0-9A-Za-z]))"
@@ -67,7 +68,8 @@ def _shape_token(match: re.Match[str]) -> str:
     if token.isdigit():
         return "<int>"
     if not any(c.isdigit() for c in token):
-        return token
+        # Random hex ids are letters only now and then: 8+ hex letters are an id, not a word.
+        return "<hex>" if len(token) >= _HEX_LETTERS and all(c in _HEX for c in token) else token
     if len(token) >= 6 and all(c in _HEX for c in token):
         return "<hex>"
     return _DIGITS.sub("<int>", token)  # letters kept: `user42` → `user<int>`

@@ -118,10 +118,11 @@ def test_captured_ids_of_the_wrong_shape_show_with_their_404s(
     counts = _diagnostics(result, "read").features.counts
     outcomes = result.operations["read"].outcomes
     # token_hex(4) is all digits now and then (2 %): that value's shape is `doc_<int>`
-    doc_hex, doc_int = counts["v:id=doc_<hex>"], counts.get("v:id=doc_<int>", {})
-    assert 0, {k: v for k, v in counts.items() if k.startswith("v:id")}
-    assert set(doc_hex) == set(doc_int) | {"status:404"} == {"status:404"}
-    assert doc_hex["status:404"] + doc_int.get("status:404", 0) == outcomes["status:404"]
+    shapes = {k: v for k, v in counts.items() if k.startswith("v:id=")}
+    assert set(shapes) <= {"v:id=doc_<hex>", "v:id=doc_<int>"}
+    assert all(set(by) == {"status:404"} for by in shapes.values())
+    assert sum(by["status:404"] for by in shapes.values()) == outcomes["status:404"]
+    assert shapes["v:id=doc_<hex>"]["status:404"] > 0.9 * outcomes["status:404"]
     assert counts["src:id@create"] == {"status:404": outcomes["status:404"]}
     assert set(counts["v:pool.user_ids=user-<int>"]) == {"ok:200"}
     assert counts["src:pool.user_ids@pool"] == {"ok:200": outcomes["ok:200"]}

@@ -73,7 +73,7 @@ def _finding(
         Evidence(
             "tail_share",
             f"{c.pct(traffic)} of traffic, {c.pct(tail_share)} of the requests above the "
-            f"run's p95 ({p95:,.1f} ms); lift {c.ratio(int(tail_share * 1e6), int(traffic * 1e6)):.1f}",
+            f"run's p95 ({p95:,.1f} ms); lift {tail_share / traffic if traffic else 0.0:.1f}",
             tail_share,
         ),
     ]
