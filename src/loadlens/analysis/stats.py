@@ -50,9 +50,7 @@ def fisher_exact(a: int, b: int, c: int, d: int, alternative: str = "two-sided")
     low, high = max(0, col1 - (n - row1)), min(row1, col1)
     ks = np.arange(low, high + 1)
     denominator = _log_choose(n, col1)
-    logs = np.array(
-        [_log_choose(row1, int(k)) + _log_choose(n - row1, col1 - int(k)) for k in ks]
-    )
+    logs = np.array([_log_choose(row1, int(k)) + _log_choose(n - row1, col1 - int(k)) for k in ks])
     logs -= denominator
     if alternative == "greater":
         chosen = logs[ks >= a]
@@ -137,9 +135,7 @@ def theil_sen(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) 
     intercept = float(np.median(ys) - slope * np.median(xs))
     # Sen (1968), eq. 2.6: the variance of Kendall's S, corrected for ties in x and y.
     n = xs.size
-    variance = (
-        n * (n - 1) * (2 * n + 5) - _tie_term(xs) - _tie_term(ys)
-    ) / 18.0
+    variance = (n * (n - 1) * (2 * n + 5) - _tie_term(xs) - _tie_term(ys)) / 18.0
     z = _NORMAL.inv_cdf(0.5 + confidence / 2.0)
     count = slopes.size
     spread = z * math.sqrt(max(variance, 0.0))

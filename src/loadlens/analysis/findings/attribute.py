@@ -67,9 +67,7 @@ def _best_feature(stages: list[StageResult], op: str) -> tuple[str, c.Table, flo
     kept = []
     for (feature, t, _), p in zip(tested, adjusted, strict=True):
         coverage = c.ratio(t.with_fail, t.failures)
-        increase = c.ratio(t.with_fail, t.with_feature) - c.ratio(
-            t.without_fail, t.without_feature
-        )
+        increase = c.ratio(t.with_fail, t.with_feature) - c.ratio(t.without_fail, t.without_feature)
         if p < c.SIGNIFICANCE and coverage >= MIN_COVERAGE and increase >= MIN_INCREASE:
             order = PREFIXES.index(feature[:2])
             kept.append(((-coverage, -increase, order, feature), feature, t, p))

@@ -85,7 +85,9 @@ def _failed_captures(result: RunResult) -> list[Finding]:
             Finding(
                 kind=FindingClass.BROKEN_CHAIN,
                 attribution=Attribution.TEST_SCRIPT,
-                severity=Severity.MAJOR if c.ratio(broken, requests) >= MAJOR_SHARE else Severity.MINOR,
+                severity=Severity.MAJOR
+                if c.ratio(broken, requests) >= MAJOR_SHARE
+                else Severity.MINOR,
                 confidence=0.95,
                 headline=(
                     f"TEST SCRIPT (broken chain) — `{var}` not captured by {where}: "
@@ -237,9 +239,7 @@ def _rejected_capture(result: RunResult, stages: list[StageResult], op: str) -> 
     if c.ratio(client, failures) < 0.8:
         return None
     for var, shapes in sorted(_shapes(stages, op).items()):
-        producers = [
-            s for s in _sources(stages, op, var) if s in result.operations and s != op
-        ]
+        producers = [s for s in _sources(stages, op, var) if s in result.operations and s != op]
         ok_producers = [s for s in producers if 1 - result.operations[s].error_rate >= PRODUCER_OK]
         if not ok_producers:
             continue

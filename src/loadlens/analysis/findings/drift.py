@@ -103,7 +103,9 @@ def _drift(result: RunResult, stage: StageResult, op: str) -> tuple[float, Findi
             f"{slope.high * 60:,.3g}] over the run"
         )
         (evidence if supported else counter).append(
-            Evidence("memory_slope", text if supported else f"{text}: no memory growth", slope.slope)
+            Evidence(
+                "memory_slope", text if supported else f"{text}: no memory growth", slope.slope
+            )
         )
     return rise, Finding(
         kind=FindingClass.DRIFT,

@@ -69,9 +69,7 @@ def _overlap(stages: list[StageResult], op: str) -> Finding | None:
             continue
         p = fisher_exact(t.with_fail, t.with_ok, t.without_fail, t.without_ok, "greater")
         coverage = c.ratio(t.with_fail, t.failures)
-        increase = c.ratio(t.with_fail, t.with_feature) - c.ratio(
-            t.without_fail, t.without_feature
-        )
+        increase = c.ratio(t.with_fail, t.with_feature) - c.ratio(t.without_fail, t.without_feature)
         if p < c.SIGNIFICANCE and coverage >= MIN_COVERAGE and increase >= MIN_INCREASE:
             if best is None or p < best[0]:
                 best = (p, feature, t, coverage)
@@ -79,8 +77,9 @@ def _overlap(stages: list[StageResult], op: str) -> Finding | None:
         return None
     p, feature, t, coverage = best
     var = feature.partition(":")[2]
-    p_with, p_without = c.ratio(t.with_fail, t.with_feature), c.ratio(
-        t.without_fail, t.without_feature
+    p_with, p_without = (
+        c.ratio(t.with_fail, t.with_feature),
+        c.ratio(t.without_fail, t.without_feature),
     )
     lo, hi = wilson(t.with_fail, t.with_feature)
     trend, by_stage = _stage_trend(stages, op)

@@ -39,15 +39,17 @@ def find(result: RunResult) -> list[Finding]:
         return []
     requests = sum(s.total.count for s in stages)
     share = c.ratio(limited, requests)
-    onset = next(
-        (s for s, n, _ in per_stage if c.ratio(n, s.total.count) >= ONSET_SHARE), None
-    )
+    onset = next((s for s, n, _ in per_stage if c.ratio(n, s.total.count) >= ONSET_SHARE), None)
     by_stage = ", ".join(
         f"{c.pct(c.ratio(n, s.total.count))} @ {c.describe_stage_load(s)}" for s, n, _ in per_stage
     )
     retry_after = sum(r for _, _, r in per_stage)
     evidence = [
-        Evidence("share", f"{limited:,} of {requests:,} requests ({c.pct(share)}) were rate limited", share),
+        Evidence(
+            "share",
+            f"{limited:,} of {requests:,} requests ({c.pct(share)}) were rate limited",
+            share,
+        ),
         Evidence("by_stage", f"limited share by stage: {by_stage}"),
         Evidence(
             "retry_after",

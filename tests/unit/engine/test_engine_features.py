@@ -1,0 +1,89 @@
+"""Value shapes, error templates and per-request feature tuples."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from loadlens.engine.features import error_template, plan_features, release, shape
+from loadlens.model.redaction import Redactor
+from loadlens.model.template import Template, VarRef, VarSource
+
+
+def test_shapes_of_typical_ids() -> None:
+    assert shape("doc_1a2b3c4d") == "doc_<hex>"
+    assert shape("doc_abcdefab") == "doc_<hex>"
+    assert shape("user-42") == "user-<int>"
+    assert shape("user42") == "user<int>"
+    assert shape(str(uuid.uuid4())) == "<uuid>"
+    assert shape("42") == "<int>"
+    assert shape("abc=") == "abc="
+    assert shape("x" * 65) == "<long>"
+    assert shape("order-" + str(uuid.uuid4())) == "order-<uuid>"
+
+
+@given(st.text(max_size=80))
+def test_a_shape_never_holds_a_digit_and_is_stable(value: str) -> None:
+    first = shape(value)
+    assert not any(c.isdigit() for c in first)
+    assert re.search(r"\d", first) is None
+    assert shape(value) == first
+
+
+def test_error_templates_mask_numbers_ids_and_secrets() -> None:
+    redactor = Redactor.of(["hunter2"])
+    text = (
+        '{"error": "user-42 not found", "id": "doc_1a2b3c4d", "trace": '
+        f'"{uuid.UUID(int=7)}", "token": "hunter2", "took": 1.5}}'
+    )
+    assert error_template(text, redactor) == (
+        '{"error": "user-<n> not found", "id": "doc_<hex>", "trace": "<uuid>", '
+        '"token": "***", "took": <n>}'
+    )
+    assert error_template("UNIQUE constraint failed: t.token", redactor) == (
+        "UNIQUE constraint failed: t.token"
+    )
+    assert len(error_template("x" * 1000, redactor)) == 300
+
+
+def _template(*parts: str | VarRef) -> Template:
+    return Template(parts=parts, static=None)
+
+
+def test_feature_tuples_for_a_templated_request() -> None:
+    user_id = VarRef(VarSource.USER, "id")
+    pooled = VarRef(VarSource.POOL, "user_ids")
+    token = VarRef(VarSource.USER, "token")
+    plan = plan_features(
+        _template("/users/", user_id, "?x=1"),
+        (("page", _template(pooled)),),
+        [(b"authorization", _template("Bearer ", token))],
+        None,
+        Redactor(),
+    )
+    inflight: dict[object, int] = {}
+    used: dict[VarRef, object] = {user_id: "doc_1a2b3c4d", pooled: "user-7", token: "abc"}
+    first, held = plan.features(used, {"id": "create"}, inflight)
+    assert first == (
+        "q:x",
+        "q:page",
+        "v:id=doc_<hex>",
+        "src:id@create",
+        "v:pool.user_ids=user-<int>",
+        "src:pool.user_ids@pool",
+        "src:token@vars",
+    )
+    assert "v:token=abc" not in first  # sent only in a sensitive header
+    second, held2 = plan.features(used, {"id": "create"}, inflight)
+    assert "overlap:id" in second and "overlap:pool.user_ids" in second
+    assert "overlap:id" not in first
+    assert plan.sample_variables(used)["token"] == "***"
+    release(inflight, held)
+    release(inflight, held2)
+    assert inflight == {}
+    again, held3 = plan.features(used, {"id": "create"}, inflight)
+    assert again is first  # the tuple is interned
+    release(inflight, held3)

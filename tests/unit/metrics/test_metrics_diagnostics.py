@@ -1,0 +1,155 @@
+"""Diagnostics in the recorder, frames, the accumulator and the result: exact and bounded."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+
+from loadlens.metrics.accumulate import RunAccumulator
+from loadlens.metrics.diagnostics import (
+    ERROR_TEMPLATES_PER_OP,
+    FEATURES_PER_OP,
+    SAMPLES_PER_OUTCOME,
+    FeatureCounts,
+    OpDiagnostics,
+    RequestSample,
+)
+from loadlens.metrics.frame import Frame, Health
+from loadlens.metrics.recorder import Recorder
+from loadlens.metrics.result import RunResult
+from tests.unit.metrics.metrics_samples import run_info, stage_info  # noqa: F401
+
+
+@dataclass
+class _Timings:
+    start_ns: int = 0
+    connected_ns: int = 1_000
+    sent_ns: int = 3_000
+    first_byte_ns: int = 10_003_000
+    end_ns: int = 10_004_000
+    reused: bool = False
+
+
+def _sample(outcome: str, n: int = 0) -> RequestSample:
+    return RequestSample(outcome, "GET", f"/x?{n}", 400, 1.0, "bad", {"id": "7"})
+
+
+def _take(recorder: Recorder, worker: int = 0) -> Frame:
+    return recorder.take_frame(worker, 0, 0, Health())
+
+
+def test_interned_feature_tuples_expand_to_exact_per_feature_counts() -> None:
+    recorder = Recorder(["history"])
+    with_cursor = ("q:limit", "q:cursor")
+    without = ("q:limit",)
+    for _ in range(5):
+        recorder.record(0, 10, "status:400", 1, 1, with_cursor, _Timings())
+    for _ in range(7):
+        recorder.record(0, 10, "ok:200", 1, 1, without, _Timings(reused=True))
+    recorder.count(0, "error:reset", with_cursor)
+    recorder.record(0, 10, "status:429", 1, 1, (*without, "h:retry-after"))
+    diagnostics = _take(recorder).ops["history"].diagnostics
+    assert diagnostics is not None
+    assert diagnostics.features.counts == {
+        "q:limit": {"status:400": 5, "ok:200": 7, "error:reset": 1, "status:429": 1},
+        "q:cursor": {"status:400": 5, "error:reset": 1},
+        "h:retry-after": {"status:429": 1},
+    }
+    assert diagnostics.headers == {"retry-after": 1}
+    assert diagnostics.phases.to_dict() == {
+        "responses": 12,
+        "connect_us": 12,
+        "send_us": 24,
+        "wait_us": 120_000,
+        "receive_us": 12,
+        "new_connections": 5,
+    }
+    assert _take(recorder).ops == {}  # everything was taken
+
+
+def test_samples_are_wanted_until_the_stage_has_enough_of_an_outcome() -> None:
+    recorder = Recorder(["op"])
+    for n in range(SAMPLES_PER_OUTCOME + 2):
+        if recorder.record(0, 10, "status:400", 0, 0):
+            recorder.sample(0, _sample("status:400", n))
+    assert not recorder.record(0, 10, "status:400", 0, 0)
+    assert recorder.record(0, 10, "ok:200", 0, 0)
+    first = _take(recorder).ops["op"].diagnostics
+    assert first is not None and len(first.samples) == SAMPLES_PER_OUTCOME
+    assert not recorder.record(0, 10, "status:400", 0, 0)  # the cap is per stage, not per frame
+
+
+def test_template_and_feature_caps() -> None:
+    recorder = Recorder(["op"])
+    for n in range(ERROR_TEMPLATES_PER_OP + 3):
+        recorder.error(0, "status:500", f"boom {n}")
+    recorder.error(0, "status:500", "boom 0")
+    for n in range(FEATURES_PER_OP + 4):
+        recorder.record(0, 10, "ok:200", 0, 0, (f"q:k{n}",))
+    diagnostics = _take(recorder).ops["op"].diagnostics
+    assert diagnostics is not None
+    templates = {t.template: t.count for t in diagnostics.templates}
+    assert len(templates) == ERROR_TEMPLATES_PER_OP + 1
+    assert templates["other"] == 3 and templates["boom 0"] == 2
+    counts = diagnostics.features
+    assert len(counts.counts) == FEATURES_PER_OP + 1
+    assert counts.counts["other"] == {"ok:200": 4} and counts.dropped_features == 4
+
+
+def test_frames_round_trip_with_diagnostics() -> None:
+    recorder = Recorder(["op"])
+    recorder.record(0, 10, "status:400", 1, 1, ("q:cursor",), _Timings())
+    recorder.error(0, "status:400", "bad <n>")
+    recorder.sample(0, _sample("status:400"))
+    frame = _take(recorder)
+    assert Frame.from_json_line(frame.to_json_line()) == frame
+    assert pickle.loads(pickle.dumps(frame)) == frame
+    plain = Recorder(["op"])
+    plain.record(0, 10, "ok:200", 1, 1)
+    bare = _take(plain)
+    assert bare.ops["op"].diagnostics is None
+    assert "diagnostics" not in bare.ops["op"].to_dict()
+    assert Frame.from_json_line(bare.to_json_line()) == bare
+
+
+def test_two_workers_merge_into_the_stage_result() -> None:
+    frames = []
+    for worker in (1, 2):
+        recorder = Recorder(["op"])
+        for n in range(3):
+            recorder.record(0, 10, "status:400", 1, 1, ("q:cursor",), _Timings())
+            recorder.sample(0, _sample("status:400", worker * 10 + n))
+        recorder.record(0, 10, "ok:200", 1, 1, ("q:limit",), _Timings())
+        recorder.error(0, "status:400", "invalid cursor")
+        recorder.error(0, "status:400", f"only worker {worker}")
+        frames.append(_take(recorder, worker))
+    accumulator = RunAccumulator(["op"], [stage_info(0)])
+    for frame in frames:
+        accumulator.add(frame)
+    result = accumulator.result(run=run_info(), complete=True)
+    diagnostics = result.stages[0].diagnostics["op"]
+    assert diagnostics.features.counts == {
+        "q:cursor": {"status:400": 6},
+        "q:limit": {"ok:200": 2},
+    }
+    assert {(t.template, t.count) for t in diagnostics.templates} == {
+        ("invalid cursor", 2),
+        ("only worker 1", 1),
+        ("only worker 2", 1),
+    }
+    assert [s.target for s in diagnostics.samples] == ["/x?10", "/x?11", "/x?12"]
+    assert diagnostics.phases.responses == 8 and diagnostics.phases.new_connections == 8
+    again = RunResult.from_dict(result.to_dict())
+    assert again.stages[0].diagnostics == result.stages[0].diagnostics
+
+
+def test_merging_respects_the_feature_cap() -> None:
+    merged = OpDiagnostics()
+    for part in range(3):
+        counts = FeatureCounts()
+        for n in range(100):
+            counts.add(f"f{part}-{n}", "ok:200", 1)
+        merged.merge(OpDiagnostics(features=counts))
+    assert len(merged.features.counts) == FEATURES_PER_OP + 1
+    assert merged.features.counts["other"] == {"ok:200": 100}
+    assert merged.features.dropped_features == 100
