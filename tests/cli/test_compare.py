@@ -75,10 +75,14 @@ def test_slow_hash_makes_login_p95_a_significant_regression(demo_runs: Runs) -> 
     login = comparison.operation("login").metric("p95")
     assert login.change is Change.REGRESSION, login
     assert login.low is not None and login.low > 0
-    # The read is untouched by the fault, but on a 2-core machine the slow hashes take a core
-    # and its p95 rises too (about 1 ms to 2-4 ms): asserted as far smaller than the login's.
+    # The read is untouched by the fault. On a 2-core machine the slow hashes take a core and
+    # its p95 moves by a millisecond or two: below the latency floor, so it is unchanged.
     read = comparison.operation("read")
     assert read.metric("error_rate").change is Change.UNCHANGED
+    for metric in ("p50", "p95", "p99"):  # (or too few tail samples to judge, in a short run)
+        change = read.metric(metric).change
+        assert change in (Change.UNCHANGED, Change.INSUFFICIENT), read.metric(metric)
+    assert read.metric("p50").change is Change.UNCHANGED
     read_rise, login_rise = read.metric("p95").relative, login.relative
     assert read_rise is not None and login_rise is not None
     assert read_rise < login_rise / 5

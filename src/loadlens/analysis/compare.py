@@ -120,6 +120,11 @@ def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else 0.0
 
 
+# Changes smaller than these are never called a regression or an improvement.
+DEFAULT_LATENCY_FLOOR_MS = 5.0
+ERROR_RATE_FLOOR = 0.001  # 0.1 percentage point
+
+
 def compare(
     a: RunResult,
     b: RunResult,
@@ -128,13 +133,14 @@ def compare(
     confidence: float = 0.95,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    latency_floor_ms: float = DEFAULT_LATENCY_FLOOR_MS,
 ) -> Comparison:
     """Compare run B against baseline A, operation by operation and overall."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie between 0 and 1, not {confidence}")
     seconds = (run_duration_s(a), run_duration_s(b))
     names = list(a.operations) + [name for name in b.operations if name not in a.operations]
-    judge = _Judge(tolerance, confidence, resamples, seed)
+    judge = _Judge(tolerance, confidence, resamples, seed, latency_floor_ms)
     rows = [
         judge.operation(name, a.operations.get(name), b.operations.get(name), seconds)
         for name in names
@@ -157,6 +163,7 @@ class _Judge:
     confidence: float
     resamples: int
     seed: int
+    latency_floor_ms: float
 
     def operation(
         self, name: str, a: OpStats | None, b: OpStats | None, seconds: tuple[float, float]
@@ -181,7 +188,7 @@ class _Judge:
             "error_rate",
             a.error_rate,
             b.error_rate,
-            self.classify(a.error_rate, b.error_rate, significant),
+            self.classify(a.error_rate, b.error_rate, significant, ERROR_RATE_FLOOR),
             pvalue=pvalue,
         )
 
@@ -204,14 +211,19 @@ class _Judge:
             change = (
                 Change.INSUFFICIENT
                 if tail < MIN_TAIL_SAMPLES
-                else self.classify(float(x), float(y), interval.excludes_zero)
+                else self.classify(
+                    float(x), float(y), interval.excludes_zero, self.latency_floor_ms
+                )
             )
             rows.append(MetricChange(name, float(x), float(y), change, interval.low, interval.high))
         return rows
 
-    def classify(self, a: float, b: float, significant: bool) -> Change:
-        """Higher is worse for every judged metric (latency, error rate)."""
-        if not significant or a == b:
+    def classify(self, a: float, b: float, significant: bool, floor: float) -> Change:
+        """Higher is worse for every judged metric (latency, error rate). A change is judged only
+        when significant, larger than the relative tolerance, and larger than `floor` in the
+        metric's own unit: on a shared machine a latency may move by a few milliseconds between
+        runs for reasons that are not the service's."""
+        if not significant or a == b or abs(b - a) < floor:
             return Change.UNCHANGED
         size = math.inf if a == 0 else abs(b / a - 1.0)
         if size <= self.tolerance:

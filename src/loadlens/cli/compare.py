@@ -34,6 +34,13 @@ if TYPE_CHECKING:
     help="Relative change below which a significant change is still 'unchanged'.",
 )
 @click.option("--confidence", default=0.95, show_default=True, help="Confidence of the tests.")
+@click.option(
+    "--latency-floor",
+    "latency_floor_ms",
+    default=5.0,
+    show_default=True,
+    help="Latency change in ms below which a significant change is still 'unchanged'.",
+)
 @store_option
 @runs_option
 def compare(
@@ -42,6 +49,7 @@ def compare(
     out: Path | None,
     tolerance: float,
     confidence: float,
+    latency_floor_ms: float,
     store_url: str | None,
     runs_dir: Path,
 ) -> None:
@@ -49,7 +57,9 @@ def compare(
     from loadlens.cli.main import abort
 
     try:
-        execute(baseline, candidate, out, tolerance, confidence, store_url, runs_dir)
+        execute(
+            baseline, candidate, out, tolerance, confidence, store_url, runs_dir, latency_floor_ms
+        )
     except LoadlensError as error:
         abort(error)
 
@@ -62,6 +72,7 @@ def execute(
     confidence: float,
     store_url: str | None,
     runs_dir: Path,
+    latency_floor_ms: float = 5.0,
 ) -> None:
     """Read both runs, compare them, print the table and write the reports."""
     from loadlens.analysis.compare import compare as compare_runs
@@ -76,7 +87,11 @@ def execute(
     path_a = locate(baseline, store_url, runs_dir)
     path_b = locate(candidate, store_url, runs_dir)
     a, b = read_result(path_a), read_result(path_b)
-    comparison = compare_runs(a, b, tolerance=tolerance, confidence=confidence)
+    if latency_floor_ms < 0.0:
+        raise UsageError(f"--latency-floor must not be negative, not {latency_floor_ms}")
+    comparison = compare_runs(
+        a, b, tolerance=tolerance, confidence=confidence, latency_floor_ms=latency_floor_ms
+    )
     print_comparison(comparison, a, b)
     target = out if out is not None else path_b.parent
     target.mkdir(parents=True, exist_ok=True)

@@ -46,10 +46,19 @@ def test_a_faster_run_is_an_improvement() -> None:
 def test_a_significant_change_within_the_tolerance_is_unchanged() -> None:
     a = make_result("a", {"read": (lognormal(20.0, 50_000, 1), 0)})
     b = make_result("b", {"read": (lognormal(20.6, 50_000, 2), 0)})  # +3 %
-    strict = compare(a, b, tolerance=0.0).operation("read").metric("p50")
-    lenient = compare(a, b, tolerance=0.05).operation("read").metric("p50")
+    strict = compare(a, b, tolerance=0.0, latency_floor_ms=0.0).operation("read").metric("p50")
+    lenient = compare(a, b, tolerance=0.05, latency_floor_ms=0.0).operation("read").metric("p50")
     assert strict.change is Change.REGRESSION
     assert lenient.change is Change.UNCHANGED
+
+
+def test_a_significant_change_below_the_latency_floor_is_unchanged() -> None:
+    a = make_result("a", {"read": (lognormal(1.0, 50_000, 1), 0)})
+    b = make_result("b", {"read": (lognormal(3.0, 50_000, 2), 0)})  # +200 %, but +2 ms
+    floor = compare(a, b).operation("read").metric("p50")
+    no_floor = compare(a, b, latency_floor_ms=0.0).operation("read").metric("p50")
+    assert floor.change is Change.UNCHANGED
+    assert no_floor.change is Change.REGRESSION
 
 
 def test_more_errors_are_a_regression() -> None:
