@@ -104,6 +104,9 @@ class GateJudge:
         return self.tracker.stage_totals(stage)[1]
 
     def conclude(self, result: RunResult, stages_not_run: list[str]) -> None:
-        """Put the gate results and the verdict on the result."""
+        """Put the gate results, the findings and the verdict on the result."""
+        from loadlens.analysis.findings import diagnose
+
         result.gates = list(self.results)
+        result.findings = diagnose(result)
         result.verdict = decide(result, self.results, stages_not_run=stages_not_run)

@@ -139,12 +139,12 @@ def theil_sen(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) 
     z = _NORMAL.inv_cdf(0.5 + confidence / 2.0)
     count = slopes.size
     spread = z * math.sqrt(max(variance, 0.0))
-    low_index = max(int(round((count - spread) / 2.0)) - 1, 0)
-    high_index = min(int(round((count + spread) / 2.0)), count - 1)
+    low_index = max(round((count - spread) / 2.0) - 1, 0)
+    high_index = min(round((count + spread) / 2.0), count - 1)
     return Slope(slope, intercept, float(slopes[low_index]), float(slopes[high_index]), int(n))
 
 
-def _tie_term(values: np.ndarray) -> float:  # type: ignore[type-arg]
+def _tie_term(values: np.ndarray) -> float:
     _, counts = np.unique(values, return_counts=True)
     counts = counts[counts > 1].astype(np.float64)
     return float(np.sum(counts * (counts - 1) * (2 * counts + 5)))
@@ -185,7 +185,7 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     return u, min(1.0, 2 * normal_sf(max(z, 0.0)))
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+def _ranks(values: np.ndarray) -> np.ndarray:
     order = np.argsort(values, kind="mergesort")
     ranks = np.empty(values.size, dtype=np.float64)
     sorted_values = values[order]
@@ -199,7 +199,7 @@ def _ranks(values: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
     return ranks
 
 
-def _tie_sum(values: np.ndarray) -> float:  # type: ignore[type-arg]
+def _tie_sum(values: np.ndarray) -> float:
     _, counts = np.unique(values, return_counts=True)
     counts = counts.astype(np.float64)
     return float(np.sum(counts**3 - counts))

@@ -16,6 +16,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("loadlens.cli.run", "run", "Run a scenario's plan against its target."),
     "validate": ("loadlens.cli.validate", "validate", "Check a scenario and list every problem."),
     "demo": ("loadlens.cli.demo", "demo", "Run the bundled demo service and a plan against it."),
+    "analyze": (
+        "loadlens.cli.analyze",
+        "analyze",
+        "Explain a stored run: findings with evidence, then the verdict.",
+    ),
     "report": ("loadlens.cli.report", "report", "Write a run's reports again from its result."),
     "history": ("loadlens.cli.history", "history", "List stored runs and their change points."),
     "compare": ("loadlens.cli.compare", "compare", "Compare two runs, operation by operation."),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from loadlens.engine.prepared import PreparedRequest, prepare
 from loadlens.http import Origin
+from loadlens.model.integrity import LedgerRule
 from loadlens.model.redaction import Redactor
 from loadlens.model.scenario import (
     Capture,
@@ -52,6 +53,7 @@ class CompiledRequest:
     captures: tuple[CompiledCapture, ...]
     repeat: int
     needs_json: bool  # parse the body as JSON once, for captures or checks
+    ledger: tuple[LedgerRule, ...] = ()  # acknowledged writes this operation makes
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,11 @@ def _compile_request(
         captures=captures,
         repeat=step.repeat,
         needs_json=needs_json,
+        ledger=tuple(
+            rule
+            for rule in (scenario.ledger.rules if scenario.ledger is not None else ())
+            if rule.operation == step.request.name
+        ),
     )
 
 

@@ -27,17 +27,25 @@ from types import FrameType
 from typing import Protocol
 
 from loadlens import __version__
-from loadlens.checks import run_invariants
+from loadlens.checks import read_entity_values, reconcile, run_invariants
+from loadlens.checks.sql import SqlError
 from loadlens.engine.compiled import CompiledScenario, CompiledStep
 from loadlens.engine.inprocess import run_phase
 from loadlens.engine.rundir import RunDirectory, new_run_id
 from loadlens.engine.stages import share_of, stage_infos
-from loadlens.engine.worker import EXIT, STOP, StageOrder, WorkerFailure, worker_main
+from loadlens.engine.worker import (
+    EXIT,
+    STOP,
+    LedgerUpdate,
+    StageOrder,
+    WorkerFailure,
+    worker_main,
+)
 from loadlens.http import ClientOptions
 from loadlens.metrics.accumulate import RunAccumulator
 from loadlens.metrics.frame import Frame
 from loadlens.metrics.result import RunInfo, RunResult, StageInfo, write_result
-from loadlens.model.integrity import InvariantResult, Moment
+from loadlens.model.integrity import InvariantResult, Ledger, Moment, ReconciliationResult
 from loadlens.model.observation import ObservationResult
 from loadlens.model.redaction import Redactor
 from loadlens.observe import ObservationSession
@@ -129,6 +137,9 @@ class Coordinator:
         self.failures: list[str] = []  # what kept the run from completing
         self.notes: list[str] = []  # what a reader should know (e.g. a stage aborted by a gate)
         self.invariants: list[InvariantResult] = []
+        self.ledger = Ledger()  # the workers' acknowledged writes, merged
+        self._initial: dict[tuple[str, str], float] | None = None
+        self.reconciliation: ReconciliationResult | None = None
         self._observing: ObservationSession | None = None
         self._observation: ObservationResult | None = None
         self._conns: list[Connection] = []
@@ -173,6 +184,7 @@ class Coordinator:
                 run=info, complete=completed, interrupted=self.interrupts > 0
             )
             result.observation = self._stop_observing()
+            result.reconciliation = self.reconciliation
             result.invariants = self.invariants + list(self._check(Moment.END, None))
             if self.judge is not None:
                 self.judge.conclude(result, self.stages_not_run)
@@ -190,6 +202,7 @@ class Coordinator:
             pools, variables = self._in_process(directory, index, compiled.setup)
             index += 1
         self._start_observing()
+        self._read_initial_values()
         previous = None
         for position, stage in enumerate(compiled.scenario.plan):
             if self.interrupts or self.failures:
@@ -215,6 +228,7 @@ class Coordinator:
             previous = stage
             index += 1
         self._stop_observing()  # the service is watched during the plan's stages only
+        self._reconcile()  # before teardown, which may delete what the run wrote
         if self.interrupts or self.failures:
             return False
         if compiled.teardown:
@@ -240,6 +254,45 @@ class Coordinator:
             self._observation = self._observing.stop()
             self._observing = None
         return self._observation
+
+    def _read_initial_values(self) -> None:
+        """The ledger's entities before the plan: every row the reconcile query returns."""
+        ledger = self.compiled.scenario.ledger
+        if ledger is None or ledger.reconcile is None:
+            return
+        if ":entities" in ledger.reconcile.query:
+            return  # which entities the run will write is not known yet; see _reconcile
+        try:
+            self._initial = read_entity_values(
+                ledger.reconcile, [], ledger.fields,
+                variables=self.options.variables, redactor=self.redactor,
+            )  # fmt: skip
+        except SqlError as error:
+            self.reconciliation = ReconciliationResult(0, 0, 0, 0.0, 0, 0.0, error=str(error))
+
+    def _reconcile(self) -> None:
+        """Compare the acknowledged writes with what the database kept."""
+        ledger = self.compiled.scenario.ledger
+        if ledger is None or ledger.reconcile is None or self.reconciliation is not None:
+            return
+        if self._initial is None:
+            self.reconciliation = ReconciliationResult(
+                self.ledger.writes, 0, 0, 0.0, 0, 0.0,
+                error="the reconcile query uses :entities, so the values before the run could "
+                "not be read; write it without :entities (every row it returns is read first)",
+            )  # fmt: skip
+            return
+        try:
+            final = read_entity_values(
+                ledger.reconcile, self.ledger.entities(), ledger.fields,
+                variables=self.options.variables, redactor=self.redactor,
+            )  # fmt: skip
+        except SqlError as error:
+            self.reconciliation = ReconciliationResult(
+                self.ledger.writes, 0, 0, 0.0, 0, 0.0, error=str(error)
+            )
+            return
+        self.reconciliation = reconcile(self.ledger, self._initial, final)
 
     def _check(self, moment: Moment, stage: str | None) -> tuple[InvariantResult, ...]:
         """The scenario's invariants due at this moment (never raises: errors are results)."""
@@ -316,6 +369,9 @@ class Coordinator:
         except (EOFError, OSError):
             self.failures.append(f"worker {worker} exited unexpectedly")
             return True
+        if isinstance(message, LedgerUpdate):
+            self.ledger.merge(Ledger.from_dict(message.ledger))
+            return False
         if isinstance(message, WorkerFailure):
             self.failures.append(f"worker {message.worker} failed:\n{message.message}")
             return True

@@ -37,6 +37,7 @@ from loadlens.engine.variables import MissingVariableError, UserState
 from loadlens.http import HttpClient, Response, TransportError
 from loadlens.metrics.diagnostics import RequestSample
 from loadlens.metrics.recorder import Recorder
+from loadlens.model.integrity import Ledger
 from loadlens.model.outcome import OK_KEYS, STATUS_KEYS
 from loadlens.model.scenario import Extractor, ExtractorKind
 from loadlens.model.template import VarRef
@@ -57,6 +58,7 @@ class StepRunner:
         self.after_response: Callable[[], None] | None = None
         # (variable, value) -> requests in flight using it, for `overlap:VAR`; no zero entries.
         self.entities: dict[object, int] = {}
+        self.ledger = Ledger()  # acknowledged writes, for reconciliation after the run
 
     async def run(
         self, steps: tuple[CompiledStep, ...], user: UserState, intended_ns: int | None = None
@@ -145,10 +147,31 @@ class StepRunner:
         wanted = recorder.record(
             op, latency_us, outcome, response.bytes_sent, response.bytes_received, features, timings
         )
+        if step.ledger:
+            self._acknowledge(step, status, user, used)
         if wanted or not outcome.startswith("ok"):
             self._note_failure(prepared, outcome, data, response, "", used, wanted, latency_us)
         if self.after_response is not None:
             self.after_response()
+
+    def _acknowledge(
+        self, step: CompiledRequest, status: int, user: UserState, used: dict[VarRef, object] | None
+    ) -> None:
+        """Write what the service acknowledged into the ledger, with the values the request
+        used (a pool value is drawn anew at each lookup, so it must come from `used`)."""
+
+        def lookup(ref: VarRef) -> object:
+            if used is not None and ref in used:
+                return used[ref]
+            return user.value_of(ref)
+
+        for rule in step.ledger:
+            try:
+                entry = rule.entry(status, lookup)
+            except MissingVariableError:
+                continue
+            if entry is not None:
+                self.ledger.add(entry[0], rule.field, entry[1])
 
     def _note_failure(
         self,

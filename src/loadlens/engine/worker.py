@@ -68,6 +68,16 @@ class StageOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerUpdate:
+    """The writes the service acknowledged during one stage on one worker (sent before the
+    stage's final frame)."""
+
+    worker: int
+    stage: int
+    ledger: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerFailure:
     """A worker could not go on; the coordinator reports it."""
 
@@ -151,6 +161,8 @@ async def _run_stage(
         if isinstance(ticked, Exception):  # a broken ticker loses frames: never hide it
             raise ticked
         await client.close()
+    if runner.ledger.writes:
+        conn.send(LedgerUpdate(worker, order.index, runner.ledger.to_dict()))
     conn.send(ticker.frame(final=True))
 
 

@@ -18,7 +18,7 @@ from loadlens.metrics.diagnostics import OpDiagnostics
 from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.histogram import LatencySummary, decode_histogram, encode_histogram
 from loadlens.model.finding import Finding
-from loadlens.model.integrity import InvariantResult
+from loadlens.model.integrity import InvariantResult, ReconciliationResult
 from loadlens.model.observation import ObservationResult
 from loadlens.model.outcome import is_success_key
 from loadlens.model.verdict import GateResult, Verdict
@@ -351,6 +351,7 @@ class RunResult:
     verdict: Verdict | None = None  # None until the run is judged
     observation: ObservationResult | None = None  # the service, watched while the run went
     invariants: list[InvariantResult] = field(default_factory=list)  # after stages and at the end
+    reconciliation: ReconciliationResult | None = None  # acknowledged writes vs the database
     findings: list[Finding] = field(default_factory=list)  # why requests failed or got slow
     schema_version: int = SCHEMA_VERSION
 
@@ -370,6 +371,9 @@ class RunResult:
             "verdict": None if self.verdict is None else self.verdict.to_dict(),
             "observation": None if self.observation is None else self.observation.to_dict(),
             "invariants": [invariant.to_dict() for invariant in self.invariants],
+            "reconciliation": None
+            if self.reconciliation is None
+            else self.reconciliation.to_dict(),
             "findings": [finding.to_dict() for finding in self.findings],
         }
 
@@ -397,6 +401,9 @@ class RunResult:
             if d.get("observation") is None
             else ObservationResult.from_dict(d["observation"]),
             invariants=[InvariantResult.from_dict(i) for i in d.get("invariants", [])],
+            reconciliation=None
+            if d.get("reconciliation") is None
+            else ReconciliationResult.from_dict(d["reconciliation"]),
             findings=[Finding.from_dict(f) for f in d.get("findings", [])],
             schema_version=SCHEMA_VERSION,
         )

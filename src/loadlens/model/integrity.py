@@ -288,3 +288,27 @@ class ReconciliationResult:
                 for d in self.examples
             ],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReconciliationResult:
+        """The inverse of `to_dict`."""
+        return cls(
+            acknowledged_writes=int(data["acknowledged_writes"]),
+            checked=int(data["checked"]),
+            lost=int(data["lost"]),
+            lost_amount=float(data["lost_amount"]),
+            phantom=int(data["phantom"]),
+            phantom_amount=float(data["phantom_amount"]),
+            examples=tuple(
+                Discrepancy(
+                    entity=str(d["entity"]),
+                    field=str(d["field"]),
+                    initial=float(d["initial"]),
+                    acknowledged=float(d["acknowledged"]),
+                    writes=int(d["writes"]),
+                    final=None if d["final"] is None else float(d["final"]),
+                )
+                for d in data.get("examples", ())
+            ),
+            error=None if data.get("error") is None else str(data["error"]),
+        )

@@ -10,6 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from loadlens.metrics.result import OpStats, RunResult, StageResult
+from loadlens.model.finding import Finding, Severity
+from loadlens.report.console_integrity import service
 from loadlens.report.outcomes import describe_outcome
 
 
@@ -27,6 +29,10 @@ def summary(result: RunResult) -> RenderableType:
     parts: list[RenderableType] = [
         _header(result),
         _verdict(result),
+    ]
+    if result.findings:
+        parts.append(findings(result.findings))
+    parts += [
         _totals(result),
         _stages(result),
         _operations(result),
@@ -37,8 +43,32 @@ def summary(result: RunResult) -> RenderableType:
     gates = _gates(result)
     if gates is not None:
         parts.append(gates)
+    parts += service(result)
     parts.append(_health(result))
     return Group(*parts)
+
+
+EVIDENCE_LINES = 4  # evidence lines shown per finding; the written reports show them all
+_SEVERITY_STYLE = {Severity.MAJOR: "bold red", Severity.MINOR: "yellow", Severity.INFO: "dim"}
+
+
+def findings(found: list[Finding]) -> Text:
+    """Why requests failed or got slow: headline, attribution, top evidence, ruled out, advice."""
+    text = Text("Findings", style="bold")
+    for finding in found:
+        text.append(f"\n[{finding.severity.value}] ", style=_SEVERITY_STYLE[finding.severity])
+        text.append(finding.headline, style="bold" if finding.severity is Severity.MAJOR else "")
+        text.append(
+            f"\n  attribution {finding.attribution.label}, confidence {finding.confidence:.2f}",
+            style="dim",
+        )
+        for evidence in finding.evidence[:EVIDENCE_LINES]:
+            text.append(f"\n  {evidence.text}")
+        for ruled in finding.counter_evidence:
+            text.append(f"\n  ruled out: {ruled.text}", style="green")
+        if finding.advice:
+            text.append(f"\n  advice: {finding.advice}", style="cyan")
+    return text
 
 
 _VERDICT_STYLE = {"go": "bold white on green", "no_go": "bold white on red"}

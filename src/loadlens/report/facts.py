@@ -207,7 +207,7 @@ def report_facts(result: RunResult) -> ReportFacts:
             _gates(result),
             _operations(result),
             _outcomes(result),
-            Section("findings", "Findings", paragraphs=(NONE_RECORDED,)),
+            _findings(result),
             _stages(result),
             _health(result),
             Section("observations", "Service observations", paragraphs=(NONE_RECORDED,)),
@@ -387,6 +387,29 @@ def _outcomes(result: RunResult) -> Section:
         else None
     )
     return Section("outcomes", "HTTP statuses and errors", paragraphs=(paragraph,), table=table)
+
+
+def _findings(result: RunResult) -> Section:
+    if not result.findings:
+        return Section("findings", "Findings", paragraphs=(NONE_RECORDED,))
+    paragraphs = []
+    for number, finding in enumerate(result.findings, start=1):
+        parts = [
+            f"{number}. [{finding.severity.value}] {finding.headline} (attribution "
+            f"{finding.attribution.label}, confidence {finding.confidence:.2f})."
+        ]
+        if finding.evidence:
+            parts.append("Evidence: " + "; ".join(e.text for e in finding.evidence) + ".")
+        if finding.counter_evidence:
+            parts.append("Ruled out: " + "; ".join(e.text for e in finding.counter_evidence) + ".")
+        if finding.advice:
+            parts.append(f"Advice: {finding.advice}.")
+        paragraphs.append(" ".join(parts))
+    note = (
+        "Findings explain why requests failed or got slow; each states its statistics and "
+        "what was tested and ruled out (docs/diagnosis.md)."
+    )
+    return Section("findings", "Findings", paragraphs=tuple(paragraphs), notes=(note,))
 
 
 def _stages(result: RunResult) -> Section:

@@ -39,7 +39,7 @@ def _run(tmp_path: Path, text: str, *extra: str) -> RunResult:
         *extra,
         out=tmp_path / "out",
     )
-    assert finished.code in (0, 1), finished.stderr
+    assert finished.code in (0, 1, 3), finished.stderr  # 3: the findings make it inconclusive
     return finished.result()
 
 

@@ -17,7 +17,7 @@ from loadlens.metrics.diagnostics import (
 from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.recorder import Recorder
 from loadlens.metrics.result import RunResult
-from tests.unit.metrics.metrics_samples import run_info, stage_info  # noqa: F401
+from tests.unit.metrics.metrics_samples import RUN, STAGES
 
 
 @dataclass
@@ -123,10 +123,10 @@ def test_two_workers_merge_into_the_stage_result() -> None:
         recorder.error(0, "status:400", "invalid cursor")
         recorder.error(0, "status:400", f"only worker {worker}")
         frames.append(_take(recorder, worker))
-    accumulator = RunAccumulator(["op"], [stage_info(0)])
+    accumulator = RunAccumulator(["op"], STAGES)
     for frame in frames:
         accumulator.add(frame)
-    result = accumulator.result(run=run_info(), complete=True)
+    result = accumulator.result(run=RUN, complete=True)
     diagnostics = result.stages[0].diagnostics["op"]
     assert diagnostics.features.counts == {
         "q:cursor": {"status:400": 6},

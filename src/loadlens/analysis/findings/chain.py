@@ -79,7 +79,7 @@ def _failed_captures(result: RunResult) -> list[Finding]:
         wanted = {f"capture_failed:{var}", f"missing_variable:{var}"}
         examples: tuple[dict[str, Any], ...] = ()
         for o in sorted(ops):
-            examples += c.examples(stages, o, lambda k: k in wanted, limit=2)
+            examples += c.examples(stages, o, wanted.__contains__, limit=2)
         where = ", ".join(f"`{o}`" for o in sorted(captured)) or "an earlier step"
         findings.append(
             Finding(

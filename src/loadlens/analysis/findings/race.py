@@ -70,9 +70,9 @@ def _overlap(stages: list[StageResult], op: str) -> Finding | None:
         p = fisher_exact(t.with_fail, t.with_ok, t.without_fail, t.without_ok, "greater")
         coverage = c.ratio(t.with_fail, t.failures)
         increase = c.ratio(t.with_fail, t.with_feature) - c.ratio(t.without_fail, t.without_feature)
-        if p < c.SIGNIFICANCE and coverage >= MIN_COVERAGE and increase >= MIN_INCREASE:
-            if best is None or p < best[0]:
-                best = (p, feature, t, coverage)
+        significant = p < c.SIGNIFICANCE and coverage >= MIN_COVERAGE
+        if significant and increase >= MIN_INCREASE and (best is None or p < best[0]):
+            best = (p, feature, t, coverage)
     if best is None:
         return None
     p, feature, t, coverage = best

@@ -9,6 +9,8 @@ Scalability Law is fitted on it (analysis/usl.py).
 
 from __future__ import annotations
 
+import itertools
+
 from loadlens.analysis.findings import common as c
 from loadlens.analysis.usl import fit_usl
 from loadlens.metrics.result import RunResult, StageResult
@@ -34,7 +36,7 @@ def find(result: RunResult) -> list[Finding]:
     if len(stages) < MIN_STAGES:
         return []
     loads = [c.stage_load(s) or 0.0 for s in stages]
-    if any(b <= a for a, b in zip(loads, loads[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(loads)):
         return []  # not a progression of rising load
     rates = [_rate(s) for s in stages]
     latency = [s.total.latency.mean for s in stages]

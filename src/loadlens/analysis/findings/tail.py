@@ -121,7 +121,10 @@ def _finding(
         )
     if connect is not None and connect >= CONNECT_SHARE:
         attribution, what = Attribution.LOAD_GENERATOR, "connection waits"
-        advice = "most time went to getting a connection: raise the client pool or check the server's accept backlog"
+        advice = (
+            "most time went to getting a connection: raise the client pool or check the "
+            "server's accept backlog"
+        )
     elif queueing:
         attribution, what = Attribution.SERVICE_CAPACITY, "queueing"
         advice = "the tail grows with load: find the saturated resource (pool, workers, locks)"
