@@ -193,6 +193,8 @@ def gate_window(gate: GateResult) -> str:
 
 def report_facts(result: RunResult) -> ReportFacts:
     """Every section of the written report, formatted."""
+    from loadlens.report import facts_service  # it builds on this module's types
+
     verdict = result.verdict
     kind = verdict.kind if verdict is not None else None
     label = kind.label if kind is not None else "NO VERDICT"
@@ -210,8 +212,8 @@ def report_facts(result: RunResult) -> ReportFacts:
             _findings(result),
             _stages(result),
             _health(result),
-            Section("observations", "Service observations", paragraphs=(NONE_RECORDED,)),
-            Section("invariants", "Invariants", paragraphs=(NONE_RECORDED,)),
+            facts_service.observations(result),
+            facts_service.integrity(result),
             _provenance(result),
         ],
     )
