@@ -27,7 +27,8 @@ def test_capacity_search_probes_bisects_and_stores_its_answer(tmp_path: Path) ->
         assert server.url is not None
         run = loadlens(
             "capacity", str(scenario), "--target", server.url,
-            "--slo", "p95 < 50ms, error_rate < 1%", "--start-rate", "100", "--growth", "3", "--precision", "0.25", "--probe", "1s",
+            "--slo", "p95 < 50ms, error_rate < 1%", "--start-rate", "100", "--growth", "3",
+            "--precision", "0.25", "--probe", "1s",
             "--warmup", "0s", "--confirm", "2s", "--budget", "25s", "--workers", "1",
             "--quiet", "--out", str(out), out=out,
         )  # fmt: skip
