@@ -96,6 +96,10 @@ def main() -> None:
                     f"{above} |"
                 )
                 print(rows[-1], flush=True)
+                for probe in probes:
+                    print(f"    {probe['kind']:8} {probe['rate']:8.1f}/s "
+                          f"{'held ' if probe['passed'] else 'broke'} {probe['reason'][:150]}",
+                          flush=True)  # fmt: skip
     spread = "–"
     if len(capacities) > 1:
         mean = statistics.fmean(capacities)

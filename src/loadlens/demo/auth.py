@@ -4,9 +4,11 @@ Passwords are checked in a worker thread (PBKDF2 is CPU work and releases the GI
 holding a database connection. Refresh tokens are rows of a table with a UNIQUE token column,
 rotated on every refresh. Access tokens are stateless: `<user id>.<expiry>.<signature>`.
 
-Faults: `token-race` derives the refresh token from the user id and the current second, with no
-randomness, so two logins of one user within a second insert the same token and the second fails
-on the UNIQUE constraint, a 500 (as in the auth report). `slow-hash` is set up at seeding time
+Faults: `token-race` derives the refresh token from the user id and the current time in 10 ms
+ticks, with no randomness, so two logins of one user at the same moment (concurrent logins, in
+practice) insert the same token and the second fails on the UNIQUE constraint, a 500 (as in the
+auth report, whose tokens had a one-second tick; a finer tick keeps sequential logins apart, so
+the failures come from concurrency alone). `slow-hash` is set up at seeding time
 (see `loadlens.demo.app`): some accounts' hashes simply cost more to verify.
 """
 
@@ -37,8 +39,8 @@ def random_refresh_token(user_id: int) -> str:
 
 
 def racy_refresh_token(user_id: int) -> str:
-    """The `token-race` fault: the same token for every login of a user within one second."""
-    return hashlib.sha256(f"{user_id}:{int(time.time())}".encode()).hexdigest()
+    """The `token-race` fault: the same token for every login of a user within one 10 ms tick."""
+    return hashlib.sha256(f"{user_id}:{int(time.time() * 100)}".encode()).hexdigest()
 
 
 class Auth:

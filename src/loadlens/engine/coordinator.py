@@ -35,6 +35,7 @@ from loadlens.engine.rundir import RunDirectory, new_run_id
 from loadlens.engine.stages import share_of, stage_infos
 from loadlens.engine.worker import (
     EXIT,
+    READY,
     STOP,
     LedgerUpdate,
     StageOrder,
@@ -53,6 +54,7 @@ from loadlens.observe import ObservationSession
 _START_DELAY_NS = 200_000_000  # lets every worker receive its order before the common start
 _POLL_S = 0.1
 _KILL_AFTER_S = 10.0  # beyond a stage's grace, how long to wait for workers after STOP
+_BOOT_TIMEOUT_S = 60.0  # how long spawned workers may take to import and compile
 
 
 class RunListener(Protocol):
@@ -201,6 +203,7 @@ class Coordinator:
         if compiled.setup:
             pools, variables = self._in_process(directory, index, compiled.setup)
             index += 1
+        self._await_workers()
         self._start_observing()
         self._read_initial_values()
         previous = None
@@ -384,6 +387,28 @@ class Coordinator:
         self.accumulator.add(frame)
         if self.judge is not None:
             self.judge.observe(frame)
+
+    def _await_workers(self) -> None:
+        """Wait until every worker has booted (imports take a while in a spawned process), so
+        that the first stage's common start time is one they can all meet."""
+        waiting = set(range(len(self._conns)))
+        deadline = time.monotonic() + _BOOT_TIMEOUT_S
+        while waiting and not self.interrupts and time.monotonic() < deadline:
+            for ready in wait([self._conns[w] for w in waiting], timeout=_POLL_S):
+                assert isinstance(ready, Connection)
+                worker = self._conns.index(ready)
+                try:
+                    message = ready.recv()
+                except (EOFError, OSError):
+                    message = None
+                if message == READY:
+                    waiting.discard(worker)
+                else:
+                    waiting.discard(worker)
+                    detail = message.message if isinstance(message, WorkerFailure) else "exited"
+                    self.failures.append(f"worker {worker} did not start: {detail}")
+        if waiting and not self.interrupts:
+            self.failures.append(f"workers {sorted(waiting)} did not start in time")
 
     def _start_workers(self) -> None:
         context = multiprocessing.get_context("spawn")

@@ -40,6 +40,7 @@ from loadlens.model.scenario import Scenario
 
 STOP = "stop"
 EXIT = "exit"
+READY = "ready"
 _LAG_PROBE_PERIOD = 0.05  # seconds between event-loop lag probes
 _SHORT_INTERVAL_S = 0.5  # a frame interval shorter than this measures CPU with the one before
 
@@ -99,6 +100,7 @@ def worker_main(
         for feeder in scenario.feeders:
             shared.feeders[feeder.name] = FeederCursor(feeder, worker, workers, shared.rng)
         variables: dict[str, object] = {}
+        conn.send(READY)  # booted: the first stage's start time can now be met
         while True:
             message = conn.recv()
             if message == EXIT:

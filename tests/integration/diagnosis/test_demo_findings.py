@@ -117,14 +117,17 @@ plan:
 
 
 def test_token_race_is_a_service_bug_under_concurrency(tmp_path: Path) -> None:
+    write(tmp_path / "users.csv", "username\n" + "".join(f"user{k}\n" for k in range(20)))
     scenario = f"""\
 name: logins
 target: http://127.0.0.1:1
-{HEADERS}flows:
+{HEADERS}data:
+  accounts: {{csv: users.csv, order: random}}
+flows:
   - name: login
     steps:
       - request: {{name: login, method: POST, url: /auth/login,
-                  json: {{username: "user{{{{ random_int(0, 2) }}}}", password: secret}}}}
+                  json: {{username: "{{{{ accounts.username }}}}", password: secret}}}}
         expect: {{status: 200}}
 plan:
   - {{stage: s, users: 12, duration: 4s}}
