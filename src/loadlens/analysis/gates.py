@@ -8,7 +8,7 @@ the merged histogram, never from averaging per-operation or per-second percentil
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ class Measurement:
     seconds: float = 0.0  # the time the counts span, for `rps`
     late: int = 0
     dropped: int = 0
+    observed: Mapping[str, Sequence[float]] = field(default_factory=dict)  # service samples
 
     @property
     def count(self) -> int:
@@ -57,9 +58,11 @@ def evaluate_stage(
     health: Health | None = None,
     *,
     stage: str = "",
+    observed: Mapping[str, Sequence[float]] | None = None,
 ) -> GateResult:
-    """Judge a gate over a whole stage from its per-operation stats (histograms merged)."""
-    measurement = Measurement(seconds=duration_s)
+    """Judge a gate over a whole stage from its per-operation stats (histograms merged) and,
+    for a service metric, the samples observed during the stage."""
+    measurement = Measurement(seconds=duration_s, observed=observed or {})
     for name in selected(threshold, operations):
         stats = operations[name]
         measurement.add_outcomes(stats.outcomes)
@@ -80,8 +83,8 @@ def judge(
     """The gate's result on one measurement: PASSED, FAILED, INSUFFICIENT or NOT_AVAILABLE."""
     measured, samples = measure(threshold, measurement)
     required = threshold.min_samples
-    if threshold.metric is Metric.OBSERVED:
-        status = GateStatus.NOT_AVAILABLE
+    if threshold.metric is Metric.OBSERVED and measured is None:
+        status = GateStatus.NOT_AVAILABLE  # not observed (no source, or every sample missed)
     elif measured is None or samples < required:
         status = GateStatus.INSUFFICIENT
     else:
@@ -117,7 +120,9 @@ def measure(threshold: Threshold, m: Measurement) -> tuple[float | None, int]:
         return float(m.dropped), m.count
     if metric is Metric.LATE:
         return float(m.late), m.count
-    return None, 0  # OBSERVED: measured by the observation feature, not here
+    # OBSERVED: the mean of the service metric's samples taken during the stage
+    values = m.observed.get(threshold.selector, ())
+    return (sum(values) / len(values), len(values)) if values else (None, 0)
 
 
 def _latency(threshold: Threshold, histogram: Any) -> tuple[float | None, int]:

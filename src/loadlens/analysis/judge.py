@@ -31,10 +31,15 @@ class GateJudge:
         self.gates = {index: tuple(g) for index, g in gates.items()}
         self.names = dict(names)
         self.results: list[GateResult] = []
+        self.observed: dict[int, dict[str, Sequence[float]]] = {}  # stage -> metric -> samples
         every = [g for stage_gates in self.gates.values() for g in stage_gates]
         self.tracker = WindowTracker.for_gates(every)
         self._judged: dict[int, int] = {}  # stage -> newest second judged
         self._windows: dict[tuple[int, int], GateResult] = {}  # (stage, gate index) -> kept
+
+    def observe_service(self, stage: int, values: Mapping[str, Sequence[float]]) -> None:
+        """The service metrics observed during a stage, for its gates on them."""
+        self.observed[stage] = dict(values)
 
     def observe(self, frame: Frame) -> None:
         """Take a worker's frame."""
@@ -83,9 +88,12 @@ class GateJudge:
         operations = accumulator.stage_ops(stage)
         health = Health(late=self.tracker_late(stage), dropped=self.tracker_dropped(stage))
         passed = True
+        observed = self.observed.pop(stage, {})
         for position, gate in enumerate(self.gates.get(stage, ())):
             if gate.window_s is None:
-                result = evaluate_stage(gate, operations, float(newest + 1), health, stage=name)
+                result = evaluate_stage(
+                    gate, operations, float(newest + 1), health, stage=name, observed=observed
+                )
             else:
                 result = self._windows.get((stage, position)) or self.tracker.evaluate(
                     gate, stage, newest, stage_name=name

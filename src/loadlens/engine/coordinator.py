@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -72,6 +73,8 @@ class StageJudge(Protocol):
     concludes. The engine only asks; the gates live in `loadlens.analysis`, wired by the CLI."""
 
     def observe(self, frame: Frame) -> None: ...
+
+    def observe_service(self, stage: int, values: Mapping[str, Sequence[float]]) -> None: ...
 
     def breach(self, stage: int, elapsed_s: float) -> str | None: ...
 
@@ -144,6 +147,7 @@ class Coordinator:
         self.reconciliation: ReconciliationResult | None = None
         self._observing: ObservationSession | None = None
         self._observation: ObservationResult | None = None
+        self._observing_started = 0.0
         self._conns: list[Connection] = []
         self._processes: list[multiprocessing.process.BaseProcess] = []
 
@@ -249,7 +253,19 @@ class Coordinator:
             max_samples=int(length / scenario.observe.every) + 2,
             redactor=self.redactor,
         )
+        self._observing_started = time.monotonic()  # the session's clock counts from here
         self._observing.start()
+
+    def _observed_since(self, since: float) -> dict[str, list[float]]:
+        """Each observed metric's values sampled since the monotonic time `since`."""
+        if self._observing is None:
+            return {}
+        snapshot = self._observing.result()
+        offset = since - self._observing_started
+        return {
+            metric.name: [value for t, value in metric.samples if t >= offset]
+            for metric in snapshot.metrics
+        }
 
     def _stop_observing(self) -> ObservationResult | None:
         """Stop watching (once) and keep what was seen."""
@@ -363,6 +379,7 @@ class Coordinator:
         self.listener.stage_finished(info, self.accumulator)
         if self.judge is None:
             return True
+        self.judge.observe_service(index, self._observed_since(start_ns / 1e9))
         return self.judge.stage_passed(index, self.accumulator) and not breached
 
     def _receive(self, directory: RunDirectory, conn: Connection, worker: int) -> bool:

@@ -62,14 +62,28 @@ class GateCatalog:
 
 
 def _observed_names(observe: object) -> set[str]:
-    """Metric names declared under `observe:` (`- {json: URL, metrics: {NAME: PATH}}`)."""
-    items = observe if isinstance(observe, list) else [observe]
+    """Metric names declared under `observe:`: each source's `metrics` (a process source's
+    `PREFIX_cpu_percent` and the like) and the `derived` ones."""
     names: set[str] = set()
-    for item in items:
-        metrics = item.get("metrics") if isinstance(item, dict) else None
+    items: object = observe
+    if isinstance(observe, dict):
+        items = observe.get("sources", [])
+        derived = observe.get("derived")
+        if isinstance(derived, dict):
+            names.update(str(name) for name in derived)
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        metrics = item.get("metrics")
         if isinstance(metrics, dict):
             names.update(str(name) for name in metrics)
+        if "process" in item:
+            prefix = str(item.get("name") or "process")
+            names.update(f"{prefix}_{what}" for what in _PROCESS_METRICS)
     return names
+
+
+_PROCESS_METRICS = ("cpu_percent", "rss_bytes", "threads", "open_files", "connections")
 
 
 def read_gates(reader: Reader, node: Node, key: str, catalog: GateCatalog) -> tuple[Threshold, ...]:
