@@ -14,7 +14,6 @@ import decimal
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from loadlens.checks.fetch import FetchError, get_json
 from loadlens.checks.sql import SqlError, fetch, read_only
 from loadlens.model.integrity import InvariantKind, InvariantResult, InvariantSpec, Moment
 from loadlens.model.observation import (
@@ -26,6 +25,7 @@ from loadlens.model.observation import (
     target_values,
 )
 from loadlens.model.redaction import Redactor
+from loadlens.observe.fetch import FetchError, get_json
 
 HTTP_TIMEOUT_S = 10.0
 

@@ -12,16 +12,8 @@ from rich.text import Text
 from loadlens.metrics.result import OpStats, RunResult, StageResult
 from loadlens.model.finding import Finding, Severity
 from loadlens.report.console_integrity import service
+from loadlens.report.facts import run_duration, stage_rate
 from loadlens.report.outcomes import describe_outcome
-
-
-def run_duration(result: RunResult) -> float:
-    """Seconds from the first stage's start to the last one's end (0 if nothing ran)."""
-    starts = [s.started_at for s in result.stages if s.ran and s.started_at is not None]
-    ends = [s.ended_at for s in result.stages if s.ran and s.ended_at is not None]
-    if not starts or not ends:
-        return 0.0
-    return max(max(ends) - min(starts), 0.0)
 
 
 def summary(result: RunResult) -> RenderableType:
@@ -170,7 +162,7 @@ def _stages(result: RunResult) -> Table:
             _load(stage),
             f"{stage.info.latency_origin} send",
             f"{stage.total.count:,}" if stage.ran else "not run",
-            f"{_stage_rate(stage):,.1f}",
+            f"{stage_rate(stage):,.1f}",
             _percent(stage.total.error_rate),
             _ms(stage.total.latency.p95),
         )
@@ -241,13 +233,6 @@ def _load(stage: StageResult) -> str:
     if model == "open":
         return f"{load['rate']:g}/s{ramp}, {stage.info.duration_s:g}s"
     return str(model)
-
-
-def _stage_rate(stage: StageResult) -> float:
-    if not stage.ran or stage.started_at is None or stage.ended_at is None:
-        return 0.0
-    span = stage.ended_at - stage.started_at
-    return stage.total.count / span if span > 0 else 0.0
 
 
 def _percent(fraction: float) -> str:
