@@ -54,3 +54,13 @@ def write(path: Path, text: str) -> Path:
 def op_counts(result: RunResult) -> dict[str, int]:
     """Requests per operation over the whole run."""
     return {name: stats.count for name, stats in result.operations.items()}
+
+
+def run_scenario(
+    scenario: Path, url: str, out: Path, *extra: str, env: dict[str, str] | None = None
+) -> Finished:
+    """`loadlens run SCENARIO --target URL --out OUT --quiet EXTRA...`, waited for."""
+    return loadlens(
+        "run", str(scenario), "--target", url, "--out", str(out), "--quiet", *extra,
+        out=out, env=env,
+    )  # fmt: skip

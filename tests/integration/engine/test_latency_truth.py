@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.runs import loadlens, write
+from tests.support.runs import run_scenario, write
 from tests.support.testserver import LocalServer
 
 ONE_GET = """\
@@ -29,18 +29,7 @@ def test_percentiles_match_injected_delays(tmp_path: Path) -> None:
     plan = "{stage: s, users: 10, duration: 3s}"
     scenario = write(tmp_path / "d.yaml", ONE_GET.format(name="delays", plan=plan))
     with LocalServer("delays") as url:
-        run = loadlens(
-            "run",
-            str(scenario),
-            "--target",
-            url,
-            "--out",
-            str(tmp_path / "runs"),
-            "--workers",
-            "1",
-            "--quiet",
-            out=tmp_path / "runs",
-        )
+        run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
     assert run.code == 0, run.stderr
     latency = run.result().operations["get"].latency
     assert latency.count > 500
@@ -54,18 +43,7 @@ def test_open_model_latency_shows_a_server_stall(tmp_path: Path) -> None:
     plan = "{stage: s, rate: 200/s, duration: 3s}"
     scenario = write(tmp_path / "s.yaml", ONE_GET.format(name="stall", plan=plan))
     with LocalServer("stall", stall_after=1.0) as url:
-        run = loadlens(
-            "run",
-            str(scenario),
-            "--target",
-            url,
-            "--out",
-            str(tmp_path / "runs"),
-            "--workers",
-            "1",
-            "--quiet",
-            out=tmp_path / "runs",
-        )
+        run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
     assert run.code == 0, run.stderr
     result = run.result()
     latency = result.operations["get"].latency
@@ -79,18 +57,7 @@ def test_arrivals_beyond_the_in_flight_cap_are_dropped_and_counted(tmp_path: Pat
     plan = "{stage: s, rate: 200/s, duration: 3s, max_in_flight: 20}"
     scenario = write(tmp_path / "c.yaml", ONE_GET.format(name="capped", plan=plan))
     with LocalServer("stall", stall_after=1.0) as url:
-        run = loadlens(
-            "run",
-            str(scenario),
-            "--target",
-            url,
-            "--out",
-            str(tmp_path / "runs"),
-            "--workers",
-            "1",
-            "--quiet",
-            out=tmp_path / "runs",
-        )
+        run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
     assert run.code == 0, run.stderr
     result = run.result()
     sent = result.operations["get"].count

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.runs import loadlens, op_counts, write
+from tests.support.runs import op_counts, run_scenario, write
 from tests.support.testserver import LocalServer
 
 PYTHON_SCENARIO = """\
@@ -40,18 +40,7 @@ def test_python_scenario_with_setup_pool_and_feeder(tmp_path: Path) -> None:
     scenario = write(tmp_path / "crud.py", PYTHON_SCENARIO)
     server = LocalServer("crud")
     with server as url:
-        run = loadlens(
-            "run",
-            str(scenario),
-            "--target",
-            url,
-            "--out",
-            str(tmp_path / "runs"),
-            "--workers",
-            "2",
-            "--quiet",
-            out=tmp_path / "runs",
-        )
+        run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "2")
         served = server.counters()
     assert run.code == 0, run.stderr
     result = run.result()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.runs import loadlens, op_counts, write
+from tests.support.runs import op_counts, run_scenario, write
 from tests.support.testserver import LocalServer
 
 CRUD_70_30 = """\
@@ -37,18 +37,7 @@ def test_counts_per_operation_equal_the_servers_own(tmp_path: Path) -> None:
     scenario = write(tmp_path / "crud.yaml", CRUD_70_30.format(closed="2s", open="2s"))
     server = LocalServer("crud")
     with server as url:
-        run = loadlens(
-            "run",
-            str(scenario),
-            "--target",
-            url,
-            "--out",
-            str(tmp_path / "runs"),
-            "--workers",
-            "2",
-            "--quiet",
-            out=tmp_path / "runs",
-        )
+        run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "2")
         served = server.counters()
     assert run.code == 0, run.stderr
     result = run.result()
@@ -75,18 +64,7 @@ def test_counts_per_operation_equal_the_servers_own(tmp_path: Path) -> None:
 def test_the_open_stage_measures_from_the_intended_send(tmp_path: Path) -> None:
     scenario = write(tmp_path / "crud.yaml", CRUD_70_30.format(closed="1s", open="2s"))
     with LocalServer("crud") as url:
-        run = loadlens(
-            "run",
-            str(scenario),
-            "--target",
-            url,
-            "--out",
-            str(tmp_path / "runs"),
-            "--workers",
-            "1",
-            "--quiet",
-            out=tmp_path / "runs",
-        )
+        run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
     assert run.code == 0, run.stderr
     closed, opened = run.result().stages
     assert closed.info.latency_origin == "actual"

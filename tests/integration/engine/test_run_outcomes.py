@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.runs import loadlens, write
+from tests.support.runs import run_scenario, write
 from tests.support.testserver import LocalServer
 
 MISSING_CAPTURE = """\
@@ -25,18 +25,7 @@ def test_a_capture_that_misses_is_named_on_the_dependent_step(tmp_path: Path) ->
     scenario = write(tmp_path / "chain.yaml", MISSING_CAPTURE)
     server = LocalServer("crud")
     with server as url:
-        run = loadlens(
-            "run",
-            str(scenario),
-            "--target",
-            url,
-            "--out",
-            str(tmp_path / "runs"),
-            "--workers",
-            "1",
-            "--quiet",
-            out=tmp_path / "runs",
-        )
+        run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
         served = server.counters()
     assert run.code == 0, run.stderr
     operations = run.result().operations
@@ -53,15 +42,7 @@ def test_a_bad_scenario_sends_nothing(tmp_path: Path) -> None:
     scenario = write(tmp_path / "bad.yaml", MISSING_CAPTURE.replace("users: 2", "users: 0"))
     server = LocalServer("crud")
     with server as url:
-        run = loadlens(
-            "run",
-            str(scenario),
-            "--target",
-            url,
-            "--out",
-            str(tmp_path / "runs"),
-            out=tmp_path / "runs",
-        )
+        run = run_scenario(scenario, url, tmp_path / "runs")
         served = server.counters()
     assert run.code == 2
     assert "Traceback" not in run.stderr
@@ -90,18 +71,8 @@ def test_secrets_never_reach_the_disk(tmp_path: Path) -> None:
     token = "tok-9f8e7d6c5b4a"
     scenario = write(tmp_path / "secret.yaml", SECRET_HEADERS)
     with LocalServer("crud") as url:
-        run = loadlens(
-            "run",
-            str(scenario),
-            "--target",
-            url,
-            "--out",
-            str(tmp_path / "runs"),
-            "--workers",
-            "1",
-            "--quiet",
-            out=tmp_path / "runs",
-            env={"LOADLENS_TEST_TOKEN": token},
+        run = run_scenario(
+            scenario, url, tmp_path / "runs", "--workers", "1", env={"LOADLENS_TEST_TOKEN": token}
         )
     assert run.code == 0, run.stderr
     assert run.result().operations["find"].count > 0
