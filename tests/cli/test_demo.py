@@ -31,7 +31,7 @@ def test_quick_demo_runs_to_the_end_and_judges_its_gates(tmp_path: Path) -> None
     assert re.search(r"^verdict: ", run.stdout, re.MULTILINE)
     judged = {(gate.stage, gate.gate) for gate in result.gates}
     assert ("baseline", "p95 < 50ms") in judged
-    assert ("baseline", "p99 < 100ms") in judged  # the scenario-wide threshold
+    assert ("baseline", "p99 < 100ms") in judged
     assert "Gates" in run.stdout
     # the service's database is kept beside the runs, for a look afterwards
     (database,) = (out / "demo-data").glob("*/demo.sqlite3")
