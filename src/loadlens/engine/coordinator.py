@@ -1,10 +1,13 @@
 """The coordinator: owns time, starts stages on the workers, merges their frames, stops cleanly.
 
 How it works. Worker processes are spawned first; meanwhile setup runs here, in one virtual
-user, and its pools and variables go to the workers with the first stage. For each stage the
-coordinator sends every worker a `StageOrder` with a common start time, then reads frames until
-each worker has sent its final one: every frame is appended to `frames.jsonl` (so nothing
-measured is lost) and merged into the `RunAccumulator`. Teardown runs here after the last stage.
+user, and its pools and variables go to the workers with the first stage, once every worker
+has said it is ready. For each stage the coordinator sends every worker a `StageOrder` with a
+common start time, then reads frames until each worker has sent its final one: every frame is
+appended to `frames.jsonl` (so nothing measured is lost), merged into the `RunAccumulator`, and
+shown to the `StageJudge`, which may abort the stage and decides whether the next one runs.
+Around the plan, a `ServiceWatch` observes the service, checks its invariants after each stage
+and reconciles its acknowledged writes. Teardown runs here after the last stage.
 
 Ctrl-C: the first SIGINT sends STOP to the workers, which stop starting iterations, let those
 in flight finish within the stage's grace, and send their final frames; the result is then
@@ -28,11 +31,10 @@ from types import FrameType
 from typing import Protocol
 
 from loadlens import __version__
-from loadlens.checks import read_entity_values, reconcile, run_invariants
-from loadlens.checks.sql import SqlError
 from loadlens.engine.compiled import CompiledScenario, CompiledStep
 from loadlens.engine.inprocess import run_phase
 from loadlens.engine.rundir import RunDirectory, new_run_id
+from loadlens.engine.service_watch import ServiceWatch
 from loadlens.engine.stages import share_of, stage_infos
 from loadlens.engine.worker import (
     EXIT,
@@ -47,10 +49,8 @@ from loadlens.http import ClientOptions
 from loadlens.metrics.accumulate import RunAccumulator
 from loadlens.metrics.frame import Frame
 from loadlens.metrics.result import RunInfo, RunResult, StageInfo, write_result
-from loadlens.model.integrity import InvariantResult, Ledger, Moment, ReconciliationResult
-from loadlens.model.observation import ObservationResult
+from loadlens.model.integrity import Ledger, Moment
 from loadlens.model.redaction import Redactor
-from loadlens.observe import ObservationSession
 
 _START_DELAY_NS = 200_000_000  # lets every worker receive its order before the common start
 _POLL_S = 0.1
@@ -141,13 +141,7 @@ class Coordinator:
         self.interrupts = 0
         self.failures: list[str] = []  # what kept the run from completing
         self.notes: list[str] = []  # what a reader should know (e.g. a stage aborted by a gate)
-        self.invariants: list[InvariantResult] = []
-        self.ledger = Ledger()  # the workers' acknowledged writes, merged
-        self._initial: dict[tuple[str, str], float] | None = None
-        self.reconciliation: ReconciliationResult | None = None
-        self._observing: ObservationSession | None = None
-        self._observation: ObservationResult | None = None
-        self._observing_started = 0.0
+        self.service = ServiceWatch(scenario, options.variables, self.redactor)
         self._conns: list[Connection] = []
         self._processes: list[multiprocessing.process.BaseProcess] = []
 
@@ -189,9 +183,10 @@ class Coordinator:
             result = self.accumulator.result(
                 run=info, complete=completed, interrupted=self.interrupts > 0
             )
-            result.observation = self._stop_observing()
-            result.reconciliation = self.reconciliation
-            result.invariants = self.invariants + list(self._check(Moment.END, None))
+            result.observation = self.service.stop_observing()
+            self.service.check(Moment.END)
+            result.invariants = self.service.invariants
+            result.reconciliation = self.service.reconciliation
             if self.judge is not None:
                 self.judge.conclude(result, self.stages_not_run)
             write_result(result, directory.result_path)
@@ -208,8 +203,8 @@ class Coordinator:
             pools, variables = self._in_process(directory, index, compiled.setup)
             index += 1
         self._await_workers()
-        self._start_observing()
-        self._read_initial_values()
+        self.service.start_observing()
+        self.service.read_initial_values()
         previous = None
         for position, stage in enumerate(compiled.scenario.plan):
             if self.interrupts or self.failures:
@@ -231,101 +226,16 @@ class Coordinator:
             pools, variables = {}, {}  # sent once; workers keep them
             if not self._run_stage(directory, orders) and self.failed_stage is None:
                 self.failed_stage = stage.name
-            self.invariants.extend(self._check(Moment.EACH_STAGE, stage.name))
+            self.service.check(Moment.EACH_STAGE, stage.name)
             previous = stage
             index += 1
-        self._stop_observing()  # the service is watched during the plan's stages only
-        self._reconcile()  # before teardown, which may delete what the run wrote
+        self.service.stop_observing()  # the service is watched during the plan's stages only
+        self.service.reconcile()  # before teardown, which may delete what the run wrote
         if self.interrupts or self.failures:
             return False
         if compiled.teardown:
             self._in_process(directory, index, compiled.teardown)
         return not (self.interrupts or self.failures)
-
-    def _start_observing(self) -> None:
-        scenario = self.compiled.scenario
-        if scenario.observe is None:
-            return
-        length = sum(stage.length + stage.grace for stage in scenario.plan)
-        self._observing = ObservationSession(
-            scenario.observe,
-            target=scenario.target,
-            max_samples=int(length / scenario.observe.every) + 2,
-            redactor=self.redactor,
-        )
-        self._observing_started = time.monotonic()  # the session's clock counts from here
-        self._observing.start()
-
-    def _observed_since(self, since: float) -> dict[str, list[float]]:
-        """Each observed metric's values sampled since the monotonic time `since`."""
-        if self._observing is None:
-            return {}
-        snapshot = self._observing.result()
-        offset = since - self._observing_started
-        return {
-            metric.name: [value for t, value in metric.samples if t >= offset]
-            for metric in snapshot.metrics
-        }
-
-    def _stop_observing(self) -> ObservationResult | None:
-        """Stop watching (once) and keep what was seen."""
-        if self._observing is not None:
-            self._observation = self._observing.stop()
-            self._observing = None
-        return self._observation
-
-    def _read_initial_values(self) -> None:
-        """The ledger's entities before the plan: every row the reconcile query returns."""
-        ledger = self.compiled.scenario.ledger
-        if ledger is None or ledger.reconcile is None:
-            return
-        if ":entities" in ledger.reconcile.query:
-            return  # which entities the run will write is not known yet; see _reconcile
-        try:
-            self._initial = read_entity_values(
-                ledger.reconcile, [], ledger.fields,
-                variables=self.options.variables, redactor=self.redactor,
-            )  # fmt: skip
-        except SqlError as error:
-            self.reconciliation = ReconciliationResult(0, 0, 0, 0.0, 0, 0.0, error=str(error))
-
-    def _reconcile(self) -> None:
-        """Compare the acknowledged writes with what the database kept."""
-        ledger = self.compiled.scenario.ledger
-        if ledger is None or ledger.reconcile is None or self.reconciliation is not None:
-            return
-        if self._initial is None:
-            self.reconciliation = ReconciliationResult(
-                self.ledger.writes, 0, 0, 0.0, 0, 0.0,
-                error="the reconcile query uses :entities, so the values before the run could "
-                "not be read; write it without :entities (every row it returns is read first)",
-            )  # fmt: skip
-            return
-        try:
-            final = read_entity_values(
-                ledger.reconcile, self.ledger.entities(), ledger.fields,
-                variables=self.options.variables, redactor=self.redactor,
-            )  # fmt: skip
-        except SqlError as error:
-            self.reconciliation = ReconciliationResult(
-                self.ledger.writes, 0, 0, 0.0, 0, 0.0, error=str(error)
-            )
-            return
-        self.reconciliation = reconcile(self.ledger, self._initial, final)
-
-    def _check(self, moment: Moment, stage: str | None) -> tuple[InvariantResult, ...]:
-        """The scenario's invariants due at this moment (never raises: errors are results)."""
-        scenario = self.compiled.scenario
-        if not scenario.invariant_specs:
-            return ()
-        return run_invariants(
-            scenario.invariant_specs,
-            moment=moment,
-            stage=stage,
-            target=scenario.target,
-            variables=self.options.variables,
-            redactor=self.redactor,
-        )
 
     def _in_process(
         self, directory: RunDirectory, index: int, steps: tuple[CompiledStep, ...]
@@ -379,7 +289,7 @@ class Coordinator:
         self.listener.stage_finished(info, self.accumulator)
         if self.judge is None:
             return True
-        self.judge.observe_service(index, self._observed_since(start_ns / 1e9))
+        self.judge.observe_service(index, self.service.observed_since(start_ns / 1e9))
         return self.judge.stage_passed(index, self.accumulator) and not breached
 
     def _receive(self, directory: RunDirectory, conn: Connection, worker: int) -> bool:
@@ -390,7 +300,7 @@ class Coordinator:
             self.failures.append(f"worker {worker} exited unexpectedly")
             return True
         if isinstance(message, LedgerUpdate):
-            self.ledger.merge(Ledger.from_dict(message.ledger))
+            self.service.ledger.merge(Ledger.from_dict(message.ledger))
             return False
         if isinstance(message, WorkerFailure):
             self.failures.append(f"worker {message.worker} failed:\n{message.message}")
