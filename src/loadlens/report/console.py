@@ -12,7 +12,7 @@ from rich.text import Text
 from loadlens.metrics.result import OpStats, RunResult, StageResult
 from loadlens.model.finding import Finding, Severity
 from loadlens.report.console_integrity import service
-from loadlens.report.facts import run_duration, stage_rate
+from loadlens.report.facts import fmt_bytes, fmt_ms, fmt_percent, run_duration, stage_rate
 from loadlens.report.outcomes import describe_outcome
 
 
@@ -70,7 +70,7 @@ def _verdict(result: RunResult) -> Text:
     verdict = result.verdict
     if verdict is None:
         return Text("verdict: none (no gates were judged)", style="dim")
-    label = {"go": "GO", "no_go": "NO-GO"}.get(verdict.kind, "INCONCLUSIVE")
+    label = verdict.kind.label
     text = Text.assemble(
         ("verdict: ", "bold"),
         (f" {label} ", _VERDICT_STYLE.get(verdict.kind, "bold black on yellow")),
@@ -137,9 +137,9 @@ def _totals(result: RunResult) -> Table:
     rate = total.count / duration if duration > 0 else 0.0
     table.add_row("requests", f"{total.count:,}")
     table.add_row("throughput", f"{rate:,.1f} req/s")
-    table.add_row("failed", f"{total.errors:,} ({_percent(total.error_rate)})")
-    table.add_row("data sent", _bytes(total.bytes_sent))
-    table.add_row("data received", _bytes(total.bytes_received))
+    table.add_row("failed", f"{total.errors:,} ({fmt_percent(total.error_rate)})")
+    table.add_row("data sent", fmt_bytes(total.bytes_sent))
+    table.add_row("data received", fmt_bytes(total.bytes_received))
     table.add_row("duration", f"{duration:,.1f} s")
     return table
 
@@ -163,8 +163,8 @@ def _stages(result: RunResult) -> Table:
             f"{stage.info.latency_origin} send",
             f"{stage.total.count:,}" if stage.ran else "not run",
             f"{stage_rate(stage):,.1f}",
-            _percent(stage.total.error_rate),
-            _ms(stage.total.latency.p95),
+            fmt_percent(stage.total.error_rate),
+            fmt_ms(stage.total.latency.p95),
         )
     return table
 
@@ -186,12 +186,12 @@ def _op_row(table: Table, name: str, stats: OpStats, style: str = "") -> None:
     table.add_row(
         name,
         f"{stats.count:,}",
-        _percent(success),
-        _ms(latency.mean),
-        _ms(latency.p50),
-        _ms(latency.p95),
-        _ms(latency.p99),
-        _ms(latency.max),
+        fmt_percent(success),
+        fmt_ms(latency.mean),
+        fmt_ms(latency.p50),
+        fmt_ms(latency.p95),
+        fmt_ms(latency.p99),
+        fmt_ms(latency.max),
         style=style,
     )
 
@@ -210,7 +210,7 @@ def _outcomes(result: RunResult) -> Table | None:
     table.add_column("share of op", justify="right")
     for name, key, count in rows:
         share = count / result.operations[name].count
-        table.add_row(name, describe_outcome(key), f"{count:,}", _percent(share))
+        table.add_row(name, describe_outcome(key), f"{count:,}", fmt_percent(share))
     return table
 
 
@@ -233,20 +233,3 @@ def _load(stage: StageResult) -> str:
     if model == "open":
         return f"{load['rate']:g}/s{ramp}, {stage.info.duration_s:g}s"
     return str(model)
-
-
-def _percent(fraction: float) -> str:
-    return f"{100 * fraction:.2f} %"
-
-
-def _ms(value: float) -> str:
-    return f"{value:,.2f}"
-
-
-def _bytes(count: int) -> str:
-    size = float(count)
-    for unit in ["B", "KiB", "MiB", "GiB"]:
-        if size < 1024 or unit == "GiB":
-            return f"{size:,.1f} {unit}" if unit != "B" else f"{count:,} B"
-        size /= 1024
-    return f"{count} B"

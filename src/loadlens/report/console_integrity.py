@@ -8,6 +8,7 @@ from rich.text import Text
 
 from loadlens.metrics.result import RunResult
 from loadlens.model.observation import ObservationResult
+from loadlens.report.facts_service import OBSERVED_COLUMNS, observed_rows
 
 
 def service(result: RunResult) -> list[RenderableType]:
@@ -25,16 +26,10 @@ def service(result: RunResult) -> list[RenderableType]:
 def observations(observation: ObservationResult) -> Table:
     """Each observed metric's first, last, min and max, and each source's missed samples."""
     table = Table(title=f"Service observed every {observation.every:g}s", title_justify="left")
-    for name in ["metric", "samples", "first", "last", "min", "max"]:
+    for name in OBSERVED_COLUMNS:
         table.add_column(name, justify="left" if name == "metric" else "right")
-    for metric in observation.metrics:
-        values = [value for _, value in metric.samples]
-        if not values:
-            continue
-        table.add_row(
-            metric.name, f"{len(values):,}", _number(values[0]), _number(values[-1]),
-            _number(min(values)), _number(max(values)),
-        )  # fmt: skip
+    for row in observed_rows(observation):
+        table.add_row(*row)
     for source in observation.sources:
         if source.missed:
             why = f": {source.last_error}" if source.last_error else ""
@@ -86,7 +81,3 @@ def reconciliation(result: RunResult) -> Text:
             f"{example.acknowledged:g} acknowledged in {example.writes} writes, found {final}"
         )
     return text
-
-
-def _number(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"

@@ -75,6 +75,11 @@ def fmt_ms_unit(value: float) -> str:
     return f"{fmt_ms(value)} ms"
 
 
+def fmt_number(value: float) -> str:
+    """An observed value of any unit: whole above 100 (`140,000,000`), else 3 digits (`0.912`)."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+
+
 def fmt_percent(fraction: float) -> str:
     """A fraction as a percentage: `49.67 %`."""
     return f"{100 * fraction:.2f} %"
@@ -367,7 +372,7 @@ def _outcomes(result: RunResult) -> Section:
     paragraph = (
         f"{fmt_count(total.ok)} requests succeeded ({fmt_percent(1.0 - total.error_rate)}) and "
         f"{fmt_count(total.errors)} failed ({fmt_percent(total.error_rate)}); "
-        f"{_bytes(total.bytes_sent)} sent, {_bytes(total.bytes_received)} received."
+        f"{fmt_bytes(total.bytes_sent)} sent, {fmt_bytes(total.bytes_received)} received."
         if total.count
         else "No request was made."
     )
@@ -497,7 +502,8 @@ def _provenance(result: RunResult) -> Section:
     )
 
 
-def _bytes(count: int) -> str:
+def fmt_bytes(count: int) -> str:
+    """`512 B`, `1.5 MiB`."""
     if count < 1024:
         return f"{fmt_count(count)} B"
     size = float(count)

@@ -3,7 +3,23 @@
 from __future__ import annotations
 
 from loadlens.metrics.result import RunResult
-from loadlens.report.facts import NONE_RECORDED, Section, Table, fmt_count
+from loadlens.model.observation import ObservationResult
+from loadlens.report.facts import NONE_RECORDED, Section, Table, fmt_count, fmt_number
+
+OBSERVED_COLUMNS = ("metric", "samples", "first", "last", "min", "max")
+
+
+def observed_rows(observation: ObservationResult) -> list[tuple[str, ...]]:
+    """A row per observed metric with samples: its name, count, first, last, min and max."""
+    rows = []
+    for metric in observation.metrics:
+        values = [value for _, value in metric.samples]
+        if values:
+            first, last, low, high = values[0], values[-1], min(values), max(values)
+            rows.append(
+                (metric.name, fmt_count(len(values)), *map(fmt_number, (first, last, low, high)))
+            )
+    return rows
 
 
 def observations(result: RunResult) -> Section:
@@ -12,19 +28,9 @@ def observations(result: RunResult) -> Section:
     title = "Service observations"
     if observation is None:
         return Section("observations", title, paragraphs=(NONE_RECORDED,))
-    rows = []
-    for metric in observation.metrics:
-        values = [value for _, value in metric.samples]
-        if values:
-            rows.append(
-                (
-                    metric.name, fmt_count(len(values)), _number(values[0]), _number(values[-1]),
-                    _number(min(values)), _number(max(values)),
-                )
-            )  # fmt: skip
     table = Table(
-        ("metric", "samples", "first", "last", "min", "max"),
-        tuple(rows),
+        OBSERVED_COLUMNS,
+        tuple(observed_rows(observation)),
         (False, True, True, True, True, True),
     )
     notes = tuple(
@@ -90,7 +96,3 @@ def _reconciliation(result: RunResult) -> str:
         f"{head}: {fmt_count(found.lost)} lost (short by {found.lost_amount:g}), "
         f"{fmt_count(found.phantom)} phantom (over by {found.phantom_amount:g}). {examples}"
     )
-
-
-def _number(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
