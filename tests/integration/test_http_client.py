@@ -400,6 +400,38 @@ def test_cancelled_request_frees_its_slot(run: Runner) -> None:
 
 
 @pytest.mark.parametrize("run", RUNNERS)
+def test_a_cancelled_request_on_an_unbounded_pool_leaves_its_connection_reusable(
+    run: Runner,
+) -> None:
+    async def slow(head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(0.1 if b"/slow" in head else 0)
+        writer.write(ok(head.split(b" ", 2)[1]))
+        return True
+
+    async def main() -> None:
+        async with RawServer(slow) as server:
+            client = HttpClient()
+            try:
+                await client.request(server.origin, get(server.origin))  # a pooled connection
+                waiting = asyncio.ensure_future(
+                    client.request(server.origin, get(server.origin, b"/slow"))
+                )
+                await asyncio.sleep(0.02)
+                waiting.cancel()
+                await asyncio.sleep(0.2)  # the slow response arrives, unawaited
+                after = await client.request(server.origin, get(server.origin, b"/after"))
+            finally:
+                await client.close()
+        assert waiting.cancelled()
+        assert after.body == b"/after"
+        # The cancelled exchange ended by itself and its connection went back to the pool.
+        assert server.accepted == 1
+        assert server.requests == 3
+
+    run(main())
+
+
+@pytest.mark.parametrize("run", RUNNERS)
 def test_head_and_no_content(run: Runner) -> None:
     async def app(head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         if head.startswith(b"HEAD"):

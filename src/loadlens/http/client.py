@@ -1,14 +1,17 @@
 """HttpClient: sends encoded requests over pooled keep-alive connections.
 
-How it works: `request()` takes the newest idle connection of the origin's pool (no await on
-that path), or reserves a slot and connects, or waits in line when the pool is bounded and
-full. The connection writes the request and resolves one Future; the client gives the
-connection back to the pool if it is still alive and kept alive, else gives up its slot.
+How it works: `request()` takes the newest idle connection of the origin's pool and returns the
+connection's own Future for the response: no coroutine, no await, on this path, which is the
+path of nearly every request of a load test. When no connection is idle it returns a coroutine
+instead, which reserves a slot and connects, or waits in line when the pool is bounded and
+full. Either way the caller just awaits what it got.
 
-A request sent on a reused connection that fails with `reset` or `closed` before any response
-byte is retried once on a new connection: the server most likely closed the idle socket just
-as the request left. Only the retry's outcome is reported. (Like other clients, this resends
-whatever the method; a server that shuts an idle socket has not read the request.)
+The connection settles with its pool when its exchange ends (see `loadlens.http.connection`):
+back to the idle list if kept alive, else its slot is given up. A request sent on a reused
+connection that fails with `reset` or `closed` before any response byte is resent once on a new
+connection: the server most likely closed the idle socket just as the request left. Only the
+resend's outcome reaches the caller. (Like other clients, this resends whatever the method; a
+server that shuts an idle socket has not read the request.)
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import math
 import ssl
+from collections.abc import Awaitable
+from functools import partial
 from time import monotonic_ns
 
 from loadlens.http.connection import Connection, ConnectionState
@@ -27,7 +32,6 @@ from loadlens.http.response import Response, Timings
 from loadlens.model.outcome import ErrorKind
 
 _IDLE = ConnectionState.IDLE
-_STALE = frozenset({ErrorKind.RESET, ErrorKind.CLOSED})
 _FOREVER_NS = 1 << 62  # ~146 years: a deadline that never comes, still an int
 
 
@@ -53,31 +57,31 @@ class HttpClient:
         self._total_ns = _to_ns(options.total_timeout)
         self._tls: ssl.SSLContext | None = None
         self._closed = False
+        self._resending: set[asyncio.Task[None]] = set()  # stale requests being sent anew
 
     @property
     def open_connections(self) -> int:
         """Connections open now, idle or busy, over every origin."""
         return sum(len(pool.connections) for pool in self._pools.values())
 
-    async def request(
+    def request(
         self,
         origin: Origin,
         data: bytes,
         *,
         head: bool = False,
         timeouts: tuple[float | None, float | None, float | None] | None = None,
-    ) -> Response:
-        """Send `data`, a whole encoded request, and return the complete response.
+    ) -> Awaitable[Response]:
+        """Send `data`, a whole encoded request; await the result for the complete response.
 
         `head` says the request was a HEAD (its response has no body); `timeouts` overrides
         (connect, read, total) for this request, None entries keeping the client's options.
-        Raises TransportError when no response came.
+        The awaitable raises TransportError when no response came.
         """
         start = monotonic_ns()
         connect_ns, read_ns, total_ns = self._connect_ns, self._read_ns, self._total_ns
         if timeouts is not None:
             connect_ns, read_ns, total_ns = self._override(timeouts)
-        deadline = start + total_ns
         last_origin, pool = self._last
         if last_origin is not origin or pool is None:
             pool = self._pools.get(origin)
@@ -85,37 +89,46 @@ class HttpClient:
                 pool = self._open_pool(origin)
             self._last = (origin, pool)
         conn = pool.take_idle()
-        if conn is not None:
-            reused, connected = True, start
-        else:
+        if conn is not None and pool.limit is None:
+            return conn.send(data, start, start, True, head, read_ns, start + total_ns)
+        return self._request_guarded(
+            pool, origin, conn, data, head, start, connect_ns, read_ns, start + total_ns
+        )
+
+    async def _request_guarded(
+        self,
+        pool: Pool,
+        origin: Origin,
+        conn: Connection | None,
+        data: bytes,
+        head: bool,
+        start: int,
+        connect_ns: int,
+        read_ns: int,
+        deadline: int,
+    ) -> Response:
+        """A request on a new connection, the next one free, or an idle one of a bounded pool.
+
+        A caller that stops waiting here closes the connection at once: in a bounded pool its
+        slot may be someone's next turn.
+        """
+        connected = start
+        reused = True
+        if conn is None:
             conn, reused = await self._checkout(pool, origin, start, deadline, connect_ns)
             connected = monotonic_ns()
-        retried = False
-        while True:
-            future = conn.send(data, start, connected, reused, head, read_ns, deadline)
-            try:
-                response = await future
-            except TransportError as exc:
-                if retried or not reused or exc.kind not in _STALE or not conn.received_nothing:
-                    pool.release_slot()
-                    raise
-                retried, reused = True, False  # a stale keep-alive socket: once more, anew
-                conn = await self._connect(pool, origin, start, deadline, connect_ns)
-                connected = monotonic_ns()
-                continue
-            except BaseException:
-                conn.abandon()
-                pool.release_slot()
-                raise
-            if conn.state is _IDLE:
-                pool.put(conn)
-            else:
-                pool.release_slot()
-            return response
+        future = conn.send(data, start, connected, reused, head, read_ns, deadline)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            conn.abandon(future)
+            raise
 
     async def close(self) -> None:
         """Close every pooled connection; requests still in flight fail with `closed`."""
         self._closed = True
+        for task in list(self._resending):
+            task.cancel()
         pools = list(self._pools.values())
         self._pools.clear()
         self._last = (None, None)
@@ -141,6 +154,50 @@ class HttpClient:
             raise TransportError(ErrorKind.CLOSED, f"{origin}: the client is closed")
         pool = self._pools[origin] = Pool(self.options.max_connections_per_origin)
         return pool
+
+    def _on_stale(
+        self,
+        pool: Pool,
+        origin: Origin,
+        connect_ns: int,
+        future: asyncio.Future[Response],
+        data: bytes,
+        head: bool,
+        start: int,
+        read_ns: int,
+        deadline: int,
+    ) -> None:
+        """A connection's `on_stale` (bound to its pool by `partial`): resend in a new task."""
+        resend = self._resend(
+            pool, origin, connect_ns, future, data, head, start, read_ns, deadline
+        )
+        task = asyncio.get_running_loop().create_task(resend)
+        self._resending.add(task)
+        task.add_done_callback(self._resending.discard)
+
+    async def _resend(
+        self,
+        pool: Pool,
+        origin: Origin,
+        connect_ns: int,
+        future: asyncio.Future[Response],
+        data: bytes,
+        head: bool,
+        start: int,
+        read_ns: int,
+        deadline: int,
+    ) -> None:
+        try:
+            conn = await self._connect(pool, origin, start, deadline, connect_ns)
+        except TransportError as error:
+            if not future.done():
+                future.set_exception(error)
+            return
+        if future.done():  # the caller stopped waiting meanwhile: the connection stays idle
+            conn.state = _IDLE
+            pool.put(conn)
+            return
+        conn.send(data, start, monotonic_ns(), False, head, read_ns, deadline, future)
 
     async def _checkout(
         self, pool: Pool, origin: Origin, start: int, deadline: int, connect_ns: int
@@ -194,6 +251,7 @@ class HttpClient:
             timings = Timings(start, 0, 0, 0, monotonic_ns(), False)
             raise transport_error(exc, where, timings) from None
         conn.attach(transport)
+        conn.on_stale = partial(self._on_stale, pool, origin, connect_ns)
         pool.add(conn)
         return conn
 

@@ -16,8 +16,11 @@ connection keeps it if it fires no later than that request's first deadline, whi
 arming and cancelling a timer per request (about 2 µs on uvloop); a timer that finds no
 request in flight just ends.
 
-The parser's callbacks fill the response in place: headers are appended as (lower-cased name,
-value) tuples, body chunks go to a list joined once. `on_message_complete` resolves the Future.
+The parser's callbacks are few, since each is a Python call per response: the status and the
+keep-alive verdict are read at `on_headers_complete`, body chunks go to a list joined once, and
+`on_message_complete` resolves the Future. Header fields are not handed over one by one: the
+connection keeps the response's first bytes up to the end of its head, and the Response reads
+its fields from them only when a check, a capture or the diagnosis asks (see `Response`).
 Edge cases of the framing:
 
 * 1xx interim responses (100 Continue) are parsed and dropped; the final one follows.
@@ -28,11 +31,23 @@ Edge cases of the framing:
   replaced by a fresh one, so the next response on the connection starts clean.
 * Trailers of a chunked body are parsed and dropped.
 * Bytes that arrive while no request is in flight (pipelining is never used) break the
-  connection: `on_message_begin` refuses them, which stops the parser.
+  connection: `data_received` refuses them, and so does `on_message_begin` when a second
+  response follows the first in the same read, which stops the parser.
 
 Every failure becomes a `TransportError` set on the Future, and the connection is closed. A
 connection is reusable only when llhttp's keep-alive verdict (version, Connection header,
-framing) said so and nothing went wrong; the state tells the pool which.
+framing) said so and nothing went wrong.
+
+A pooled connection settles its own account with its pool the moment its exchange ends, before
+the Future wakes anyone: kept alive, it goes back (`Pool.put`); closed or failed, its slot is
+given up (`Pool.release_slot`). So `HttpClient.request` can hand the caller this Future itself,
+with no coroutine around it. A request on a reused connection that fails with `reset` or
+`closed` before any response byte is not failed but handed to `on_stale` with its Future: the
+server most likely closed the idle socket just as the request left, and the client resends it
+once on a new connection (in the same slot). A caller that stops waiting on this Future (its task
+cancelled) leaves the exchange to end by itself: a response that comes is dropped and the
+connection reused; one that does not is cut off by the read timeout. (The client guards the
+requests of a bounded pool instead, where a slot is worth freeing at once: `abandon`.)
 """
 
 from __future__ import annotations
@@ -41,18 +56,27 @@ import asyncio
 import enum
 from collections.abc import Callable
 from time import monotonic_ns
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import httptools
 
 from loadlens.http.errors import TransportError, error_kind, transport_error
-from loadlens.http.response import Response, Timings
+from loadlens.http.response import Response, Timings, final_head_fields
 from loadlens.model.outcome import ErrorKind
+
+if TYPE_CHECKING:
+    from loadlens.http.pool import Pool
+
+# Resends a request that met a stale keep-alive socket: (future, request bytes, head, start_ns,
+# read_ns, deadline_ns).
+StaleHandler = Callable[["asyncio.Future[Response]", bytes, bool, int, int, int], None]
 
 # Timers may fire up to a millisecond early by the monotonic clock (uvloop keeps loop time in
 # whole milliseconds); a deadline that close counts as passed, instead of re-arming for it.
 _SLACK_NS = 1_000_000
 _FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
+_NO_BODY: list[bytes] = []  # shared, never appended to: `on_body` replaces it with a new list
+_STALE = frozenset({ErrorKind.RESET, ErrorKind.CLOSED})
 
 
 class ConnectionState(enum.Enum):
@@ -80,18 +104,18 @@ class Connection(asyncio.Protocol):
         "_body",
         "_closed_waiter",
         "_connected_ns",
+        "_data",
         "_deadline_ns",
         "_first_ns",
         "_future",
         "_head",
-        "_head_count",
-        "_headers",
         "_headers_done",
         "_interim",
         "_keep_alive",
         "_last_ns",
         "_loop",
         "_parser",
+        "_raw",
         "_read_ns",
         "_received",
         "_reused",
@@ -103,6 +127,8 @@ class Connection(asyncio.Protocol):
         "_timer_due_ns",
         "_transport",
         "on_lost",
+        "on_stale",
+        "pool",
         "pooled",
         "state",
         "where",
@@ -114,16 +140,18 @@ class Connection(asyncio.Protocol):
         self.state = ConnectionState.CONNECTING
         self.pooled = False  # sitting in the pool's idle deque (the pool keeps this)
         self.on_lost: Callable[[Connection], None] | None = None
+        self.pool: Pool | None = None  # set by the pool that tracks this connection
+        self.on_stale: StaleHandler | None = None
+        self._data = b""
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._closed_waiter: asyncio.Future[None] | None = None
         self._future: asyncio.Future[Response] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due_ns = 0
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._body: list[bytes] = []
+        self._raw = b""  # the response's first bytes, up to the end of its head at least
+        self._body: list[bytes] = _NO_BODY
         self._head = False
-        self._head_count = 0
         self._headers_done = False
         self._interim = False
         self._keep_alive = False
@@ -145,14 +173,17 @@ class Connection(asyncio.Protocol):
         head: bool,
         read_ns: int,
         deadline_ns: int,
+        future: asyncio.Future[Response] | None = None,
     ) -> asyncio.Future[Response]:
-        """Write one encoded request; the Future gets its Response or a TransportError."""
-        future: asyncio.Future[Response] = self._loop.create_future()
+        """Write one encoded request; the Future (a new one unless given) gets its Response or
+        a TransportError."""
+        if future is None:
+            future = self._loop.create_future()
         self._future = future
+        self._data = data
         self.state = _BUSY
         self._head = head
-        self._headers = []
-        self._body = []
+        self._body = _NO_BODY
         self._headers_done = self._interim = False
         self._start_ns = start_ns
         self._connected_ns = connected_ns
@@ -170,7 +201,9 @@ class Connection(asyncio.Protocol):
             self._fail(ErrorKind.CLOSED, f"{self.where}: cannot send: {exc}")
             return future
         self._sent_ns = self._last_ns = now = monotonic_ns()
-        due = min(now + read_ns, deadline_ns)
+        due = now + read_ns
+        if due > deadline_ns:  # noqa: PLR1730 (min() is one more call on the hot path)
+            due = deadline_ns
         timer = self._timer
         if timer is None or self._timer_due_ns > due:
             if timer is not None:
@@ -184,14 +217,15 @@ class Connection(asyncio.Protocol):
         """No byte of a response arrived for the current (or last) request."""
         return self._received == 0
 
-    def abandon(self) -> None:
-        """Drop the request in flight (its caller went away) and close the connection."""
-        self._future = None
-        self._fail(ErrorKind.OTHER, "abandoned")
-
     def close(self) -> None:
         """Close the connection; a request in flight fails with `closed`."""
         self._fail(ErrorKind.CLOSED, f"{self.where}: the client was closed")
+
+    def abandon(self, future: asyncio.Future[Response]) -> None:
+        """Close the connection if `future`'s request is still in flight (its caller left)."""
+        if self._future is future:
+            self._future = None
+            self._fail(ErrorKind.OTHER, "abandoned")
 
     async def wait_closed(self) -> None:
         """Return once the transport has reported the connection lost."""
@@ -217,6 +251,9 @@ class Connection(asyncio.Protocol):
         self._last_ns = now
         if not self._first_ns:
             self._first_ns = now
+            self._raw = data
+        elif not self._headers_done:
+            self._raw += data  # a head split over reads: rare, so plain concatenation
         self._received += len(data)
         try:
             self._parser.feed_data(data)
@@ -247,10 +284,7 @@ class Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         if self._future is None:
-            raise _UnexpectedResponseError
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.lower(), value))
+            raise _UnexpectedResponseError  # a second response in the read that ended the first
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -260,37 +294,35 @@ class Connection(asyncio.Protocol):
             return
         self._status = status
         self._keep_alive = parser.should_keep_alive()
-        self._head_count = len(self._headers)
         self._headers_done = True
         if self._head:
             self._parser = httptools.HttpResponseParser(self)
-            self._complete()
+            self.on_message_complete()
 
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        if self._body is _NO_BODY:
+            self._body = [body]
+        else:
+            self._body.append(body)
 
     def on_message_complete(self) -> None:
-        if self._future is None:
+        """Resolve the Future with the response (also called for a HEAD and at EOF)."""
+        future = self._future
+        if future is None:
             return  # the HEAD response that completed at its headers
         if self._interim:
-            self._interim = False
-            self._headers = []
+            self._interim = False  # the 1xx head ends here; the final response follows
             return
-        self._complete()
-
-    # -- internals -------------------------------------------------------------------------------
-
-    def _complete(self) -> None:
-        future = self._future
         self._future = None
-        headers = self._headers
-        if len(headers) != self._head_count:
-            del headers[self._head_count :]  # trailers
+        self._data = b""
+        body = self._body
         response = Response(
             self._status,
-            headers,
-            b"" if self._head else b"".join(self._body),
-            Timings(
+            self._raw,
+            b"" if self._head or not body else body[0] if len(body) == 1 else b"".join(body),
+            self._sent,
+            self._received,
+            (
                 self._start_ns,
                 self._connected_ns,
                 self._sent_ns,
@@ -298,16 +330,19 @@ class Connection(asyncio.Protocol):
                 self._last_ns,
                 self._reused,
             ),
-            self._sent,
-            self._received,
         )
+        pool = self.pool
         if self._keep_alive:
             self.state = _IDLE
+            if pool is not None:
+                pool.put(self)
         else:
             self.state = _CLOSED
             if self._transport is not None:
                 self._transport.close()
-        if future is not None and not future.done():
+            if pool is not None:
+                pool.release_slot()
+        if not future.done():
             future.set_result(response)
 
     def _on_timer(self) -> None:
@@ -328,7 +363,7 @@ class Connection(asyncio.Protocol):
         if self._future is None:
             return
         if exc is None and self._headers_done and not self._framed():
-            self._complete()  # a close-delimited body ends here
+            self.on_message_complete()  # a close-delimited body ends here
         elif exc is None:
             self._fail(ErrorKind.CLOSED, f"{self.where}: closed before a full response")
         else:
@@ -336,20 +371,34 @@ class Connection(asyncio.Protocol):
             self._fail(error_kind(exc), error.message)
 
     def _framed(self) -> bool:
-        headers = self._headers
-        return any(headers[i][0] in _FRAMING_HEADERS for i in range(self._head_count))
+        return any(name in _FRAMING_HEADERS for name, _ in final_head_fields(self._raw))
 
     def _fail(self, kind: ErrorKind, message: str) -> None:
         """Fail the request in flight, if any, and close the connection for good."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        was_busy = self.state is _BUSY
         self.state = _CLOSED
         transport = self._transport
         if transport is not None and not transport.is_closing():
             transport.abort()
         future = self._future
         self._future = None
+        data, self._data = self._data, b""
+        stale = self.on_stale
+        if (
+            stale is not None
+            and future is not None
+            and not future.done()
+            and self._reused
+            and self._received == 0
+            and kind in _STALE
+        ):
+            stale(future, data, self._head, self._start_ns, self._read_ns, self._deadline_ns)
+            return  # the slot goes on to the new connection
+        if was_busy and self.pool is not None:
+            self.pool.release_slot()
         if future is not None and not future.done():
             end = monotonic_ns()
             timings = Timings(

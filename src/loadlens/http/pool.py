@@ -95,6 +95,7 @@ class Pool:
         """Track a newly opened connection (its slot is already reserved)."""
         self.connections.add(conn)
         conn.on_lost = self._lost
+        conn.pool = self
 
     def close(self) -> None:
         """Close every connection and fail every waiter; requests in flight fail `closed`."""

@@ -17,16 +17,50 @@ class Timings:
     reused: bool  # sent on a kept-alive connection
 
 
-@dataclass(slots=True)
-class Response:
-    """A complete HTTP response; header names are lower-cased and kept in order."""
+# (start, connected, sent, first byte, end) in ns as in `Timings`, and whether it was reused.
+Instants = tuple[int, int, int, int, int, bool]
 
-    status: int
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
-    timings: Timings
-    bytes_sent: int
-    bytes_received: int
+
+class Response:
+    """A complete HTTP response, with the instants of its exchange.
+
+    The instants are one tuple, built where they are known: a response costs two objects, and
+    the recorder keeps the tuple (the body is not kept alive with it) to sum the phases of a
+    whole second at once. The headers are read from the raw head only when asked for: llhttp
+    has already validated and framed the message, and most responses of a load test are judged
+    by status alone, so handing every header to Python as it is parsed would be wasted work.
+    """
+
+    __slots__ = ("_head", "_headers", "body", "bytes_received", "bytes_sent", "instants", "status")
+
+    def __init__(
+        self,
+        status: int,
+        head: bytes,
+        body: bytes,
+        bytes_sent: int,
+        bytes_received: int,
+        instants: Instants,
+    ) -> None:
+        self.status = status
+        self._head = head  # the response's first bytes, at least up to the end of its head
+        self._headers: list[tuple[bytes, bytes]] | None = None
+        self.body = body
+        self.bytes_sent = bytes_sent
+        self.bytes_received = bytes_received
+        self.instants = instants
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """The header fields in order, names lower-cased (interim 1xx heads skipped)."""
+        if self._headers is None:
+            self._headers = final_head_fields(self._head)
+        return self._headers
+
+    @property
+    def timings(self) -> Timings:
+        """The instants of this exchange as a Timings."""
+        return Timings(*self.instants)
 
     def header(self, name: str) -> str | None:
         """The first value of a header, found case-insensitively, decoded as latin-1."""
@@ -35,3 +69,39 @@ class Response:
             if field_name == key:
                 return value.decode("latin-1")
         return None
+
+    def __repr__(self) -> str:
+        return f"Response(status={self.status}, body={len(self.body)} bytes)"
+
+
+def final_head_fields(raw: bytes) -> list[tuple[bytes, bytes]]:
+    """The fields of the last head in `raw` (one that llhttp accepted): 1xx heads are skipped.
+
+    Lines may end in CRLF or a bare LF; a value loses the whitespace around it, as llhttp
+    reports it.
+    """
+    start = 0
+    while True:
+        end = _head_end(raw, start)
+        lines = raw[start:end].split(b"\n")
+        status_line = lines[0].split(None, 2)
+        start = end
+        if len(status_line) < 2 or not status_line[1].startswith(b"1"):
+            break
+    fields: list[tuple[bytes, bytes]] = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if colon:
+            fields.append((name.strip().lower(), value.strip(b" \t\r")))
+    return fields
+
+
+def _head_end(raw: bytes, start: int) -> int:
+    """Where the head beginning at `start` ends (after its blank line), or the end of `raw`."""
+    crlf = raw.find(b"\r\n\r\n", start)
+    lf = raw.find(b"\n\n", start)
+    if crlf < 0 and lf < 0:
+        return len(raw)
+    if lf < 0 or 0 <= crlf < lf:
+        return crlf + 4
+    return lf + 2
