@@ -5,11 +5,12 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loadlens.engine.prepared import PreparedRequest, prepare
 from loadlens.http import Origin
 from loadlens.model.integrity import LedgerRule
+from loadlens.model.outcome import OK_KEYS, STATUS_KEYS
 from loadlens.model.redaction import Redactor
 from loadlens.model.scenario import (
     Capture,
@@ -54,6 +55,22 @@ class CompiledRequest:
     repeat: int
     needs_json: bool  # parse the body as JSON once, for captures or checks
     ledger: tuple[LedgerRule, ...] = ()  # acknowledged writes this operation makes
+    # The outcome each status gets from the status alone (`ok:N` or `status:N`), built once
+    # so that a response is judged by one dict lookup; see `status_outcome` for the others.
+    by_status: dict[int, str] = field(default_factory=dict, compare=False)
+    judged_by_status: bool = False  # no capture and no check: the status decides the outcome
+
+    def __post_init__(self) -> None:
+        for status in range(100, 600):
+            self.by_status[status] = self.status_outcome(status)
+        object.__setattr__(self, "judged_by_status", not self.captures and not self.checks)
+
+    def status_outcome(self, status: int) -> str:
+        """`ok:N` when the step expects the status (2xx and 3xx by default), else `status:N`."""
+        accepted = 200 <= status < 400 if self.statuses is None else status in self.statuses
+        if accepted:
+            return OK_KEYS.get(status) or f"ok:{status}"
+        return STATUS_KEYS.get(status) or f"status:{status}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +103,9 @@ class CompiledScenario:
     cumulative_weights: tuple[float, ...]
     setup: tuple[CompiledStep, ...]
     teardown: tuple[CompiledStep, ...]
+    # The flows made only of requests sent once, by id(): a user runs those step by step, with
+    # no `StepRunner.run` around them (one coroutine less per iteration).
+    plain: dict[int, tuple[CompiledRequest, ...]] = field(default_factory=dict)
 
     def pick_flow(self, draw: float) -> tuple[CompiledStep, ...]:
         """The flow for a uniform draw in [0, 1)."""
@@ -122,7 +142,16 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         cumulative_weights=_cumulative(scenario.flows),
         setup=setup,
         teardown=teardown,
+        plain={id(flow): requests for flow in flows if (requests := _plain(flow)) is not None},
     )
+
+
+def _plain(flow: tuple[CompiledStep, ...]) -> tuple[CompiledRequest, ...] | None:
+    """The flow's requests if it is nothing but requests sent once, else None."""
+    requests = tuple(
+        step for step in flow if isinstance(step, CompiledRequest) and step.repeat == 1
+    )
+    return requests if len(requests) == len(flow) else None
 
 
 def _cumulative(flows: tuple[Flow, ...]) -> tuple[float, ...]:

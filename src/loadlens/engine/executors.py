@@ -31,6 +31,7 @@ _CONTROL_PERIOD = 0.05  # seconds between closed-model user-count adjustments
 _LATE_NS = 2_000_000
 _IDLE_ITERATION_PAUSE = 0.001  # an iteration that sent nothing yields this long, not a spin
 _MIN_SLEEP = 0.0006  # the shortest sleep uvloop rounds up to a 1 ms timer, not to 0
+_NEVER_NS = 1 << 62  # the "next arrival" once there is none
 
 
 @dataclass(slots=True)
@@ -78,7 +79,8 @@ def _renew_user(context: WorkerContext, user: UserState, user_id: int) -> None:
     """Make a finished user into a new one, as `_new_user` would, without allocating it."""
     user.user_id = user_id
     user.iteration = 0
-    user.variables = dict(context.initial_variables)
+    if user.variables or context.initial_variables:
+        user.variables = dict(context.initial_variables)
     if user.missing:
         user.missing.clear()
     if user.rows:
@@ -94,15 +96,6 @@ def _begin_iteration(context: WorkerContext, user: UserState) -> tuple[CompiledS
     if len(flows) == 1:
         return flows[0]
     return context.compiled.pick_flow(context.shared.rng.random())
-
-
-async def _iterate(context: WorkerContext, user: UserState, intended_ns: int | None) -> bool:
-    """One iteration of a weighted-random flow; whether it sent anything."""
-    flow = _begin_iteration(context, user)
-    runner = context.runner
-    sent_before = runner.sent
-    await runner.run(flow, user, intended_ns)
-    return runner.sent != sent_before
 
 
 async def _finish(tasks: set[asyncio.Task[None]], grace: float) -> None:
@@ -131,11 +124,19 @@ async def run_closed(
     loop = asyncio.get_running_loop()
 
     runner = context.runner
+    request = runner.request
+    plain = context.compiled.plain
 
     async def user_loop(user: UserState, quit_flag: list[bool]) -> None:
         while not quit_flag[0] and not control.stopping:
             sent_before = runner.sent
-            await runner.run(_begin_iteration(context, user), user)
+            steps = _begin_iteration(context, user)
+            requests = plain.get(id(steps))
+            if requests is not None:
+                for step in requests:
+                    await request(step, user, None)
+            else:
+                await runner.run(steps, user)
             if runner.sent == sent_before:
                 await asyncio.sleep(_IDLE_ITERATION_PAUSE)
 
@@ -178,6 +179,13 @@ async def run_open(
     own Future, and a new one is started only when none is idle. Each arrival still gets a
     fresh user (a new id, the initial variables), as if a new user arrived; only the task and
     the UserState object are reused.
+
+    Arrivals are started by `dispatch`, which runs after every response (so at high rates they
+    leave within one response's processing of their time) and on a timer callback between
+    them. It keeps the next arrival's time, so the call after a response that finds nothing
+    due costs one clock read and one comparison. A task whose iteration ends takes the next
+    due arrival itself, if there is one: at high rates most arrivals go out that way, without
+    a handover and a second wake-up of a task.
     """
     tasks: set[asyncio.Task[None]] = set()
     idle: list[tuple[asyncio.Future[int | None], UserState]] = []
@@ -188,63 +196,110 @@ async def run_open(
     arrival_time = schedule.arrival_time
     next_user = context.worker
     monotonic_ns = time.monotonic_ns
+    runner = context.runner
+    request = runner.request
+    plain = context.compiled.plain
 
-    async def user_task(intended_ns: int | None, user: UserState) -> None:
+    async def user_task(intended_ns: int, user: UserState) -> None:
         nonlocal busy
-        while intended_ns is not None:
+        while True:
             try:
-                await _iterate(context, user, intended_ns)
+                steps = _begin_iteration(context, user)
+                requests = plain.get(id(steps))
+                if requests is None:
+                    await runner.run(steps, user, intended_ns)
+                else:
+                    first: int | None = intended_ns
+                    for step in requests:
+                        if first is None:
+                            dispatch()  # between steps: what fell due meanwhile goes out
+                        await request(step, user, first)
+                        first = None
             finally:
                 busy -= 1
             if not dispatching:
                 return
-            handover: asyncio.Future[int | None] = loop.create_future()
-            idle.append((handover, user))
-            intended_ns = await handover
+            claimed = dispatch(user)
+            if claimed is None:
+                handover: asyncio.Future[int | None] = loop.create_future()
+                idle.append((handover, user))
+                claimed = await handover
+                if claimed is None:
+                    return
+            intended_ns = claimed
+
+    def due_ns(k: int) -> int:
+        return start_ns + int(arrival_time(k) * 1e9) if k < total else _NEVER_NS
 
     k = 0
+    next_due = due_ns(0)
 
-    def dispatch() -> None:
-        """Start every arrival already due; runs on the dispatcher's turns and after responses."""
-        nonlocal k, busy, next_user
-        if control.stopping:
-            return
+    def dispatch(claimant: UserState | None = None) -> int | None:
+        """Start every arrival already due; the first goes to `claimant` if given (a user task
+        that just finished, and carries on without waiting), whose intended time is returned.
+        """
+        nonlocal k, busy, next_user, next_due
         now = monotonic_ns()
-        due = start_ns + int(arrival_time(k) * 1e9)
-        while due <= now and k < total:
-            k += 1
+        if now < next_due or control.stopping:
+            return None
+        claimed = None
+        lateness_ns = stats.lateness_ns  # (the list is swapped out once a second)
+        while next_due <= now:
             if busy >= max_in_flight:
                 stats.dropped += 1
             else:
-                lateness = now - due
-                stats.lateness_ns.append(lateness)
+                lateness = now - next_due
+                lateness_ns.append(lateness)
                 if lateness > _LATE_NS:
                     stats.late += 1
                 busy += 1
-                if idle:
+                if claimant is not None:
+                    _renew_user(context, claimant, next_user)
+                    claimed, claimant = next_due, None
+                elif idle:
                     handover, user = idle.pop()
                     _renew_user(context, user, next_user)
-                    handover.set_result(due)
+                    handover.set_result(next_due)
                 else:
                     user = _new_user(context, next_user)
-                    task = loop.create_task(user_task(due, user))
+                    task = loop.create_task(user_task(next_due, user))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                 next_user += context.workers
-            due = start_ns + int(arrival_time(k) * 1e9)
+            k += 1
+            next_due = due_ns(k)
         stats.active = busy
+        return claimed
 
-    # Responses come far more often than the loop's 1 ms timers at high rates, so the runner
-    # dispatches after each one too: sub-ms dispatch without spinning the loop.
-    context.runner.after_response = dispatch
+    def dispatch_all() -> None:
+        dispatch()
+
+    finished = loop.create_future()
+    timer: asyncio.TimerHandle | None = None
+
+    def tick() -> None:
+        """The timer's turn: dispatch, then sleep until the next arrival (checking `stopping`
+        at least every control period)."""
+        nonlocal timer
+        dispatch()
+        if k >= total or control.stopping:
+            if not finished.done():
+                finished.set_result(None)
+            return
+        gap = (next_due - monotonic_ns()) / 1e9
+        timer = loop.call_later(min(_dispatch_pause(gap), _CONTROL_PERIOD), tick)
+
+    # Plain flows dispatch between their steps and when they end (see user_task); other flows
+    # may pause or repeat, so the runner dispatches after each of their responses.
+    if len(plain) < len(context.compiled.flows):
+        runner.after_response = dispatch_all
     try:
-        while k < total and not control.stopping:
-            dispatch()
-            if k < total:
-                gap = start_ns + int(arrival_time(k) * 1e9) - monotonic_ns()
-                await asyncio.sleep(_dispatch_pause(gap))
+        tick()
+        await finished
     finally:
-        context.runner.after_response = None
+        runner.after_response = None
+        if timer is not None:
+            timer.cancel()
     dispatching = False
     for handover, _ in idle:
         handover.set_result(None)
@@ -257,11 +312,11 @@ async def run_open(
     stats.active = 0
 
 
-def _dispatch_pause(gap_ns: int) -> float:
-    """How long the dispatcher sleeps when the next arrival is `gap_ns` away.
+def _dispatch_pause(gap: float) -> float:
+    """How long the dispatcher sleeps when the next arrival is `gap` seconds away.
 
     The loop's timers are whole milliseconds (uvloop rounds a delay to the nearest ms, so a
     sub-ms sleep would be a busy turn). The dispatcher never spins: it sleeps at least a tick,
     and arrivals due in between go out after the next response or at the tick.
     """
-    return max(gap_ns / 1e9, _MIN_SLEEP)
+    return max(gap, _MIN_SLEEP)

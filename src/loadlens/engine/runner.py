@@ -38,11 +38,11 @@ from loadlens.http import HttpClient, Response, TransportError
 from loadlens.metrics.diagnostics import RequestSample
 from loadlens.metrics.recorder import Recorder
 from loadlens.model.integrity import Ledger
-from loadlens.model.outcome import OK_KEYS, STATUS_KEYS
 from loadlens.model.scenario import Extractor, ExtractorKind
 from loadlens.model.template import VarRef
 
 CANCELLED = "cancelled"
+_NONE_HELD: list[object] = []  # shared by every request that holds no entity; never appended to
 _NOT_JSON = object()
 
 
@@ -67,13 +67,13 @@ class StepRunner:
         for step in steps:
             if type(step) is CompiledRequest:
                 if step.repeat == 1:
-                    await self._request(step, user, intended_ns)
+                    await self.request(step, user, intended_ns)
                     intended_ns = None
                     continue
                 for repetition in range(step.repeat):
                     if repetition:
                         user.draw_rows()
-                    await self._request(step, user, intended_ns)
+                    await self.request(step, user, intended_ns)
                     intended_ns = None
             elif isinstance(step, CompiledGroup):
                 for repetition in range(step.repeat):
@@ -86,19 +86,20 @@ class StepRunner:
                 low, high = step.low, step.high
                 await asyncio.sleep(low if low == high else user.shared.rng.uniform(low, high))
 
-    async def _request(self, step: CompiledRequest, user: UserState, intended: int | None) -> None:
+    async def request(self, step: CompiledRequest, user: UserState, intended: int | None) -> None:
+        """One request step, sent once: `run` calls it, and so does a closed user directly when its
+        flow is nothing but plain requests (see `CompiledScenario.plain`)."""
         prepared = step.prepared
         op = prepared.operation
-        recorder = self.recorder
         data = prepared.static
         used: dict[VarRef, object] | None = None
-        held: list[object] = []
+        held: list[object] = _NONE_HELD
         if data is None:
             used = {}
             try:
                 data = prepared.encode_into(user, used)
             except MissingVariableError as missing:
-                recorder.count(op, f"missing_variable:{missing.outcome_detail}")
+                self.recorder.count(op, f"missing_variable:{missing.outcome_detail}")
                 return
             features, held = prepared.features.features(used, user.origin, self.entities)
         else:
@@ -113,14 +114,14 @@ class StepRunner:
             self.in_flight -= 1
             release(self.entities, held)
             outcome = f"error:{error.kind.value}"
-            wanted = recorder.count(op, outcome, features)
+            wanted = self.recorder.count(op, outcome, features)
             self._note_failure(prepared, outcome, data, None, str(error), used, wanted)
             self._mark_captures_missing(step, user, prepared.name)
             return
         except asyncio.CancelledError:
             self.in_flight -= 1
             release(self.entities, held)
-            recorder.count(op, CANCELLED)
+            self.recorder.count(op, CANCELLED)
             raise
         except BaseException:
             self.in_flight -= 1
@@ -129,27 +130,32 @@ class StepRunner:
         self.in_flight -= 1
         if held:
             release(self.entities, held)
-        timings = response.timings
-        start = timings.start_ns if intended is None else min(intended, timings.start_ns)
-        latency_us = (timings.end_ns - start) // 1000 or 1
+        instants = response.instants
+        start = instants[0]
+        if intended is not None and intended < start:
+            start = intended
+        latency_us = (instants[4] - start) // 1000 or 1
         status = response.status
-        if not step.captures and not step.checks:  # judged by status alone
-            if 200 <= status < 400 if step.statuses is None else status in step.statuses:
-                outcome = OK_KEYS.get(status) or f"ok:{status}"
-            else:
-                outcome = STATUS_KEYS.get(status) or f"status:{status}"
+        if step.judged_by_status:
+            outcome = step.by_status.get(status) or step.status_outcome(status)
         else:
             outcome = self._judge(step, response, user)
         if status >= 300:  # rate-limit headers are looked for on non-2xx responses only
             extra = header_features(response.headers)
             if extra:
                 features = (*features, *extra)
-        wanted = recorder.record(
-            op, latency_us, outcome, response.bytes_sent, response.bytes_received, features, timings
+        wanted = self.recorder.record(
+            op,
+            latency_us,
+            outcome,
+            response.bytes_sent,
+            response.bytes_received,
+            features,
+            instants,
         )
         if step.ledger:
             self._acknowledge(step, status, user, used)
-        if wanted or not outcome.startswith("ok"):
+        if wanted or outcome[0] != "o":  # a sample still wanted, or a failure (not `ok:N`)
             self._note_failure(prepared, outcome, data, response, "", used, wanted, latency_us)
         if self.after_response is not None:
             self.after_response()
@@ -204,12 +210,9 @@ class StepRunner:
 
     def _judge(self, step: CompiledRequest, response: Response, user: UserState) -> str:
         status = response.status
-        accepted = 200 <= status < 400 if step.statuses is None else status in step.statuses
-        if not accepted:
+        ok = step.by_status.get(status) or step.status_outcome(status)
+        if not ok.startswith("ok"):
             self._mark_captures_missing(step, user, step.prepared.name)
-            return STATUS_KEYS.get(status) or f"status:{status}"
-        ok = OK_KEYS.get(status) or f"ok:{status}"
-        if not step.captures and not step.checks:
             return ok
         document = _parse_json(response.body) if step.needs_json else _NOT_JSON
         outcome = ok

@@ -21,6 +21,7 @@ import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
+from loadlens.engine import collector
 from loadlens.engine.compiled import CompiledScenario, compile_scenario
 from loadlens.engine.executors import (
     ExecutorStats,
@@ -150,6 +151,7 @@ async def _run_stage(
                 control.stopping = True
 
     loop.add_reader(conn.fileno(), on_message)
+    collector.stage_begins()
     ticker = Ticker(conn, recorder, stats, runner, worker, order.index, order.start_ns)
     ticker_task = loop.create_task(ticker.run())
     try:
@@ -163,6 +165,7 @@ async def _run_stage(
         if isinstance(ticked, Exception):  # a broken ticker loses frames: never hide it
             raise ticked
         await client.close()
+        collector.stage_ends()
     if runner.ledger.writes:
         conn.send(LedgerUpdate(worker, order.index, runner.ledger.to_dict()))
     conn.send(ticker.frame(final=True))
@@ -228,6 +231,7 @@ class Ticker:
             self.max_lag = max(self.max_lag, (now - expected) / 1e6)
             if now >= boundary:
                 self.conn.send(self.frame(final=False))
+                collector.second_ends(self.second)
                 self.second += 1
                 boundary += 1_000_000_000
 

@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 
-from loadlens.engine.compiled import CompiledStep, compile_scenario
+from loadlens.engine.compiled import CompiledRequest, compile_scenario
 from loadlens.engine.executors import ExecutorStats, StageControl, WorkerContext, run_open
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule
@@ -28,15 +28,15 @@ plan:
 
 
 class BlockingRunner(StepRunner):
-    """Sends nothing; blocks the event loop for 60 ms once, as a stuck generator would."""
+    """Sends nothing; blocks the event loop for 60 ms once, as a stuck generator would.
+
+    The scenario's flow is one plain request, so the executor calls `request` directly."""
 
     def __init__(self) -> None:
         super().__init__(HttpClient(), Recorder(["get"]))
         self.calls = 0
 
-    async def run(
-        self, steps: tuple[CompiledStep, ...], user: UserState, intended_ns: int | None = None
-    ) -> None:
+    async def request(self, step: CompiledRequest, user: UserState, intended: int | None) -> None:
         self.calls += 1
         if self.calls == 50:
             time.sleep(0.06)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
 
 from loadlens.metrics.accumulate import RunAccumulator
 from loadlens.metrics.diagnostics import (
@@ -15,19 +14,14 @@ from loadlens.metrics.diagnostics import (
     RequestSample,
 )
 from loadlens.metrics.frame import Frame, Health
-from loadlens.metrics.recorder import Recorder
+from loadlens.metrics.recorder import PhaseInstants, Recorder
 from loadlens.metrics.result import RunResult
 from tests.unit.metrics.metrics_samples import RUN, STAGES
 
 
-@dataclass
-class _Timings:
-    start_ns: int = 0
-    connected_ns: int = 1_000
-    sent_ns: int = 3_000
-    first_byte_ns: int = 10_003_000
-    end_ns: int = 10_004_000
-    reused: bool = False
+def _instants(*, reused: bool = False) -> PhaseInstants:
+    """Instants of a response: connect 1 µs, send 2 µs, wait 10 ms, receive 1 µs."""
+    return (0, 1_000, 3_000, 10_003_000, 10_004_000, reused)
 
 
 def _sample(outcome: str, n: int = 0) -> RequestSample:
@@ -43,9 +37,9 @@ def test_interned_feature_tuples_expand_to_exact_per_feature_counts() -> None:
     with_cursor = ("q:limit", "q:cursor")
     without = ("q:limit",)
     for _ in range(5):
-        recorder.record(0, 10, "status:400", 1, 1, with_cursor, _Timings())
+        recorder.record(0, 10, "status:400", 1, 1, with_cursor, _instants())
     for _ in range(7):
-        recorder.record(0, 10, "ok:200", 1, 1, without, _Timings(reused=True))
+        recorder.record(0, 10, "ok:200", 1, 1, without, _instants(reused=True))
     recorder.count(0, "error:reset", with_cursor)
     recorder.record(0, 10, "status:429", 1, 1, (*without, "h:retry-after"))
     diagnostics = _take(recorder).ops["history"].diagnostics
@@ -98,7 +92,7 @@ def test_template_and_feature_caps() -> None:
 
 def test_frames_round_trip_with_diagnostics() -> None:
     recorder = Recorder(["op"])
-    recorder.record(0, 10, "status:400", 1, 1, ("q:cursor",), _Timings())
+    recorder.record(0, 10, "status:400", 1, 1, ("q:cursor",), _instants())
     recorder.error(0, "status:400", "bad <n>")
     recorder.sample(0, _sample("status:400"))
     frame = _take(recorder)
@@ -117,9 +111,9 @@ def test_two_workers_merge_into_the_stage_result() -> None:
     for worker in (1, 2):
         recorder = Recorder(["op"])
         for n in range(3):
-            recorder.record(0, 10, "status:400", 1, 1, ("q:cursor",), _Timings())
+            recorder.record(0, 10, "status:400", 1, 1, ("q:cursor",), _instants())
             recorder.sample(0, _sample("status:400", worker * 10 + n))
-        recorder.record(0, 10, "ok:200", 1, 1, ("q:limit",), _Timings())
+        recorder.record(0, 10, "ok:200", 1, 1, ("q:limit",), _instants())
         recorder.error(0, "status:400", "invalid cursor")
         recorder.error(0, "status:400", f"only worker {worker}")
         frames.append(_take(recorder, worker))
