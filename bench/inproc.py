@@ -9,6 +9,7 @@ py-spy can attach to it (`py-spy record -o out.svg -- .venv/bin/python bench/inp
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import resource
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import uvloop
 
+from loadlens.engine import collector
 from loadlens.engine.compiled import compile_scenario
 from loadlens.engine.executors import (
     ExecutorStats,
@@ -79,9 +81,14 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--gc", choices=["on", "off", "calm"], default="calm")
     args = parser.parse_args()
     os.environ.setdefault("BENCH_DURATION", "1s")
     os.environ.setdefault("BENCH_RATE", "1/s")
+    if args.gc == "off":
+        gc.disable()
+    elif args.gc == "calm":
+        collector.stage_begins()  # as a worker does (runs here are too short to collect)
     if args.cprofile:
         import cProfile
         import pstats
