@@ -9,6 +9,7 @@ py-spy can attach to it (`py-spy record -o out.svg -- .venv/bin/python bench/inp
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import os
 import random
@@ -46,6 +47,18 @@ async def _main(args: argparse.Namespace) -> None:
     stats = ExecutorStats()
     before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.monotonic_ns()
+
+    async def progress() -> None:  # per second: sent, dropped, connections (open model)
+        last = 0
+        while True:
+            await asyncio.sleep(1)
+            print(
+                f"  +{runner.sent - last} sent, dropped so far {stats.dropped}, "
+                f"in flight {runner.in_flight}, connections {client.open_connections}"
+            )
+            last = runner.sent
+
+    watcher = asyncio.get_running_loop().create_task(progress()) if args.progress else None
     if args.rate:
         schedule = ArrivalSchedule(
             start_rate=args.rate, rate=args.rate, ramp=0.0, length=args.seconds, phase=0.0
@@ -54,6 +67,8 @@ async def _main(args: argparse.Namespace) -> None:
     else:
         ramp = UserRamp(args.users, args.users, 0.0)
         await run_closed(context, ramp, 0, start / 1e9, args.seconds, 1.0, StageControl(), stats)
+    if watcher is not None:
+        watcher.cancel()
     wall = (time.monotonic_ns() - start) / 1e9
     after = resource.getrusage(resource.RUSAGE_SELF)
     print(f"connections open at the end: {client.open_connections}")
@@ -70,7 +85,7 @@ async def _main(args: argparse.Namespace) -> None:
         lateness = sorted(stats.lateness_ns)
         p = lambda q: lateness[min(len(lateness) - 1, int(len(lateness) * q))] / 1e6  # noqa: E731
         print(
-            f"lateness p50 {p(0.5):.3f} ms p99 {p(0.99):.3f} ms max {lateness[-1] / 1e6:.3f} ms late {stats.late}"
+            f"lateness p50 {p(0.5):.3f} ms p99 {p(0.99):.3f} ms max {lateness[-1] / 1e6:.3f} ms late {stats.late} dropped {stats.dropped}"
         )
 
 
@@ -81,6 +96,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--progress", action="store_true", help="print each second's counts")
     parser.add_argument("--gc", choices=["on", "off", "calm"], default="calm")
     args = parser.parse_args()
     os.environ.setdefault("BENCH_DURATION", "1s")

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 import uvloop
 
-from loadlens.http import ClientOptions, HttpClient, Origin, TransportError, encode_request
+from loadlens.http import (
+    ClientOptions,
+    HttpClient,
+    Origin,
+    Response,
+    ResponseWaiter,
+    TransportError,
+    encode_request,
+)
 from loadlens.model.outcome import ErrorKind
 
 # An app gets the request head and the stream; it returns False to close the connection.
@@ -470,5 +478,103 @@ def test_closed_client_refuses_requests(run: Runner) -> None:
         with pytest.raises(TransportError) as caught:
             await client.request(origin, get(origin))
         assert caught.value.kind is ErrorKind.CLOSED
+
+    run(main())
+
+
+class Recording(ResponseWaiter):
+    """A waiter that keeps what it is told, and a Future to wait on it."""
+
+    __slots__ = ("done", "error", "response")
+
+    def __init__(self) -> None:
+        self.response: Response | None = None
+        self.error: TransportError | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_response(self, response: Response) -> None:
+        self.response = response
+        self.done.set_result(None)
+
+    def on_error(self, error: TransportError) -> None:
+        self.error = error
+        self.done.set_result(None)
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_request_to_calls_the_waiter_back_later_on_new_and_reused_connections(
+    run: Runner,
+) -> None:
+    async def main() -> None:
+        async with RawServer(answer_ok) as server:
+            client = HttpClient()
+            try:
+                bodies = []
+                for path in (b"/one", b"/two"):
+                    waiter = Recording()
+                    client.request_to(waiter, server.origin, get(server.origin, path), False, None)
+                    assert not waiter.done.done()  # never from inside request_to
+                    await waiter.done
+                    assert waiter.response is not None
+                    bodies.append((waiter.response.body, waiter.response.timings.reused))
+            finally:
+                await client.close()
+        assert bodies == [(b"/one", False), (b"/two", True)]
+        assert server.accepted == 1
+
+    run(main())
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_request_to_reports_a_refused_connection_to_the_waiter(run: Runner) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    origin = Origin("http", "127.0.0.1", port)
+
+    async def main() -> None:
+        client = HttpClient()
+        try:
+            waiter = Recording()
+            client.request_to(waiter, origin, get(origin), False, None)
+            await waiter.done
+        finally:
+            await client.close()
+        assert waiter.response is None
+        assert waiter.error is not None
+        assert waiter.error.kind is ErrorKind.CONNECT_REFUSED
+
+    run(main())
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_request_to_resends_once_after_a_stale_keep_alive_socket(run: Runner) -> None:
+    async def one_per_connection(
+        head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        peer = writer.get_extra_info("peername")
+        if peer in seen:
+            return False
+        seen.add(peer)
+        writer.write(ok(b"fresh"))
+        return True
+
+    seen: set[object] = set()
+
+    async def main() -> None:
+        async with RawServer(one_per_connection) as server:
+            client = HttpClient()
+            try:
+                first, second = Recording(), Recording()
+                client.request_to(first, server.origin, get(server.origin), False, None)
+                await first.done
+                client.request_to(second, server.origin, get(server.origin), False, None)
+                await second.done
+            finally:
+                await client.close()
+            assert second.response is not None, second.error
+            assert second.response.body == b"fresh"
+            assert not second.response.timings.reused
+            assert (server.accepted, server.requests) == (2, 3)
 
     run(main())

@@ -24,6 +24,7 @@ from loadlens.model.scenario import (
     Step,
     ThinkStep,
 )
+from loadlens.model.template import VarRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,11 @@ class CompiledCheck:
     outcome: str  # `check_failed:NAME`
 
 
+# A request on its way: (the encoded bytes, the variables it used, the entity keys it holds in
+# flight, its feature tuple); see `StepRunner.begin`.
+Outgoing = tuple[bytes, dict[VarRef, object] | None, list[object], tuple[str, ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRequest:
     """A request step as the runner needs it."""
@@ -59,11 +65,15 @@ class CompiledRequest:
     # so that a response is judged by one dict lookup; see `status_outcome` for the others.
     by_status: dict[int, str] = field(default_factory=dict, compare=False)
     judged_by_status: bool = False  # no capture and no check: the status decides the outcome
+    outgoing: Outgoing | None = None  # the same for every send when nothing is templated
 
     def __post_init__(self) -> None:
         for status in range(100, 600):
             self.by_status[status] = self.status_outcome(status)
         object.__setattr__(self, "judged_by_status", not self.captures and not self.checks)
+        if self.prepared.static is not None:
+            static: Outgoing = (self.prepared.static, None, [], self.prepared.features.static)
+            object.__setattr__(self, "outgoing", static)
 
     def status_outcome(self, status: int) -> str:
         """`ok:N` when the step expects the status (2xx and 3xx by default), else `status:N`."""
@@ -106,6 +116,11 @@ class CompiledScenario:
     # The flows made only of requests sent once, by id(): a user runs those step by step, with
     # no `StepRunner.run` around them (one coroutine less per iteration).
     plain: dict[int, tuple[CompiledRequest, ...]] = field(default_factory=dict)
+
+    @property
+    def all_plain(self) -> bool:
+        """Every flow is plain: its users can be driven by callbacks (`engine.drivers`)."""
+        return len(self.plain) == len(self.flows)
 
     def pick_flow(self, draw: float) -> tuple[CompiledStep, ...]:
         """The flow for a uniform draw in [0, 1)."""

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from loadlens.engine.compiled import CompiledScenario, CompiledStep
+from loadlens.engine.compiled import CompiledRequest, CompiledScenario, CompiledStep
+from loadlens.engine.drivers import Crowd, PickFlow, PlainUser
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp
 from loadlens.engine.variables import SharedData, UserState
@@ -32,6 +35,7 @@ _LATE_NS = 2_000_000
 _IDLE_ITERATION_PAUSE = 0.001  # an iteration that sent nothing yields this long, not a spin
 _MIN_SLEEP = 0.0006  # the shortest sleep uvloop rounds up to a 1 ms timer, not to 0
 _NEVER_NS = 1 << 62  # the "next arrival" once there is none
+_User = TypeVar("_User")
 
 
 @dataclass(slots=True)
@@ -118,11 +122,17 @@ async def run_closed(
     control: StageControl,
     stats: ExecutorStats,
 ) -> None:
-    """Run users for `length` seconds from the monotonic time `start`."""
+    """Run users for `length` seconds from the monotonic time `start`.
+
+    When every flow is plain, users are callback-driven (`loadlens.engine.drivers`); else
+    each is a task looping over iterations.
+    """
+    if context.compiled.all_plain:
+        await _run_closed_plain(context, ramp, first_user, start, length, grace, control, stats)
+        return
     users: list[tuple[asyncio.Task[None], list[bool]]] = []  # (task, [quit flag])
     tasks: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
-
     runner = context.runner
     request = runner.request
     plain = context.compiled.plain
@@ -140,28 +150,108 @@ async def run_closed(
             if runner.sent == sent_before:
                 await asyncio.sleep(_IDLE_ITERATION_PAUSE)
 
+    def add(user_id: int) -> tuple[asyncio.Task[None], list[bool]]:
+        quit_flag = [False]
+        task = loop.create_task(user_loop(_new_user(context, user_id), quit_flag))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return task, quit_flag
+
+    def leave(user: tuple[asyncio.Task[None], list[bool]]) -> None:
+        user[1][0] = True  # finishes its iteration, then leaves
+
+    await _hold_users(context, ramp, first_user, start, length, control, stats, users, add, leave)
+    for user in users:
+        leave(user)
+    await _finish(tasks, grace)
+    stats.active = 0
+
+
+async def _run_closed_plain(
+    context: WorkerContext,
+    ramp: UserRamp,
+    first_user: int,
+    start: float,
+    length: float,
+    grace: float,
+    control: StageControl,
+    stats: ExecutorStats,
+) -> None:
+    """`run_closed` with callback-driven users: each iteration starts when the last ends."""
+    loop = asyncio.get_running_loop()
+    runner = context.runner
+    crowd = Crowd()
+    users: list[PlainUser] = []
+
+    def ended(user: PlainUser) -> None:
+        if user.quit or control.stopping:
+            crowd.stopped()
+        elif runner.sent == user.sent_before:  # nothing sent (variables missing): no busy loop
+            loop.call_later(_IDLE_ITERATION_PAUSE, user.iterate)
+        else:
+            user.iterate()
+
+    def add(user_id: int) -> PlainUser:
+        user = PlainUser(_new_user(context, user_id), runner, _plain_picker(context), ended, crowd)
+        crowd.running += 1
+        user.iterate()
+        return user
+
+    def leave(user: PlainUser) -> None:
+        user.quit = True
+
+    await _hold_users(
+        context, ramp, first_user, start, length, control, stats, users, add, leave, crowd
+    )
+    for user in users:
+        leave(user)
+    await crowd.finish(grace)
+    stats.active = 0
+
+
+async def _hold_users(
+    context: WorkerContext,
+    ramp: UserRamp,
+    first_user: int,
+    start: float,
+    length: float,
+    control: StageControl,
+    stats: ExecutorStats,
+    users: list[_User],
+    add: Callable[[int], _User],
+    leave: Callable[[_User], None],
+    crowd: Crowd | None = None,
+) -> None:
+    """Keep the number of users at the ramp's level until the stage's length has passed.
+
+    Every control period users are added (`add`, with the next user id of this worker) or the
+    newest ones told to `leave`; an unexpected error of a callback-driven user is raised here.
+    """
     next_id = 0
     while not control.stopping:
+        if crowd is not None:
+            crowd.raise_failure()
         elapsed = time.monotonic() - start
         if elapsed >= length:
             break
         target = ramp.users_at(elapsed)
         while len(users) < target:
-            user_id = first_user + next_id * context.workers
+            users.append(add(first_user + next_id * context.workers))
             next_id += 1
-            quit_flag = [False]
-            task = loop.create_task(user_loop(_new_user(context, user_id), quit_flag))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            users.append((task, quit_flag))
         while len(users) > target:
-            users.pop()[1][0] = True  # finishes its iteration, then leaves
-        stats.active = len(tasks)
+            leave(users.pop())
+        stats.active = len(users)
         await asyncio.sleep(min(_CONTROL_PERIOD, max(length - elapsed, 0.0)))
-    for _, quit_flag in users:
-        quit_flag[0] = True
-    await _finish(tasks, grace)
-    stats.active = 0
+
+
+def _plain_picker(context: WorkerContext) -> PickFlow:
+    """The next iteration's requests of a user, when every flow is plain."""
+    plain = context.compiled.plain
+
+    def pick(user: UserState) -> tuple[CompiledRequest, ...]:
+        return plain[id(_begin_iteration(context, user))]
+
+    return pick
 
 
 async def run_open(
@@ -179,6 +269,9 @@ async def run_open(
     own Future, and a new one is started only when none is idle. Each arrival still gets a
     fresh user (a new id, the initial variables), as if a new user arrived; only the task and
     the UserState object are reused.
+
+    When every flow is plain, arrivals go to callback-driven users instead
+    (`loadlens.engine.drivers`): an idle one is simply told to iterate, with no task at all.
 
     Arrivals are started by `dispatch`, which runs after every response (so at high rates they
     leave within one response's processing of their time) and on a timer callback between
@@ -199,6 +292,18 @@ async def run_open(
     runner = context.runner
     request = runner.request
     plain = context.compiled.plain
+    # Every flow plain: arrivals go to callback-driven users, kept in a pool when idle.
+    all_plain = context.compiled.all_plain
+    crowd = Crowd()
+    idle_users: list[PlainUser] = []
+    pick = _plain_picker(context)
+
+    def ended(plain_user: PlainUser) -> None:
+        nonlocal busy
+        busy -= 1
+        crowd.stopped()
+        if dispatching:
+            idle_users.append(plain_user)
 
     async def user_task(intended_ns: int, user: UserState) -> None:
         nonlocal busy
@@ -211,8 +316,6 @@ async def run_open(
                 else:
                     first: int | None = intended_ns
                     for step in requests:
-                        if first is None:
-                            dispatch()  # between steps: what fell due meanwhile goes out
                         await request(step, user, first)
                         first = None
             finally:
@@ -253,7 +356,16 @@ async def run_open(
                 if lateness > _LATE_NS:
                     stats.late += 1
                 busy += 1
-                if claimant is not None:
+                if all_plain:
+                    if idle_users:
+                        plain_user = idle_users.pop()
+                        _renew_user(context, plain_user.user, next_user)
+                    else:
+                        user = _new_user(context, next_user)
+                        plain_user = PlainUser(user, runner, pick, ended, crowd)
+                    crowd.running += 1
+                    plain_user.iterate(next_due)
+                elif claimant is not None:
                     _renew_user(context, claimant, next_user)
                     claimed, claimant = next_due, None
                 elif idle:
@@ -274,6 +386,10 @@ async def run_open(
     def dispatch_all() -> None:
         dispatch()
 
+    # The runner dispatches after each response: between the steps of a flow and, for
+    # callback-driven users, at the end of an iteration too.
+    runner.after_response = dispatch_all
+
     finished = loop.create_future()
     timer: asyncio.TimerHandle | None = None
 
@@ -289,10 +405,6 @@ async def run_open(
         gap = (next_due - monotonic_ns()) / 1e9
         timer = loop.call_later(min(_dispatch_pause(gap), _CONTROL_PERIOD), tick)
 
-    # Plain flows dispatch between their steps and when they end (see user_task); other flows
-    # may pause or repeat, so the runner dispatches after each of their responses.
-    if len(plain) < len(context.compiled.flows):
-        runner.after_response = dispatch_all
     try:
         tick()
         await finished
@@ -306,9 +418,13 @@ async def run_open(
     idle.clear()
     end_ns = start_ns + int(schedule.length * 1e9)
     while not control.stopping and time.monotonic_ns() < end_ns:
+        crowd.raise_failure()
         stats.active = busy
         await asyncio.sleep(min((end_ns - time.monotonic_ns()) / 1e9, _CONTROL_PERIOD))
-    await _finish(tasks, grace)
+    if all_plain:
+        await crowd.finish(grace)
+    else:
+        await _finish(tasks, grace)
     stats.active = 0
 
 

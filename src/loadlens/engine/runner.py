@@ -23,6 +23,7 @@ from loadlens.engine.compiled import (
     CompiledRequest,
     CompiledStep,
     CompiledThink,
+    Outgoing,
     check_passes,
 )
 from loadlens.engine.features import (
@@ -42,7 +43,6 @@ from loadlens.model.scenario import Extractor, ExtractorKind
 from loadlens.model.template import VarRef
 
 CANCELLED = "cancelled"
-_NONE_HELD: list[object] = []  # shared by every request that holds no entity; never appended to
 _NOT_JSON = object()
 
 
@@ -89,44 +89,59 @@ class StepRunner:
     async def request(self, step: CompiledRequest, user: UserState, intended: int | None) -> None:
         """One request step, sent once: `run` calls it, and so does a closed user directly when its
         flow is nothing but plain requests (see `CompiledScenario.plain`)."""
+        outgoing = self.begin(step, user)
+        if outgoing is None:
+            return
         prepared = step.prepared
-        op = prepared.operation
-        data = prepared.static
-        used: dict[VarRef, object] | None = None
-        held: list[object] = _NONE_HELD
-        if data is None:
-            used = {}
-            try:
-                data = prepared.encode_into(user, used)
-            except MissingVariableError as missing:
-                self.recorder.count(op, f"missing_variable:{missing.outcome_detail}")
-                return
-            features, held = prepared.features.features(used, user.origin, self.entities)
-        else:
-            features = prepared.features.static
-        self.in_flight += 1
-        self.sent += 1
         try:
             response = await self.client.request(
-                prepared.origin, data, head=prepared.is_head, timeouts=prepared.timeouts
+                prepared.origin, outgoing[0], head=prepared.is_head, timeouts=prepared.timeouts
             )
         except TransportError as error:
-            self.in_flight -= 1
-            release(self.entities, held)
-            outcome = f"error:{error.kind.value}"
-            wanted = self.recorder.count(op, outcome, features)
-            self._note_failure(prepared, outcome, data, None, str(error), used, wanted)
-            self._mark_captures_missing(step, user, prepared.name)
+            self.fail(step, user, error, outgoing)
             return
         except asyncio.CancelledError:
-            self.in_flight -= 1
-            release(self.entities, held)
-            self.recorder.count(op, CANCELLED)
+            self.cancel(step, outgoing)
             raise
         except BaseException:
             self.in_flight -= 1
-            release(self.entities, held)
+            release(self.entities, outgoing[2])
             raise
+        self.settle(step, user, intended, response, outgoing)
+
+    # The three parts of a request, for callers that send it themselves (`request` above, and
+    # the callback-driven users of `loadlens.engine.drivers`): `begin` before sending, then
+    # exactly one of `settle` (a response), `fail` (none) or `cancel` (the run stopped).
+
+    def begin(self, step: CompiledRequest, user: UserState) -> Outgoing | None:
+        """The step's request encoded for `user`, now counted in flight; None (and recorded)
+        when a variable it needs is missing."""
+        prepared = step.prepared
+        outgoing = step.outgoing
+        if outgoing is None:
+            used: dict[VarRef, object] = {}
+            try:
+                data = prepared.encode_into(user, used)
+            except MissingVariableError as missing:
+                detail = f"missing_variable:{missing.outcome_detail}"
+                self.recorder.count(prepared.operation, detail)
+                return None
+            features, held = prepared.features.features(used, user.origin, self.entities)
+            outgoing = (data, used, held, features)
+        self.in_flight += 1
+        self.sent += 1
+        return outgoing
+
+    def settle(
+        self,
+        step: CompiledRequest,
+        user: UserState,
+        intended: int | None,
+        response: Response,
+        outgoing: Outgoing,
+    ) -> None:
+        """Judge, capture and record a response (latency from `intended` when given)."""
+        data, used, held, features = outgoing
         self.in_flight -= 1
         if held:
             release(self.entities, held)
@@ -144,8 +159,9 @@ class StepRunner:
             extra = header_features(response.headers)
             if extra:
                 features = (*features, *extra)
+        prepared = step.prepared
         wanted = self.recorder.record(
-            op,
+            prepared.operation,
             latency_us,
             outcome,
             response.bytes_sent,
@@ -159,6 +175,25 @@ class StepRunner:
             self._note_failure(prepared, outcome, data, response, "", used, wanted, latency_us)
         if self.after_response is not None:
             self.after_response()
+
+    def fail(
+        self, step: CompiledRequest, user: UserState, error: TransportError, outgoing: Outgoing
+    ) -> None:
+        """Record a request that got no response; its captures are now missing."""
+        data, used, held, features = outgoing
+        self.in_flight -= 1
+        release(self.entities, held)
+        prepared = step.prepared
+        outcome = f"error:{error.kind.value}"
+        wanted = self.recorder.count(prepared.operation, outcome, features)
+        self._note_failure(prepared, outcome, data, None, str(error), used, wanted)
+        self._mark_captures_missing(step, user, prepared.name)
+
+    def cancel(self, step: CompiledRequest, outgoing: Outgoing) -> None:
+        """Record a request still in flight when the run stopped waiting for it."""
+        self.in_flight -= 1
+        release(self.entities, outgoing[2])
+        self.recorder.count(step.prepared.operation, CANCELLED)
 
     def _acknowledge(
         self, step: CompiledRequest, status: int, user: UserState, used: dict[VarRef, object] | None

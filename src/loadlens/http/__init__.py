@@ -1,13 +1,15 @@
 """The lean HTTP/1.1 client on asyncio.Protocol and httptools: the hot path of a load test.
 
 Callers encode a request once with `encode_request`, then send the bytes as often as they like
-with `HttpClient.request`; a request that gets no response raises `TransportError`, whose
-`kind` is a stable `ErrorKind`.
+with `HttpClient.request` (or `request_to`, which calls a `ResponseWaiter` back instead of
+resolving a Future); a request that gets no response raises `TransportError`, whose `kind` is a
+stable `ErrorKind`.
 """
 
 from __future__ import annotations
 
 from loadlens.http.client import HttpClient
+from loadlens.http.connection import ResponseWaiter
 from loadlens.http.errors import TransportError
 from loadlens.http.options import ClientOptions
 from loadlens.http.origin import Origin
@@ -19,6 +21,7 @@ __all__ = [
     "HttpClient",
     "Origin",
     "Response",
+    "ResponseWaiter",
     "Timings",
     "TransportError",
     "encode_request",

@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import math
 import ssl
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from functools import partial
 from time import monotonic_ns
+from typing import Any
 
-from loadlens.http.connection import Connection, ConnectionState
+from loadlens.http.connection import Connection, ConnectionState, ResponseWaiter
 from loadlens.http.errors import TransportError, transport_error
 from loadlens.http.options import ClientOptions
 from loadlens.http.origin import Origin
@@ -57,7 +58,7 @@ class HttpClient:
         self._total_ns = _to_ns(options.total_timeout)
         self._tls: ssl.SSLContext | None = None
         self._closed = False
-        self._resending: set[asyncio.Task[None]] = set()  # stale requests being sent anew
+        self._background: set[asyncio.Task[None]] = set()  # connecting for a waiter, resending
 
     @property
     def open_connections(self) -> int:
@@ -84,15 +85,46 @@ class HttpClient:
             connect_ns, read_ns, total_ns = self._override(timeouts)
         last_origin, pool = self._last
         if last_origin is not origin or pool is None:
-            pool = self._pools.get(origin)
-            if pool is None:
-                pool = self._open_pool(origin)
-            self._last = (origin, pool)
+            pool = self._pool_of(origin)
         conn = pool.take_idle()
         if conn is not None and pool.limit is None:
             return conn.send(data, start, start, True, head, read_ns, start + total_ns)
         return self._request_guarded(
             pool, origin, conn, data, head, start, connect_ns, read_ns, start + total_ns
+        )
+
+    def request_to(
+        self,
+        waiter: ResponseWaiter,
+        origin: Origin,
+        data: bytes,
+        head: bool,
+        timeouts: tuple[float | None, float | None, float | None] | None,
+    ) -> None:
+        """Send `data` as `request` does, but tell `waiter` how it ended instead of a Future.
+
+        The waiter is called later, never from inside this call. A waiter that stops caring
+        just ignores the call; its exchange ends by itself as with a cancelled `request`.
+        """
+        start = monotonic_ns()
+        connect_ns, read_ns, total_ns = self._connect_ns, self._read_ns, self._total_ns
+        if timeouts is not None:
+            connect_ns, read_ns, total_ns = self._override(timeouts)
+        last_origin, pool = self._last
+        if last_origin is not origin or pool is None:
+            try:
+                pool = self._pool_of(origin)
+            except TransportError as error:
+                asyncio.get_running_loop().call_soon(waiter.on_error, error)
+                return
+        conn = pool.take_idle()
+        if conn is not None:
+            conn.start(waiter, data, start, start, True, head, read_ns, start + total_ns)
+            return
+        self._in_background(
+            self._send_anew(
+                pool, origin, connect_ns, waiter, data, head, start, read_ns, start + total_ns
+            )
         )
 
     async def _request_guarded(
@@ -127,7 +159,7 @@ class HttpClient:
     async def close(self) -> None:
         """Close every pooled connection; requests still in flight fail with `closed`."""
         self._closed = True
-        for task in list(self._resending):
+        for task in list(self._background):
             task.cancel()
         pools = list(self._pools.values())
         self._pools.clear()
@@ -149,55 +181,74 @@ class HttpClient:
             self._total_ns if total is None else _to_ns(total),
         )
 
-    def _open_pool(self, origin: Origin) -> Pool:
-        if self._closed:
-            raise TransportError(ErrorKind.CLOSED, f"{origin}: the client is closed")
-        pool = self._pools[origin] = Pool(self.options.max_connections_per_origin)
+    def _pool_of(self, origin: Origin) -> Pool:
+        """The origin's pool, opened if need be, remembered as the last one asked for."""
+        pool = self._pools.get(origin)
+        if pool is None:
+            if self._closed:
+                raise TransportError(ErrorKind.CLOSED, f"{origin}: the client is closed")
+            pool = self._pools[origin] = Pool(self.options.max_connections_per_origin)
+        self._last = (origin, pool)
         return pool
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` as a task that `close` cancels if it is still running."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _on_stale(
         self,
         pool: Pool,
         origin: Origin,
         connect_ns: int,
-        future: asyncio.Future[Response],
+        waiter: asyncio.Future[Response] | ResponseWaiter,
         data: bytes,
         head: bool,
         start: int,
         read_ns: int,
         deadline: int,
     ) -> None:
-        """A connection's `on_stale` (bound to its pool by `partial`): resend in a new task."""
-        resend = self._resend(
-            pool, origin, connect_ns, future, data, head, start, read_ns, deadline
+        """A connection's `on_stale` (bound to its pool by `partial`): resend in a new task,
+        on a new connection in the slot of the one that failed."""
+        self._in_background(
+            self._send_anew(
+                pool, origin, connect_ns, waiter, data, head, start, read_ns, deadline, False
+            )
         )
-        task = asyncio.get_running_loop().create_task(resend)
-        self._resending.add(task)
-        task.add_done_callback(self._resending.discard)
 
-    async def _resend(
+    async def _send_anew(
         self,
         pool: Pool,
         origin: Origin,
         connect_ns: int,
-        future: asyncio.Future[Response],
+        waiter: asyncio.Future[Response] | ResponseWaiter,
         data: bytes,
         head: bool,
         start: int,
         read_ns: int,
         deadline: int,
+        checkout: bool = True,
     ) -> None:
+        """Send on a connection got by `_checkout` (or, when `checkout` is False, opened in a
+        slot already held); a failure to get one goes to the waiter."""
+        reused = False
         try:
-            conn = await self._connect(pool, origin, start, deadline, connect_ns)
+            if checkout:
+                conn, reused = await self._checkout(pool, origin, start, deadline, connect_ns)
+            else:
+                conn = await self._connect(pool, origin, start, deadline, connect_ns)
         except TransportError as error:
-            if not future.done():
-                future.set_exception(error)
+            if isinstance(waiter, ResponseWaiter):
+                waiter.on_error(error)
+            elif not waiter.done():
+                waiter.set_exception(error)
             return
-        if future.done():  # the caller stopped waiting meanwhile: the connection stays idle
-            conn.state = _IDLE
+        if isinstance(waiter, asyncio.Future) and waiter.done():
+            conn.state = _IDLE  # the caller stopped waiting meanwhile: the connection stays idle
             pool.put(conn)
             return
-        conn.send(data, start, monotonic_ns(), False, head, read_ns, deadline, future)
+        conn.start(waiter, data, start, monotonic_ns(), reused, head, read_ns, deadline)
 
     async def _checkout(
         self, pool: Pool, origin: Origin, start: int, deadline: int, connect_ns: int

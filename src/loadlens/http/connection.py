@@ -67,9 +67,31 @@ from loadlens.model.outcome import ErrorKind
 if TYPE_CHECKING:
     from loadlens.http.pool import Pool
 
-# Resends a request that met a stale keep-alive socket: (future, request bytes, head, start_ns,
-# read_ns, deadline_ns).
-StaleHandler = Callable[["asyncio.Future[Response]", bytes, bool, int, int, int], None]
+
+class ResponseWaiter:
+    """Told of the end of an exchange by a direct call, in place of a Future.
+
+    The engine's callback-driven users are waiters: the connection calls `on_response` or
+    `on_error` from its parser callback, and the user sends its next request from there, with
+    no Future, no task and no coroutine in between. A waiter must not raise.
+    """
+
+    __slots__ = ()
+
+    def on_response(self, response: Response) -> None:
+        """The complete response."""
+        raise NotImplementedError
+
+    def on_error(self, error: TransportError) -> None:
+        """No response came."""
+        raise NotImplementedError
+
+
+# Resends a request that met a stale keep-alive socket: (waiter, request bytes, head,
+# start_ns, read_ns, deadline_ns).
+StaleHandler = Callable[
+    ["asyncio.Future[Response] | ResponseWaiter", bytes, bool, int, int, int], None
+]
 
 # Timers may fire up to a millisecond early by the monotonic clock (uvloop keeps loop time in
 # whole milliseconds); a deadline that close counts as passed, instead of re-arming for it.
@@ -146,7 +168,7 @@ class Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._closed_waiter: asyncio.Future[None] | None = None
-        self._future: asyncio.Future[Response] | None = None
+        self._future: asyncio.Future[Response] | ResponseWaiter | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due_ns = 0
         self._raw = b""  # the response's first bytes, up to the end of its head at least
@@ -173,13 +195,26 @@ class Connection(asyncio.Protocol):
         head: bool,
         read_ns: int,
         deadline_ns: int,
-        future: asyncio.Future[Response] | None = None,
     ) -> asyncio.Future[Response]:
-        """Write one encoded request; the Future (a new one unless given) gets its Response or
-        a TransportError."""
-        if future is None:
-            future = self._loop.create_future()
-        self._future = future
+        """Write one encoded request; the returned Future gets its Response or a
+        TransportError."""
+        future: asyncio.Future[Response] = self._loop.create_future()
+        self.start(future, data, start_ns, connected_ns, reused, head, read_ns, deadline_ns)
+        return future
+
+    def start(
+        self,
+        waiter: asyncio.Future[Response] | ResponseWaiter,
+        data: bytes,
+        start_ns: int,
+        connected_ns: int,
+        reused: bool,
+        head: bool,
+        read_ns: int,
+        deadline_ns: int,
+    ) -> None:
+        """Write one encoded request; `waiter` learns how it ended (see `send`)."""
+        self._future = waiter
         self._data = data
         self.state = _BUSY
         self._head = head
@@ -198,8 +233,10 @@ class Connection(asyncio.Protocol):
             transport.write(data)
         except (RuntimeError, OSError, AssertionError) as exc:
             self._sent_ns = self._last_ns = monotonic_ns()
-            self._fail(ErrorKind.CLOSED, f"{self.where}: cannot send: {exc}")
-            return future
+            # Failed on the next turn, never inside this call: a waiter that sends its next
+            # request from on_error would otherwise recurse through every broken connection.
+            self._loop.call_soon(self._fail, ErrorKind.CLOSED, f"{self.where}: cannot send: {exc}")
+            return
         self._sent_ns = self._last_ns = now = monotonic_ns()
         due = now + read_ns
         if due > deadline_ns:  # noqa: PLR1730 (min() is one more call on the hot path)
@@ -210,7 +247,6 @@ class Connection(asyncio.Protocol):
                 timer.cancel()
             self._timer = self._loop.call_later((due - now) / 1e9, self._on_timer)
             self._timer_due_ns = due
-        return future
 
     @property
     def received_nothing(self) -> bool:
@@ -221,9 +257,9 @@ class Connection(asyncio.Protocol):
         """Close the connection; a request in flight fails with `closed`."""
         self._fail(ErrorKind.CLOSED, f"{self.where}: the client was closed")
 
-    def abandon(self, future: asyncio.Future[Response]) -> None:
-        """Close the connection if `future`'s request is still in flight (its caller left)."""
-        if self._future is future:
+    def abandon(self, waiter: asyncio.Future[Response] | ResponseWaiter) -> None:
+        """Close the connection if `waiter`'s request is still in flight (its caller left)."""
+        if self._future is waiter:
             self._future = None
             self._fail(ErrorKind.OTHER, "abandoned")
 
@@ -342,7 +378,9 @@ class Connection(asyncio.Protocol):
                 self._transport.close()
             if pool is not None:
                 pool.release_slot()
-        if not future.done():
+        if isinstance(future, ResponseWaiter):
+            future.on_response(response)
+        elif not future.done():
             future.set_result(response)
 
     def _on_timer(self) -> None:
@@ -390,7 +428,7 @@ class Connection(asyncio.Protocol):
         if (
             stale is not None
             and future is not None
-            and not future.done()
+            and (isinstance(future, ResponseWaiter) or not future.done())
             and self._reused
             and self._received == 0
             and kind in _STALE
@@ -399,14 +437,17 @@ class Connection(asyncio.Protocol):
             return  # the slot goes on to the new connection
         if was_busy and self.pool is not None:
             self.pool.release_slot()
-        if future is not None and not future.done():
-            end = monotonic_ns()
-            timings = Timings(
-                self._start_ns,
-                self._connected_ns,
-                self._sent_ns,
-                self._first_ns,
-                end,
-                self._reused,
-            )
+        if future is None:
+            return
+        timings = Timings(
+            self._start_ns,
+            self._connected_ns,
+            self._sent_ns,
+            self._first_ns,
+            monotonic_ns(),
+            self._reused,
+        )
+        if isinstance(future, ResponseWaiter):
+            future.on_error(TransportError(kind, message, timings))
+        elif not future.done():
             future.set_exception(TransportError(kind, message, timings))

@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 
-from loadlens.engine.compiled import CompiledRequest, compile_scenario
+from loadlens.engine.compiled import CompiledRequest, Outgoing, compile_scenario
 from loadlens.engine.executors import ExecutorStats, StageControl, WorkerContext, run_open
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule
@@ -30,17 +30,18 @@ plan:
 class BlockingRunner(StepRunner):
     """Sends nothing; blocks the event loop for 60 ms once, as a stuck generator would.
 
-    The scenario's flow is one plain request, so the executor calls `request` directly."""
+    The scenario's flow is one plain request, so its users are callback-driven and each
+    request starts with `begin`; returning None sends nothing (as a missing variable would)."""
 
     def __init__(self) -> None:
         super().__init__(HttpClient(), Recorder(["get"]))
         self.calls = 0
 
-    async def request(self, step: CompiledRequest, user: UserState, intended: int | None) -> None:
+    def begin(self, step: CompiledRequest, user: UserState) -> Outgoing | None:
         self.calls += 1
         if self.calls == 50:
             time.sleep(0.06)
-        self.sent += 1
+        return None
 
 
 def _run(schedule: ArrivalSchedule, max_in_flight: int) -> tuple[ExecutorStats, int]:
