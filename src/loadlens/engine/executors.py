@@ -395,10 +395,10 @@ async def run_open(
 
     def tick() -> None:
         """The timer's turn: dispatch, then sleep until the next arrival (checking `stopping`
-        at least every control period)."""
+        and the users' failures at least every control period)."""
         nonlocal timer
         dispatch()
-        if k >= total or control.stopping:
+        if k >= total or control.stopping or crowd.failures:
             if not finished.done():
                 finished.set_result(None)
             return

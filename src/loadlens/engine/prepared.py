@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
@@ -16,6 +17,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from loadlens.engine.features import RequestFeatures, plan_features
 from loadlens.engine.variables import SharedData, UserState
 from loadlens.http import Origin, encode_request
+from loadlens.http.wire import request_around_target
 from loadlens.model.redaction import Redactor
 from loadlens.model.scenario import Body, BodyKind, JsonTemplate, Request
 from loadlens.model.template import Template, VarRef, render
@@ -23,6 +25,7 @@ from loadlens.model.template import Template, VarRef, render
 # Characters left as they are when a variable's value goes into a URL: the reserved ones, so a
 # captured path fragment still works; everything else (spaces, non-ASCII) is percent-encoded.
 _URL_SAFE = "/:@!$&'()*+,;=-._~?"
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")  # what `quote` leaves as it is in any case
 
 # A user with no data, to encode requests that use none.
 _NO_SHARED = SharedData(rng=random.Random(0))
@@ -44,6 +47,8 @@ class PreparedRequest:
     origin: Origin
     is_head: bool
     static: bytes | None  # the whole encoded request when nothing is templated
+    # The bytes before and after the target when only the target (path, query) is templated.
+    around_target: tuple[bytes, bytes] | None
     url: Template
     query: tuple[tuple[str, Template], ...]
     headers: tuple[tuple[bytes, Template], ...]
@@ -73,6 +78,11 @@ class PreparedRequest:
         if self.query:
             pairs = [(k, render(v, lookup)) for k, v in self.query]
             target += ("&" if "?" in target else "?") + urlencode(pairs)
+        if self.around_target is not None:
+            # Values are percent-encoded into the target and its literal parts were checked
+            # at load: it holds no space, CR or LF.
+            before, after = self.around_target
+            return before + target.encode("latin-1") + after
         headers = [(name, render(value, lookup).encode("latin-1")) for name, value in self.headers]
         body = self.static_body
         if body is None:
@@ -114,6 +124,7 @@ def prepare(
         origin=origin,
         is_head=request.method == "HEAD",
         static=None,
+        around_target=None,
         url=url,
         query=request.query,
         headers=headers,
@@ -122,14 +133,27 @@ def prepare(
         timeouts=timeout_triple,
         features=plan_features(url, request.query, headers, request.body, redactor or Redactor()),
     )
-    templated = [url, *(v for _, v in request.query), *(v for _, v in headers)]
-    if all(t.static is not None for t in templated) and (
-        request.body is None or static_body is not None
-    ):
-        # Nothing depends on a user: encode the whole request once.
-        dummy = UserState(user_id=0, shared=_NO_SHARED, variables={})
-        object.__setattr__(prepared, "static", prepared.encode(dummy))
+    body_static = request.body is None or static_body is not None
+    if body_static and all(value.static is not None for _, value in headers):
+        target_static = all(t.static is not None for t in [url, *(v for _, v in request.query)])
+        if target_static:
+            # Nothing depends on a user: encode the whole request once.
+            dummy = UserState(user_id=0, shared=_NO_SHARED, variables={})
+            object.__setattr__(prepared, "static", prepared.encode(dummy))
+        elif all(_target_safe(part) for part in url.parts if isinstance(part, str)):
+            static_headers = [
+                (name, (value.static or "").encode("latin-1")) for name, value in headers
+            ]
+            around = request_around_target(
+                prepared.method, origin.host_header, static_headers, static_body
+            )
+            object.__setattr__(prepared, "around_target", around)
     return prepared
+
+
+def _target_safe(literal: str) -> bool:
+    """A literal part of a URL template that may go into a request line as it is."""
+    return not any(c in literal for c in " \r\n")
 
 
 def _render_url(url: Template, lookup: Callable[[VarRef], object]) -> str:
@@ -141,7 +165,9 @@ def _render_url(url: Template, lookup: Callable[[VarRef], object]) -> str:
             out.append(part)
         else:
             value = lookup(part)
-            out.append(quote(value if isinstance(value, str) else str(value), safe=_URL_SAFE))
+            text = value if isinstance(value, str) else str(value)
+            # Most ids need no quoting; the regex says so faster than `quote` finds out.
+            out.append(text if _UNRESERVED.fullmatch(text) else quote(text, safe=_URL_SAFE))
     return "".join(out)
 
 

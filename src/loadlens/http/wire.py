@@ -22,11 +22,27 @@ def encode_request(
     Content-Length only when there is a body (or the method is POST, PUT or PATCH) and no
     Transfer-Encoding was given. Raises ValueError for a field that would break the framing.
     """
-    _check("method", method, space_ok=False)
     _check("target", target, space_ok=False)
+    before, after = request_around_target(method, host, headers, body)
+    return before + target + after
+
+
+def request_around_target(
+    method: bytes,
+    host: bytes,
+    headers: Sequence[tuple[bytes, bytes]],
+    body: bytes | None,
+) -> tuple[bytes, bytes]:
+    """The request's bytes before and after its target, as `encode_request` would write them.
+
+    A request whose target alone varies is then `before + target + after`, joined per request
+    with nothing checked again but the target (which the caller must keep free of spaces, CR
+    and LF). Raises ValueError as `encode_request` does.
+    """
+    _check("method", method, space_ok=False)
     _check("host", host, space_ok=False)
     given: set[bytes] = set()
-    lines = [method + b" " + target + b" HTTP/1.1\r\n", b""]
+    lines = [b" HTTP/1.1\r\n", b""]
     for name, value in headers:
         _check("header name", name, space_ok=False)
         if not name or b":" in name:
@@ -42,7 +58,7 @@ def encode_request(
     lines.append(b"\r\n")
     if body:
         lines.append(body)
-    return b"".join(lines)
+    return method + b" ", b"".join(lines)
 
 
 def _check(what: str, value: bytes, *, space_ok: bool) -> None:

@@ -7,6 +7,7 @@ references keeps its text in `static` so the engine can pre-encode it.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,12 +24,29 @@ class VarSource(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class VarRef:
-    """A reference to one variable inside a template."""
+    """A reference to one variable inside a template.
+
+    It keys the engine's per-request dicts (the values a request used, its features), so its
+    hash is computed once: a dataclass's own `__hash__` builds a tuple and calls the Enum's
+    Python-level `__hash__` on every lookup. The cached hash is never pickled (`__reduce__`):
+    string hashes differ between processes.
+    """
 
     source: VarSource
     name: str  # user var name, pool name, feeder name, or builtin name
     field: str | None = None  # the feeder column
     args: tuple[int, ...] = ()  # builtin arguments, e.g. random_int(1, 100)
+    _hash: int = dataclasses.field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        key = (self.source.value, self.name, self.field, self.args)
+        object.__setattr__(self, "_hash", hash(key))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[VarRef], tuple[VarSource, str, str | None, tuple[int, ...]]]:
+        return VarRef, (self.source, self.name, self.field, self.args)
 
     @property
     def display(self) -> str:
