@@ -578,3 +578,40 @@ def test_request_to_resends_once_after_a_stale_keep_alive_socket(run: Runner) ->
             assert (server.accepted, server.requests) == (2, 3)
 
     run(main())
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_warm_opens_idle_connections_that_requests_then_use(run: Runner) -> None:
+    async def main() -> None:
+        async with RawServer(answer_ok) as server:
+            client = HttpClient()
+            try:
+                opened = await client.warm(server.origin, 3)
+                assert (opened, client.open_connections) == (3, 3)
+                responses = await asyncio.gather(
+                    *(client.request(server.origin, get(server.origin)) for _ in range(3))
+                )
+            finally:
+                await client.close()
+        assert all(r.timings.reused for r in responses)
+        assert server.accepted == 3  # no new connection for the three requests
+
+    run(main())
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_warm_reports_nothing_when_no_connection_opens(run: Runner) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    origin = Origin("http", "127.0.0.1", port)
+
+    async def main() -> None:
+        client = HttpClient()
+        try:
+            assert await client.warm(origin, 2) == 0
+            assert client.open_connections == 0
+        finally:
+            await client.close()
+
+    run(main())

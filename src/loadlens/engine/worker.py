@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import random
 import resource
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
 from loadlens.engine import collector
-from loadlens.engine.compiled import CompiledScenario, compile_scenario
+from loadlens.engine.compiled import CompiledRequest, CompiledScenario, compile_scenario
 from loadlens.engine.executors import (
     ExecutorStats,
     StageControl,
@@ -155,6 +156,8 @@ async def _run_stage(
     ticker = Ticker(conn, recorder, stats, runner, worker, order.index, order.start_ns)
     ticker_task = loop.create_task(ticker.run())
     try:
+        if isinstance(order.stage.load, OpenLoad):
+            await _warm(client, compiled, order)
         await asyncio.sleep(max(order.start_ns - time.monotonic_ns(), 0) / 1e9)
         await _execute(order, context, control, stats)
     finally:
@@ -169,6 +172,28 @@ async def _run_stage(
     if runner.ledger.writes:
         conn.send(LedgerUpdate(worker, order.index, runner.ledger.to_dict()))
     conn.send(ticker.frame(final=True))
+
+
+async def _warm(client: HttpClient, compiled: CompiledScenario, order: StageOrder) -> None:
+    """Open an open stage's first connections before it starts (as far as time allows).
+
+    One connection per 1,000 arrivals per second of this worker's rate (what 1 ms of latency
+    keeps busy), at least 4, at most the stage's in-flight bound; for each origin the flows
+    send to. Connections that cannot be opened are left to the requests to report.
+    """
+    share = order.share
+    count = max(4, math.ceil(max(share.rate, share.rate_start) / 1000))
+    count = min(count, share.max_in_flight or count)
+    origins = {
+        step.prepared.origin
+        for flow in compiled.flows
+        for step in flow
+        if isinstance(step, CompiledRequest)
+    }
+    left = (order.start_ns - time.monotonic_ns()) / 1e9
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(left, 0.0)):
+            await asyncio.gather(*(client.warm(origin, count) for origin in origins))
 
 
 async def _execute(

@@ -156,6 +156,31 @@ class HttpClient:
             conn.abandon(future)
             raise
 
+    async def warm(self, origin: Origin, count: int) -> int:
+        """Open `count` connections to `origin` at once and leave them idle in its pool; how
+        many opened. A failure is not raised: the requests that follow meet it and report it.
+
+        An open-model stage starts with a few connections ready, so that its first arrivals
+        (dozens per millisecond at high rates) do not each wait for a handshake of their own.
+        """
+        pool = self._pool_of(origin)
+        start = monotonic_ns()
+
+        async def one() -> bool:
+            if not pool.reserve():
+                return False
+            try:
+                conn = await self._connect(
+                    pool, origin, start, start + self._total_ns, self._connect_ns
+                )
+            except TransportError:
+                return False
+            pool.put(conn)
+            return True
+
+        opened = await asyncio.gather(*(one() for _ in range(count)))
+        return sum(opened)
+
     async def close(self) -> None:
         """Close every pooled connection; requests still in flight fail with `closed`."""
         self._closed = True
