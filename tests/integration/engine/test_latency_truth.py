@@ -30,7 +30,7 @@ def test_percentiles_match_injected_delays(tmp_path: Path) -> None:
     scenario = write(tmp_path / "d.yaml", ONE_GET.format(name="delays", plan=plan))
     with LocalServer("delays") as url:
         run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
-    assert run.code == 0, run.stderr
+    run.assert_go_unless_starved()
     latency = run.result().operations["get"].latency
     assert latency.count > 500
     assert _within(latency.p50, 10.0), latency
@@ -44,7 +44,7 @@ def test_open_model_latency_shows_a_server_stall(tmp_path: Path) -> None:
     scenario = write(tmp_path / "s.yaml", ONE_GET.format(name="stall", plan=plan))
     with LocalServer("stall", stall_after=1.0) as url:
         run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
-    assert run.code == 0, run.stderr
+    run.assert_go_unless_starved()
     result = run.result()
     latency = result.operations["get"].latency
     assert latency.count == 600
@@ -58,7 +58,7 @@ def test_arrivals_beyond_the_in_flight_cap_are_dropped_and_counted(tmp_path: Pat
     scenario = write(tmp_path / "c.yaml", ONE_GET.format(name="capped", plan=plan))
     with LocalServer("stall", stall_after=1.0) as url:
         run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
-    assert run.code == 0, run.stderr
+    run.assert_go_unless_starved()
     result = run.result()
     sent = result.operations["get"].count
     # during the 500 ms freeze 20 iterations fill the cap; most of the other ~80 are dropped
