@@ -155,12 +155,17 @@ def test_chunked_response(run: Runner) -> None:
     run(main())
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_connection_refused(run: Runner) -> None:
+def closed_origin() -> Origin:
+    """An origin on 127.0.0.1 where nothing listens (a port bound once, then let go)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    origin = Origin("http", "127.0.0.1", port)
+    return Origin("http", "127.0.0.1", port)
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_connection_refused(run: Runner) -> None:
+    origin = closed_origin()
 
     async def main() -> None:
         client = HttpClient()
@@ -265,13 +270,12 @@ def test_server_closing_mid_body(run: Runner) -> None:
     run(main())
 
 
-@pytest.mark.parametrize("run", RUNNERS)
-def test_stale_keep_alive_connection_is_retried_once(run: Runner) -> None:
-    # The server answers the first request on each connection, then closes the connection when
-    # the next request arrives, as a server does whose idle timeout fires just then.
-    async def one_per_connection(
-        head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
+def one_answer_per_connection() -> App:
+    """An app that answers the first request on each connection, then closes the connection
+    when the next request arrives, as a server does whose idle timeout fires just then."""
+    seen: set[object] = set()
+
+    async def app(head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         peer = writer.get_extra_info("peername")
         if peer in seen:
             return False
@@ -279,8 +283,12 @@ def test_stale_keep_alive_connection_is_retried_once(run: Runner) -> None:
         writer.write(ok(b"fresh"))
         return True
 
-    seen: set[object] = set()
-    server = RawServer(one_per_connection)
+    return app
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_stale_keep_alive_connection_is_retried_once(run: Runner) -> None:
+    server = RawServer(one_answer_per_connection())
 
     async def main() -> None:
         async with server:
@@ -527,10 +535,7 @@ def test_request_to_calls_the_waiter_back_later_on_new_and_reused_connections(
 
 @pytest.mark.parametrize("run", RUNNERS)
 def test_request_to_reports_a_refused_connection_to_the_waiter(run: Runner) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    origin = Origin("http", "127.0.0.1", port)
+    origin = closed_origin()
 
     async def main() -> None:
         client = HttpClient()
@@ -549,20 +554,8 @@ def test_request_to_reports_a_refused_connection_to_the_waiter(run: Runner) -> N
 
 @pytest.mark.parametrize("run", RUNNERS)
 def test_request_to_resends_once_after_a_stale_keep_alive_socket(run: Runner) -> None:
-    async def one_per_connection(
-        head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
-        peer = writer.get_extra_info("peername")
-        if peer in seen:
-            return False
-        seen.add(peer)
-        writer.write(ok(b"fresh"))
-        return True
-
-    seen: set[object] = set()
-
     async def main() -> None:
-        async with RawServer(one_per_connection) as server:
+        async with RawServer(one_answer_per_connection()) as server:
             client = HttpClient()
             try:
                 first, second = Recording(), Recording()
@@ -601,10 +594,7 @@ def test_warm_opens_idle_connections_that_requests_then_use(run: Runner) -> None
 
 @pytest.mark.parametrize("run", RUNNERS)
 def test_warm_reports_nothing_when_no_connection_opens(run: Runner) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    origin = Origin("http", "127.0.0.1", port)
+    origin = closed_origin()
 
     async def main() -> None:
         client = HttpClient()

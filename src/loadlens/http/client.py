@@ -24,7 +24,7 @@ from functools import partial
 from time import monotonic_ns
 from typing import Any
 
-from loadlens.http.connection import Connection, ConnectionState, ResponseWaiter
+from loadlens.http.connection import Connection, ConnectionState, ResponseWaiter, Unsent
 from loadlens.http.errors import TransportError, transport_error
 from loadlens.http.options import ClientOptions
 from loadlens.http.origin import Origin
@@ -121,11 +121,8 @@ class HttpClient:
         if conn is not None:
             conn.start(waiter, data, start, start, True, head, read_ns, start + total_ns)
             return
-        self._in_background(
-            self._send_anew(
-                pool, origin, connect_ns, waiter, data, head, start, read_ns, start + total_ns
-            )
-        )
+        unsent = Unsent(waiter, data, head, start, read_ns, start + total_ns)
+        self._in_background(self._send_anew(pool, origin, connect_ns, unsent, checkout=True))
 
     async def _request_guarded(
         self,
@@ -222,41 +219,17 @@ class HttpClient:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _on_stale(
-        self,
-        pool: Pool,
-        origin: Origin,
-        connect_ns: int,
-        waiter: asyncio.Future[Response] | ResponseWaiter,
-        data: bytes,
-        head: bool,
-        start: int,
-        read_ns: int,
-        deadline: int,
-    ) -> None:
+    def _on_stale(self, pool: Pool, origin: Origin, connect_ns: int, unsent: Unsent) -> None:
         """A connection's `on_stale` (bound to its pool by `partial`): resend in a new task,
         on a new connection in the slot of the one that failed."""
-        self._in_background(
-            self._send_anew(
-                pool, origin, connect_ns, waiter, data, head, start, read_ns, deadline, False
-            )
-        )
+        self._in_background(self._send_anew(pool, origin, connect_ns, unsent, checkout=False))
 
     async def _send_anew(
-        self,
-        pool: Pool,
-        origin: Origin,
-        connect_ns: int,
-        waiter: asyncio.Future[Response] | ResponseWaiter,
-        data: bytes,
-        head: bool,
-        start: int,
-        read_ns: int,
-        deadline: int,
-        checkout: bool = True,
+        self, pool: Pool, origin: Origin, connect_ns: int, unsent: Unsent, *, checkout: bool
     ) -> None:
         """Send on a connection got by `_checkout` (or, when `checkout` is False, opened in a
         slot already held); a failure to get one goes to the waiter."""
+        waiter, data, head, start, read_ns, deadline = unsent
         reused = False
         try:
             if checkout:

@@ -56,7 +56,7 @@ import asyncio
 import enum
 from collections.abc import Callable
 from time import monotonic_ns
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import httptools
 
@@ -87,11 +87,19 @@ class ResponseWaiter:
         raise NotImplementedError
 
 
-# Resends a request that met a stale keep-alive socket: (waiter, request bytes, head,
-# start_ns, read_ns, deadline_ns).
-StaleHandler = Callable[
-    ["asyncio.Future[Response] | ResponseWaiter", bytes, bool, int, int, int], None
-]
+class Unsent(NamedTuple):
+    """A request still to be sent on some connection, with whom to tell how it ended."""
+
+    waiter: asyncio.Future[Response] | ResponseWaiter
+    data: bytes
+    head: bool
+    start_ns: int
+    read_ns: int
+    deadline_ns: int
+
+
+# Resends a request that met a stale keep-alive socket (on a new connection).
+StaleHandler = Callable[[Unsent], None]
 
 # Timers may fire up to a millisecond early by the monotonic clock (uvloop keeps loop time in
 # whole milliseconds); a deadline that close counts as passed, instead of re-arming for it.
@@ -433,7 +441,9 @@ class Connection(asyncio.Protocol):
             and self._received == 0
             and kind in _STALE
         ):
-            stale(future, data, self._head, self._start_ns, self._read_ns, self._deadline_ns)
+            stale(
+                Unsent(future, data, self._head, self._start_ns, self._read_ns, self._deadline_ns)
+            )
             return  # the slot goes on to the new connection
         if was_busy and self.pool is not None:
             self.pool.release_slot()

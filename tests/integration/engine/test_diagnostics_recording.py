@@ -144,7 +144,7 @@ flows:
                   json: {{username: "{{{{ accounts.username }}}}", password: secret}}}}
         expect: {{status: 200}}
 plan:
-  - {{stage: s, users: 24, duration: 2s}}
+  - {{stage: s, users: 6, duration: 2s}}
 """
 
 
