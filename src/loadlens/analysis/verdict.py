@@ -30,6 +30,9 @@ MAX_LOOP_LAG_MS = 50.0  # any event-loop lag above this in a stage
 # A few late starts on a busy machine cost a few milliseconds each; a starved generator shows
 # far more, together with CPU or loop lag.
 MAX_LATE_FRACTION = 0.05
+# ... and at least this many: one scheduling hiccup of a few ms on a shared machine makes a
+# handful of arrivals late, which says nothing about a whole short burst.
+MIN_LATE = 10
 _GENERATOR = Attribution.LOAD_GENERATOR  # its major findings repeat generator_problems
 
 
@@ -55,7 +58,7 @@ def generator_problems(result: RunResult) -> list[str]:
             problems.append(f"stage `{name}`: event-loop lag up to {lag:,.0f} ms")
         late = sum(p.health.late for p in points)
         total = requests.get(index, 0)
-        if total and late > MAX_LATE_FRACTION * total:
+        if total and late > MAX_LATE_FRACTION * total and late >= MIN_LATE:
             problems.append(
                 f"stage `{name}`: {late:,} iterations started late "
                 f"({late / total:.1%} of {total:,} requests)"

@@ -82,6 +82,18 @@ def test_loop_lag_and_late_iterations_make_it_inconclusive() -> None:
     assert "20 iterations started late (20.0% of 100 requests)" in late.reasons[0]
 
 
+def test_a_handful_of_late_starts_in_a_short_burst_is_not_a_starved_generator() -> None:
+    accumulator = RunAccumulator(["get"], STAGES)
+    burst = frame(0, {"get": [5.0] * 50})
+    burst.health.late = 3  # 6 % of 50: one hiccup of a few ms
+    accumulator.add(burst)
+    assert decide(accumulator.result(run=RUN, complete=True), []).kind is VerdictKind.GO
+    burst.health.late = 10
+    accumulator = RunAccumulator(["get"], STAGES)
+    accumulator.add(burst)
+    assert decide(accumulator.result(run=RUN, complete=True), []).kind is VerdictKind.INCONCLUSIVE
+
+
 def test_interrupted_incomplete_and_insufficient_are_inconclusive() -> None:
     interrupted = dataclasses.replace(_result(), interrupted=True, complete=False)
     assert decide(interrupted, []).reasons == ("the run was interrupted before the plan finished",)
