@@ -25,7 +25,7 @@ def new_run_id(scenario: str) -> str:
     """A sortable, unique id: UTC time, the scenario's slug, and a random suffix."""
     slug = re.sub(r"[^a-z0-9]+", "-", scenario.lower()).strip("-")[:40] or "run"
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return f"{stamp}-{slug}-{secrets.token_hex(2)}"
+    return f"{stamp}-{slug}-{secrets.token_hex(4)}"
 
 
 class RunDirectory:
