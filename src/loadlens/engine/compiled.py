@@ -113,8 +113,8 @@ class CompiledScenario:
     cumulative_weights: tuple[float, ...]
     setup: tuple[CompiledStep, ...]
     teardown: tuple[CompiledStep, ...]
-    # The flows made only of requests sent once, by id(): a user runs those step by step, with
-    # no `StepRunner.run` around them (one coroutine less per iteration).
+    # The flows made only of requests sent once, by id(), with their requests: when every flow
+    # is plain, users are callback-driven (`loadlens.engine.drivers`).
     plain: dict[int, tuple[CompiledRequest, ...]] = field(default_factory=dict)
 
     @property

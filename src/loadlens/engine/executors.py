@@ -134,19 +134,11 @@ async def run_closed(
     tasks: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
     runner = context.runner
-    request = runner.request
-    plain = context.compiled.plain
 
     async def user_loop(user: UserState, quit_flag: list[bool]) -> None:
         while not quit_flag[0] and not control.stopping:
             sent_before = runner.sent
-            steps = _begin_iteration(context, user)
-            requests = plain.get(id(steps))
-            if requests is not None:
-                for step in requests:
-                    await request(step, user, None)
-            else:
-                await runner.run(steps, user)
+            await runner.run(_begin_iteration(context, user), user)
             if runner.sent == sent_before:
                 await asyncio.sleep(_IDLE_ITERATION_PAUSE)
 
@@ -290,8 +282,6 @@ async def run_open(
     next_user = context.worker
     monotonic_ns = time.monotonic_ns
     runner = context.runner
-    request = runner.request
-    plain = context.compiled.plain
     # Every flow plain: arrivals go to callback-driven users, kept in a pool when idle.
     all_plain = context.compiled.all_plain
     crowd = Crowd()
@@ -309,15 +299,7 @@ async def run_open(
         nonlocal busy
         while True:
             try:
-                steps = _begin_iteration(context, user)
-                requests = plain.get(id(steps))
-                if requests is None:
-                    await runner.run(steps, user, intended_ns)
-                else:
-                    first: int | None = intended_ns
-                    for step in requests:
-                        await request(step, user, first)
-                        first = None
+                await runner.run(_begin_iteration(context, user), user, intended_ns)
             finally:
                 busy -= 1
             if not dispatching:

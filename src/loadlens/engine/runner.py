@@ -87,8 +87,7 @@ class StepRunner:
                 await asyncio.sleep(low if low == high else user.shared.rng.uniform(low, high))
 
     async def request(self, step: CompiledRequest, user: UserState, intended: int | None) -> None:
-        """One request step, sent once: `run` calls it, and so does a closed user directly when its
-        flow is nothing but plain requests (see `CompiledScenario.plain`)."""
+        """One request step, sent once (`run` calls it for each request of a step)."""
         outgoing = self.begin(step, user)
         if outgoing is None:
             return

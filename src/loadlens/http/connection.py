@@ -31,8 +31,8 @@ Edge cases of the framing:
   replaced by a fresh one, so the next response on the connection starts clean.
 * Trailers of a chunked body are parsed and dropped.
 * Bytes that arrive while no request is in flight (pipelining is never used) break the
-  connection: `data_received` refuses them, and so does `on_message_begin` when a second
-  response follows the first in the same read, which stops the parser.
+  connection: `on_message_begin` refuses them, in a read of their own or after a complete
+  response in the same read, which stops the parser.
 
 Every failure becomes a `TransportError` set on the Future, and the connection is closed. A
 connection is reusable only when llhttp's keep-alive verdict (version, Connection header,
@@ -363,7 +363,7 @@ class Connection(asyncio.Protocol):
         response = Response(
             self._status,
             self._raw,
-            b"" if self._head or not body else body[0] if len(body) == 1 else b"".join(body),
+            b"" if self._head else b"".join(body),  # one chunk: join returns it as it is
             self._sent,
             self._received,
             (
@@ -438,7 +438,7 @@ class Connection(asyncio.Protocol):
             and future is not None
             and (isinstance(future, ResponseWaiter) or not future.done())
             and self._reused
-            and self._received == 0
+            and self.received_nothing
             and kind in _STALE
         ):
             stale(
