@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck layers unit demo bench clean
+.PHONY: test lint typecheck layers unit native demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,29 +16,35 @@ $(STAMP): pyproject.toml
 test: $(STAMP) lint typecheck layers unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src
+	$(BIN)/mypy src tools
+
+# The hot path compiled with mypyc, in place (loadlens.native lists the modules); a no-op when
+# current, and a stale build is never used (loadlens imports the sources instead).
+native: $(STAMP)
+	$(BIN)/python tools/build_native.py
 
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
 # The tests need Chromium and PostgreSQL: with-services.sh installs and starts them.
-unit: $(STAMP)
+unit: $(STAMP) native
 	bash .ci/with-services.sh $(BIN)/pytest -q
 
-demo: $(STAMP)
+demo: $(STAMP) native
 	$(BIN)/loadlens demo
 
 # Not part of `make test`: installs the peers (nginx, wrk from Debian; Locust in .venv-bench;
 # autocannon via npm when there is one), then runs every workload (BENCH_ARGS=--quick etc.).
-bench: $(STAMP)
+bench: $(STAMP) native
 	command -v nginx >/dev/null && command -v wrk >/dev/null || (apt-get update && apt-get install -y nginx wrk)
 	test -x .venv-bench/bin/locust || ($(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install -q locust)
 	test -f bench/out/node/node_modules/autocannon/autocannon.js || (command -v npm >/dev/null && mkdir -p bench/out/node && cd bench/out/node && timeout 300 npm install --silent autocannon) || echo "autocannon: skipped (no npm or no registry)"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build
+	find src -name '*.so' -delete

@@ -21,6 +21,8 @@ import tools
 from measure import Measured, run_pinned
 from target import Nginx
 
+from loadlens import native
+
 Row = dict[str, object]
 
 
@@ -170,6 +172,7 @@ def main() -> None:
         "cores": str(len(__import__("os").sched_getaffinity(0))),
         "kernel": platform.release(),
         "python": platform.python_version(),
+        "loadlens hot path": native.build_state(),  # "compiled" after `make native`
         "nginx": _version(["nginx", "-v"]),
         "mode": f"{'quick' if args.quick else 'full'}: {seconds} s runs, {rounds} rounds",
         "date": time.strftime("%Y-%m-%d %H:%M"),

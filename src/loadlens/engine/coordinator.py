@@ -30,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
-from loadlens import __version__
+from loadlens import __version__, native
 from loadlens.engine.compiled import CompiledScenario, CompiledStep
 from loadlens.engine.inprocess import run_phase
 from loadlens.engine.rundir import RunDirectory, new_run_id
@@ -168,6 +168,7 @@ class Coordinator:
             loadlens_version=__version__,
             python_version=sys.version.split()[0],
             started_at=time.time(),
+            hot_path="compiled (mypyc)" if native.running_compiled() else "interpreted",
         )
         directory.write_json(
             "run.json", {"run": info.to_dict(), "stages": [s.to_dict() for s in self.infos]}

@@ -59,6 +59,7 @@ from time import monotonic_ns
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 import httptools
+from mypy_extensions import mypyc_attr
 
 from loadlens.http.errors import TransportError, error_kind, transport_error
 from loadlens.http.response import Response, Timings, final_head_fields
@@ -68,6 +69,8 @@ if TYPE_CHECKING:
     from loadlens.http.pool import Pool
 
 
+# Subclassed outside the compiled modules too (any client of `HttpClient.request_to`).
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ResponseWaiter:
     """Told of the end of an exchange by a direct call, in place of a Future.
 

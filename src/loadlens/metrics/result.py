@@ -298,6 +298,7 @@ class RunInfo:
     python_version: str
     started_at: float
     ended_at: float | None = None
+    hot_path: str = "interpreted"  # or "compiled (mypyc)": how the per-request code ran
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -314,6 +315,7 @@ class RunInfo:
             "python_version": self.python_version,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
+            "hot_path": self.hot_path,
         }
 
     @classmethod
@@ -332,6 +334,7 @@ class RunInfo:
             python_version=str(d["python_version"]),
             started_at=float(d["started_at"]),
             ended_at=_optional_float(d["ended_at"]),
+            hot_path=str(d.get("hot_path", "unknown")),  # results written before it was recorded
         )
 
 

@@ -486,6 +486,7 @@ def _provenance(result: RunResult) -> Section:
         ("target", run.target),
         ("loadlens", run.loadlens_version),
         ("Python", run.python_version),
+        ("hot path", run.hot_path),
         ("host", run.hostname),
         ("workers", fmt_count(run.workers)),
         ("run id", run.run_id),

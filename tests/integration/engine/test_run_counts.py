@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from loadlens import native
 from tests.support.runs import op_counts, run_scenario, write
 from tests.support.testserver import LocalServer
 
@@ -59,6 +60,9 @@ def test_counts_per_operation_equal_the_servers_own(tmp_path: Path) -> None:
     assert [stage.ran for stage in result.stages] == [True, True]
     assert all(stage.total.count > 0 for stage in result.stages)
     assert "Operations" in run.stdout and "create" in run.stdout
+    # the result says whether the per-request code ran compiled: it did whenever it was built
+    built = native.build_state() == "compiled"
+    assert result.run.hot_path == ("compiled (mypyc)" if built else "interpreted")
 
 
 def test_the_open_stage_measures_from_the_intended_send(tmp_path: Path) -> None:
