@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-# Only the per-request path: the connection and its parser callbacks, the users and executors
-# that send, the runner that judges a response, and the recorder. Everything else runs once per
-# stage or per second and gains nothing worth a build.
+# Only the per-request path: the connection and its parser callbacks, the users, executors and
+# arrival schedule that send, the runner that judges a response, and the recorder. Everything
+# else runs once per stage or per second and gains nothing worth a build.
 MODULES = (
     "loadlens.http.connection",
     "loadlens.http.response",
@@ -32,6 +32,7 @@ MODULES = (
     "loadlens.engine.drivers",
     "loadlens.engine.runner",
     "loadlens.engine.executors",
+    "loadlens.engine.schedule",
     "loadlens.engine.compiled",
     "loadlens.engine.prepared",
     "loadlens.engine.variables",
