@@ -81,6 +81,14 @@ def main() -> int:
     started = time.monotonic()
     _remove_build()
     _compile()
+    # build_ext copies an extension it did not need to rebuild (its C unchanged) with the old
+    # file's time: every one was just made from the current sources, so they all date from now.
+    now = time.time()
+    for module in native.MODULES:
+        for path in native.extension_paths(module):
+            os.utime(path, (now, now))
+    for path in native.shared_library_paths():
+        os.utime(path, (now, now))
     if native.build_state() not in ("compiled", "disabled"):
         print(f"native: the build left {native.build_state()} modules", file=sys.stderr)
         return 1
