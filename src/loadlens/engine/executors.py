@@ -10,7 +10,8 @@ passed or `control.stopping` is set, then stop starting iterations and give thos
   iteration already due (so timer coarseness delays but never drops arrivals), then sleeps
   until the next one. Latency of an iteration's first request is measured from the intended
   time; lateness (actual − intended) is recorded, and arrivals beyond `max_in_flight` are
-  dropped and counted.
+  dropped and counted. When the generator itself is behind (its loop ran late), an arrival
+  that finds no idle connection waits for one rather than opening its own (see `run_open`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from loadlens.engine.drivers import Crowd, PickFlow, PlainUser
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp
 from loadlens.engine.variables import SharedData, UserState
+from loadlens.http import Origin
 
 _CONTROL_PERIOD = 0.05  # seconds between closed-model user-count adjustments
 # An arrival started more than 2 ms after its time is late. The event loop's timers tick in
@@ -35,6 +37,8 @@ _LATE_NS = 2_000_000
 _IDLE_ITERATION_PAUSE = 0.001  # an iteration that sent nothing yields this long, not a spin
 _MIN_SLEEP = 0.0006  # the shortest sleep uvloop rounds up to a 1 ms timer, not to 0
 _NEVER_NS = 1 << 62  # the "next arrival" once there is none
+# New connections late arrivals may open per timer tick (~1 ms) once the loop runs on time.
+_CATCH_UP = 8
 _User = TypeVar("_User")
 
 
@@ -318,12 +322,28 @@ async def run_open(
 
     k = 0
     next_due = due_ns(0)
+    client = runner.client
+    hold_origin = _first_origin(context.compiled)
+    behind = False  # the last timer callback ran more than _LATE_NS late: the loop is busy
+    catch_up = 0  # new connections late arrivals may still open before the next tick
+    waited = 0  # arrivals due but not started at the last tick
+
+    def hold(now: int) -> None:
+        """Keep the due arrivals waiting, and drop the oldest of them beyond `max_in_flight`
+        (counting what waits as in flight): the bound holds whether they wait or run."""
+        nonlocal k, next_due
+        waiting = schedule.arrivals_by((now - start_ns) / 1e9) - k
+        excess = busy + waiting - max_in_flight
+        if excess > 0:
+            k += excess
+            stats.dropped += excess
+            next_due = due_ns(k)
 
     def dispatch(claimant: UserState | None = None) -> int | None:
         """Start every arrival already due; the first goes to `claimant` if given (a user task
         that just finished, and carries on without waiting), whose intended time is returned.
         """
-        nonlocal k, busy, next_user, next_due
+        nonlocal k, busy, next_user, next_due, catch_up
         now = monotonic_ns()
         if now < next_due or control.stopping:
             return None
@@ -334,6 +354,21 @@ async def run_open(
                 stats.dropped += 1
             else:
                 lateness = now - next_due
+                if (
+                    lateness > _LATE_NS
+                    and hold_origin is not None
+                    and client.idle_count(hold_origin) == 0
+                ):
+                    # Late, and every connection busy. A generator that is behind would only
+                    # fall further behind opening a connection per waiting arrival: each costs
+                    # a handshake, and each one in use more work per request. So the arrival
+                    # waits for a connection to come back (the next response dispatches it).
+                    # Once the loop runs on time again and the connections there are do not
+                    # shrink the backlog (a slow server), a few new ones per tick let it catch up.
+                    if behind or catch_up == 0:
+                        hold(now)
+                        break
+                    catch_up -= 1
                 lateness_ns.append(lateness)
                 if lateness > _LATE_NS:
                     stats.late += 1
@@ -375,17 +410,30 @@ async def run_open(
     finished = loop.create_future()
     timer: asyncio.TimerHandle | None = None
 
+    end_ns = start_ns + int(schedule.length * 1e9)
+    tick_due = monotonic_ns()
+
     def tick() -> None:
-        """The timer's turn: dispatch, then sleep until the next arrival (checking `stopping`
-        and the users' failures at least every control period)."""
-        nonlocal timer
+        """The timer's turn: note whether the loop ran it late, dispatch, then sleep until the
+        next arrival (checking `stopping` and the users' failures at least every control
+        period). Arrivals still waiting at the stage's end are dropped."""
+        nonlocal timer, behind, tick_due, k, catch_up, waited
+        now = monotonic_ns()
+        behind = now - tick_due > _LATE_NS
+        waiting = schedule.arrivals_by((now - start_ns) / 1e9) - k
+        catch_up = _CATCH_UP if 0 < waited <= waiting else 0  # a backlog not shrinking
+        waited = waiting
         dispatch()
+        if k < total and now >= end_ns and not control.stopping:
+            stats.dropped += total - k
+            k = total
         if k >= total or control.stopping or crowd.failures:
             if not finished.done():
                 finished.set_result(None)
             return
-        gap = (next_due - monotonic_ns()) / 1e9
-        timer = loop.call_later(min(_dispatch_pause(gap), _CONTROL_PERIOD), tick)
+        pause = min(_dispatch_pause((next_due - now) / 1e9), _CONTROL_PERIOD)
+        tick_due = now + int(pause * 1e9)
+        timer = loop.call_later(pause, tick)
 
     try:
         tick()
@@ -398,7 +446,6 @@ async def run_open(
     for handover, _ in idle:
         handover.set_result(None)
     idle.clear()
-    end_ns = start_ns + int(schedule.length * 1e9)
     while not control.stopping and time.monotonic_ns() < end_ns:
         crowd.raise_failure()
         stats.active = busy
@@ -408,6 +455,17 @@ async def run_open(
     else:
         await _finish(tasks, grace)
     stats.active = 0
+
+
+def _first_origin(compiled: CompiledScenario) -> Origin | None:
+    """The origin every flow's first request goes to, or None when they differ."""
+    origins = {
+        step.prepared.origin
+        for flow in compiled.flows
+        for step in flow[:1]
+        if isinstance(step, CompiledRequest)
+    }
+    return origins.pop() if len(origins) == 1 else None
 
 
 def _dispatch_pause(gap: float) -> float:

@@ -51,6 +51,21 @@ class ArrivalSchedule:
             return math.inf
         return max(ramp, 0.0) + (n - in_ramp) / r1
 
+    def arrivals_by(self, t: float) -> int:
+        """How many arrivals are due `t` seconds into the stage (the inverse of arrival_time,
+        to within float rounding at an arrival's exact time)."""
+        if t < 0:
+            return 0
+        r0, r1, ramp = self.start_rate, self.rate, self.ramp
+        if ramp > 0 and t < ramp:
+            integral = r0 * t + (r1 - r0) * t * (t / ramp) / 2  # t / ramp < 1: finite
+        else:
+            in_ramp = (r0 + r1) / 2 * ramp if ramp > 0 else 0.0
+            integral = in_ramp + r1 * (t - max(ramp, 0.0))
+        if integral < self.phase:
+            return 0
+        return min(math.floor(integral - self.phase) + 1, self.expected_arrivals())
+
     def expected_arrivals(self) -> int:
         """How many arrivals fall inside the stage."""
         r0, r1, ramp = self.start_rate, self.rate, self.ramp

@@ -65,6 +65,11 @@ class HttpClient:
         """Connections open now, idle or busy, over every origin."""
         return sum(len(pool.connections) for pool in self._pools.values())
 
+    def idle_count(self, origin: Origin) -> int:
+        """Connections to `origin` idle in its pool now (none before its first request)."""
+        pool = self._pools.get(origin)
+        return 0 if pool is None else pool.idle_count
+
     def request(
         self,
         origin: Origin,

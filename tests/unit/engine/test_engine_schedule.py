@@ -17,6 +17,9 @@ def test_constant_rate_arrivals_are_evenly_spaced() -> None:
     assert schedule.arrival_time(0) == 0
     assert schedule.arrival_time(1) == pytest.approx(0.01)
     assert schedule.arrival_time(199) == pytest.approx(1.99)
+    assert [schedule.arrivals_by(t) for t in (0, 0.0099, 0.015, 1.985, 1.995, 5)] == [
+        *(1, 1, 2, 199, 200, 200)
+    ]
 
 
 @given(r0=st.floats(0, 500), r1=st.floats(1, 500), ramp=st.floats(0.1, 10), hold=st.floats(0, 10))
@@ -34,6 +37,27 @@ def test_arrivals_follow_the_integral_of_the_rate(
         assert schedule.arrival_time(total) >= ramp + hold - 1e-6 or math.isinf(
             schedule.arrival_time(total)
         )
+
+
+@given(
+    r0=st.floats(0, 500),
+    r1=st.floats(1, 500),
+    ramp=st.one_of(st.just(0.0), st.floats(0.1, 10)),
+    hold=st.floats(0.1, 10),
+    phase=st.floats(0, 0.99),
+)
+def test_arrivals_by_counts_the_arrivals_due_so_far(
+    r0: float, r1: float, ramp: float, hold: float, phase: float
+) -> None:
+    schedule = ArrivalSchedule(r0, r1, ramp, ramp + hold, phase)
+    total = schedule.expected_arrivals()
+    for k in range(0, total, max(1, total // 40)):
+        t = schedule.arrival_time(k)
+        # arrival k is the (k+1)-th due at its own time (float rounding: one either side)
+        assert k <= schedule.arrivals_by(t + 1e-9) <= k + 2
+        assert schedule.arrivals_by(t - 1e-6) <= k + 1
+    assert schedule.arrivals_by(-1) == 0
+    assert schedule.arrivals_by(ramp + hold + 100) == total
 
 
 def test_a_ramp_from_zero_starts_slowly() -> None:
