@@ -4,12 +4,14 @@ Passwords are checked in a worker thread (PBKDF2 is CPU work and releases the GI
 holding a database connection. Refresh tokens are rows of a table with a UNIQUE token column,
 rotated on every refresh. Access tokens are stateless: `<user id>.<expiry>.<signature>`.
 
-Faults: `token-race` derives the refresh token from the user id and the current time in 10 ms
-ticks, with no randomness, so two logins of one user at the same moment (concurrent logins, in
-practice) insert the same token and the second fails on the UNIQUE constraint, a 500 (as in the
-auth report, whose tokens had a one-second tick; a finer tick keeps sequential logins apart, so
-the failures come from concurrency alone). `slow-hash` is set up at seeding time
-(see `loadlens.demo.app`): some accounts' hashes simply cost more to verify.
+Faults: `token-race` derives the refresh token from the user id and the user's login count,
+with no randomness, and a login reads that count before checking the password and writes it
+back after (a lost update): two logins of one user in flight at once read the same count,
+insert the same token, and the second fails on the UNIQUE constraint, a 500 (as in the auth
+report, whose tokens came from the user id and a one-second clock). Logins one after the other
+never collide, however fast they follow each other, so the failures come from concurrency
+alone. `slow-hash` is set up at seeding time (see `loadlens.demo.app`): some accounts' hashes
+simply cost more to verify.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import hmac
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -33,25 +34,27 @@ from loadlens.demo.web import ClientError, Endpoints, read_json
 ACCESS_TOKEN_TTL_S = 15 * 60
 
 
-def random_refresh_token(user_id: int) -> str:
-    """A refresh token no other login can produce."""
-    return secrets.token_urlsafe(32)
-
-
-def racy_refresh_token(user_id: int) -> str:
-    """The `token-race` fault: the same token for every login of a user within one 10 ms tick."""
-    return hashlib.sha256(f"{user_id}:{int(time.time() * 100)}".encode()).hexdigest()
-
-
 class Auth:
     """The /auth endpoints."""
 
     def __init__(self, pool: ConnectionPool, *, token_race_fault: bool) -> None:
         self._pool = pool
         self._secret = secrets.token_bytes(32)
-        self._refresh_token: Callable[[int], str] = (
-            racy_refresh_token if token_race_fault else random_refresh_token
-        )
+        self._racy = token_race_fault
+        # The `token-race` fault's state: logins per user, and a salt so that tokens of an
+        # earlier run of the service (the same database) never collide with this one's.
+        self._logins: dict[int, int] = {}
+        self._salt = secrets.token_hex(8)
+
+    def _refresh_token(self, user_id: int, count: int | None = None) -> str:
+        """A new refresh token: random, or under the fault, derived from the login count
+        (read now unless the caller read it earlier)."""
+        if not self._racy:
+            return secrets.token_urlsafe(32)
+        if count is None:
+            count = self._logins.get(user_id, 0)
+        self._logins[user_id] = count + 1
+        return hashlib.sha256(f"{self._salt}:{user_id}:{count}".encode()).hexdigest()
 
     def routes(self, endpoints: Endpoints) -> list[Route]:
         """The routes, each wrapped by `endpoints`."""
@@ -76,9 +79,10 @@ class Auth:
             ).fetchone()
         )
         user_id, encoded = row if row is not None else (0, None)
+        count = self._logins.get(user_id, 0)  # the fault's read, long before its write
         if encoded is None or not await run_in_threadpool(verify_password, password, encoded):
             raise ClientError(401, "invalid username or password")
-        token = self._refresh_token(user_id)
+        token = self._refresh_token(user_id, count)
         created_at = time.time()
         await self._pool.run(
             lambda conn: conn.execute(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 FAULT_DESCRIPTIONS: dict[str, str] = {
     "id-format": "POST /users answers doc_<8 hex> ids, reads look up user-<int>: new users 404",
-    "token-race": "refresh tokens derive from user id + a 10 ms tick: concurrent logins -> 500",
+    "token-race": "refresh tokens derive from a login count read early: concurrent logins -> 500",
     "no-lock": "reservations check then write outside a transaction: concurrent reserves overbook",
     "slow-hash": "every 5th seeded account (user4, user9, ...) keeps a legacy hash 200x as costly",
     "leak": "the read cache never evicts and is searched linearly: latency and RSS drift up",

@@ -7,6 +7,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
+from loadlens.engine.features import Held
 from loadlens.engine.prepared import PreparedRequest, prepare
 from loadlens.http import Origin
 from loadlens.model.integrity import LedgerRule
@@ -45,9 +46,9 @@ class CompiledCheck:
     outcome: str  # `check_failed:NAME`
 
 
-# A request on its way: (the encoded bytes, the variables it used, the entity keys it holds in
+# A request on its way: (the encoded bytes, the variables it used, the entities it holds in
 # flight, its feature tuple); see `StepRunner.begin`.
-Outgoing = tuple[bytes, dict[VarRef, object] | None, list[object], tuple[str, ...]]
+Outgoing = tuple[bytes, dict[VarRef, object] | None, list[Held], tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)

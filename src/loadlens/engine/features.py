@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from loadlens.model.redaction import MASK, SENSITIVE_HEADERS, Redactor
 from loadlens.model.scenario import Body, BodyKind
@@ -89,14 +90,42 @@ def snippet(body: bytes, redactor: Redactor) -> str:
     return redactor.text(body[: SNIPPET_CHARS * 4].decode("utf-8", "replace")[:SNIPPET_CHARS])
 
 
-def release(inflight: dict[object, int], held: list[object]) -> None:
-    """Give back the entity keys a request held in flight; keys at zero are removed."""
-    for entity in held:
-        n = inflight[entity] - 1
-        if n:
-            inflight[entity] = n
-        else:
-            del inflight[entity]
+class InFlight:
+    """The requests of one worker in flight with one (variable, value): how many now, and how
+    many started since the value was last idle."""
+
+    __slots__ = ("count", "starts")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.starts = 0
+
+
+class Held(NamedTuple):
+    """An entity a request holds while in flight, and what it saw of it when it started."""
+
+    key: tuple[str, str]
+    entity: InFlight
+    starts: int  # the entity's starts, this request's own included
+    overlapped: bool  # another request with the value was in flight when this one started
+    feature: str  # `overlap:VAR`
+
+
+def release(inflight: dict[tuple[str, str], InFlight], held: list[Held]) -> tuple[str, ...]:
+    """Give back the entities a request held in flight (idle ones are removed); the `overlap:`
+    features it earned after it started: another request with its value began meanwhile.
+
+    Overlap goes both ways: of two requests that overlapped, the one that started first did
+    not see the other then, and it may be the one that fails (the second to commit, say)."""
+    later: tuple[str, ...] = ()
+    for held_entity in held:
+        entity = held_entity.entity
+        entity.count -= 1
+        if not entity.count:
+            del inflight[held_entity.key]
+        if not held_entity.overlapped and entity.starts > held_entity.starts:
+            later = (*later, held_entity.feature)
+    return later
 
 
 def header_features(headers: list[tuple[bytes, bytes]]) -> tuple[str, ...]:
@@ -138,6 +167,11 @@ class UsedVariable:
     shaped: bool  # `v:` feature recorded (not for values sent only in sensitive headers)
     source: str  # `@pool`, `@feeder`, `@builtin`; "" for user variables (looked up per request)
 
+    @property
+    def overlap(self) -> str:
+        """The feature of a request whose value another in-flight request also used."""
+        return f"overlap:{self.name}"
+
 
 @dataclass(slots=True)
 class RequestFeatures:
@@ -149,15 +183,18 @@ class RequestFeatures:
     _cache: dict[tuple[object, ...], tuple[str, ...]] = field(default_factory=dict)
 
     def features(
-        self, used: dict[VarRef, object], origins: dict[str, str], inflight: dict[object, int]
-    ) -> tuple[tuple[str, ...], list[object]]:
-        """The request's interned feature tuple, and the entity keys it now holds in flight.
+        self,
+        used: dict[VarRef, object],
+        origins: dict[str, str],
+        inflight: dict[tuple[str, str], InFlight],
+    ) -> tuple[tuple[str, ...], list[Held]]:
+        """The request's interned feature tuple, and the entities it now holds in flight.
 
         `inflight` counts, per (variable, value), the requests of this worker in flight; the
-        caller gives the held keys back to `release` when the response is in.
+        caller gives the held entities back to `release` when the response is in.
         """
         key: list[object] = []
-        held: list[object] = []
+        held: list[Held] = []
         for var in self.variables:
             value = used.get(var.ref)
             if var.shaped:
@@ -168,11 +205,15 @@ class RequestFeatures:
                 if value is None:
                     key.append(False)
                     continue
-                entity = (var.name, value_text(value))
-                n = inflight.get(entity, 0)
-                inflight[entity] = n + 1
-                held.append(entity)
-                key.append(n > 0)
+                entity_key = (var.name, value_text(value))
+                entity = inflight.get(entity_key)
+                if entity is None:
+                    entity = inflight[entity_key] = InFlight()
+                overlapped = entity.count > 0
+                entity.count += 1
+                entity.starts += 1
+                held.append(Held(entity_key, entity, entity.starts, overlapped, var.overlap))
+                key.append(overlapped)
         frozen = tuple(key)
         found = self._cache.get(frozen)
         if found is None:
@@ -191,7 +232,7 @@ class RequestFeatures:
                     out.append(f"v:{var.name}={value_shape}")
             out.append(f"src:{var.name}@{next(parts) if not var.source else var.source}")
             if var.entity and next(parts):
-                out.append(f"overlap:{var.name}")
+                out.append(var.overlap)
         return tuple(dict.fromkeys(out))
 
     def sample_variables(self, used: dict[VarRef, object]) -> dict[str, str]:

@@ -27,6 +27,7 @@ from loadlens.engine.compiled import (
     check_passes,
 )
 from loadlens.engine.features import (
+    InFlight,
     error_template,
     header_features,
     release,
@@ -57,7 +58,7 @@ class StepRunner:
         # Called after each response is recorded (the open executor dispatches due arrivals).
         self.after_response: Callable[[], None] | None = None
         # (variable, value) -> requests in flight using it, for `overlap:VAR`; no zero entries.
-        self.entities: dict[object, int] = {}
+        self.entities: dict[tuple[str, str], InFlight] = {}
         self.ledger = Ledger()  # acknowledged writes, for reconciliation after the run
 
     async def run(
@@ -143,7 +144,9 @@ class StepRunner:
         data, used, held, features = outgoing
         self.in_flight -= 1
         if held:
-            release(self.entities, held)
+            later = release(self.entities, held)
+            if later:
+                features = (*features, *later)
         instants = response.instants
         start = instants[0]
         if intended is not None and intended < start:
@@ -181,7 +184,9 @@ class StepRunner:
         """Record a request that got no response; its captures are now missing."""
         data, used, held, features = outgoing
         self.in_flight -= 1
-        release(self.entities, held)
+        later = release(self.entities, held)
+        if later:
+            features = (*features, *later)
         prepared = step.prepared
         outcome = f"error:{error.kind.value}"
         wanted = self.recorder.count(prepared.operation, outcome, features)

@@ -13,8 +13,9 @@ Feature names (a request has a set of them; each is counted with the request's o
                        `user-<int>`); a value longer than 64 characters is `<long>`
     src:VAR@STEP       VAR came from the capture in operation STEP (`src:id@create`), or
                        `src:VAR@pool`, `src:VAR@feeder`, `src:VAR@vars`, `src:VAR@builtin`
-    overlap:VAR        another request of the same worker was in flight with the same value of
-                       VAR when this one was sent (a shared entity used concurrently)
+    overlap:VAR        another request of the same worker with the same value of VAR was in
+                       flight at some time while this one was (a shared entity used
+                       concurrently; both requests of an overlapping pair have it)
     h:retry-after      the response carried Retry-After
     h:ratelimit        the response carried RateLimit-* or X-RateLimit-* headers
 

@@ -8,7 +8,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadlens.engine.features import error_template, plan_features, release, shape
+from loadlens.engine.features import InFlight, error_template, plan_features, release, shape
 from loadlens.model.redaction import Redactor
 from loadlens.model.template import Template, VarRef, VarSource
 
@@ -64,7 +64,7 @@ def test_feature_tuples_for_a_templated_request() -> None:
         None,
         Redactor(),
     )
-    inflight: dict[object, int] = {}
+    inflight: dict[tuple[str, str], InFlight] = {}
     used: dict[VarRef, object] = {user_id: "doc_1a2b3c4d", pooled: "user-7", token: "abc"}
     first, held = plan.features(used, {"id": "create"}, inflight)
     assert first == (
@@ -81,9 +81,10 @@ def test_feature_tuples_for_a_templated_request() -> None:
     assert "overlap:id" in second and "overlap:pool.user_ids" in second
     assert "overlap:id" not in first
     assert plan.sample_variables(used)["token"] == "***"
-    release(inflight, held)
-    release(inflight, held2)
+    # the first request learns when it ends that the second overlapped it; the second knew
+    assert release(inflight, held) == ("overlap:id", "overlap:pool.user_ids")
+    assert release(inflight, held2) == ()
     assert inflight == {}
     again, held3 = plan.features(used, {"id": "create"}, inflight)
     assert again is first  # the tuple is interned
-    release(inflight, held3)
+    assert release(inflight, held3) == ()  # alone in flight from start to end
