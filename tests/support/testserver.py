@@ -49,6 +49,10 @@ async def _handle(state: State, method: str, target: str, body: bytes) -> tuple[
         state.counters[f"{method} {path}"] += 1
         await asyncio.sleep(0.1 if state.served % 10 == 0 else 0.01)
         return _json(200, {"n": state.served})
+    if state.mode == "slow":  # every answer takes 20 ms: R arrivals/s keep R/50 in flight
+        state.counters[f"{method} {path}"] += 1
+        await asyncio.sleep(0.02)
+        return _json(200, {"n": state.served})
     if state.mode == "stall":
         state.counters[f"{method} {path}"] += 1
         if not state.stalled and time.monotonic() - state.started > state.stall_after:
