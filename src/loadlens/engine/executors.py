@@ -17,6 +17,7 @@ passed or `control.stopping` is set, then stop starting iterations and give thos
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -324,9 +325,13 @@ async def run_open(
     next_due = due_ns(0)
     client = runner.client
     hold_origin = _first_origin(context.compiled)
+    # Below this many connections a new one is cheap and a stall's backlog is small: late
+    # arrivals open what they need (4 × what an open stage starts with, at least 16).
+    hold_floor = 4 * max(4, math.ceil(max(schedule.rate, schedule.start_rate) / 1000))
     behind = False  # the last timer callback ran more than _LATE_NS late: the loop is busy
     catch_up = 0  # new connections late arrivals may still open before the next tick
     waited = 0  # arrivals due but not started at the last tick
+    opening = 0  # connections late arrivals began to open since the last tick
 
     def hold(now: int) -> None:
         """Keep the due arrivals waiting, and drop the oldest of them beyond `max_in_flight`
@@ -343,7 +348,7 @@ async def run_open(
         """Start every arrival already due; the first goes to `claimant` if given (a user task
         that just finished, and carries on without waiting), whose intended time is returned.
         """
-        nonlocal k, busy, next_user, next_due, catch_up
+        nonlocal k, busy, next_user, next_due, catch_up, opening
         now = monotonic_ns()
         if now < next_due or control.stopping:
             return None
@@ -354,21 +359,22 @@ async def run_open(
                 stats.dropped += 1
             else:
                 lateness = now - next_due
-                if (
-                    lateness > _LATE_NS
-                    and hold_origin is not None
-                    and client.idle_count(hold_origin) == 0
-                ):
-                    # Late, and every connection busy. A generator that is behind would only
-                    # fall further behind opening a connection per waiting arrival: each costs
-                    # a handshake, and each one in use more work per request. So the arrival
-                    # waits for a connection to come back (the next response dispatches it).
+                if lateness > _LATE_NS and hold_origin is not None:
+                    # Late. While there are few connections, one more is cheap and the backlog
+                    # small. Past `hold_floor`, with every connection busy, a generator that is
+                    # behind would only fall further behind opening one per waiting arrival:
+                    # each costs a handshake, and each one in use more work per request. So the
+                    # arrival waits for one to come back (the next response dispatches it).
                     # Once the loop runs on time again and the connections there are do not
                     # shrink the backlog (a slow server), a few new ones per tick let it catch up.
-                    if behind or catch_up == 0:
-                        hold(now)
-                        break
-                    catch_up -= 1
+                    open_now, idle_now = client.connection_counts(hold_origin)
+                    if not idle_now:
+                        if open_now + opening >= hold_floor:
+                            if behind or catch_up == 0:
+                                hold(now)
+                                break
+                            catch_up -= 1
+                        opening += 1  # its connection opens in a task that has not run yet
                 lateness_ns.append(lateness)
                 if lateness > _LATE_NS:
                     stats.late += 1
@@ -417,11 +423,12 @@ async def run_open(
         """The timer's turn: note whether the loop ran it late, dispatch, then sleep until the
         next arrival (checking `stopping` and the users' failures at least every control
         period). Arrivals still waiting at the stage's end are dropped."""
-        nonlocal timer, behind, tick_due, k, catch_up, waited
+        nonlocal timer, behind, tick_due, k, catch_up, waited, opening
         now = monotonic_ns()
         behind = now - tick_due > _LATE_NS
         waiting = schedule.arrivals_by((now - start_ns) / 1e9) - k
         catch_up = _CATCH_UP if 0 < waited <= waiting else 0  # a backlog not shrinking
+        opening = 0
         waited = waiting
         dispatch()
         if k < total and now >= end_ns and not control.stopping:

@@ -65,10 +65,10 @@ class HttpClient:
         """Connections open now, idle or busy, over every origin."""
         return sum(len(pool.connections) for pool in self._pools.values())
 
-    def idle_count(self, origin: Origin) -> int:
-        """Connections to `origin` idle in its pool now (none before its first request)."""
+    def connection_counts(self, origin: Origin) -> tuple[int, int]:
+        """Connections to `origin` open now, and how many of them are idle in its pool."""
         pool = self._pools.get(origin)
-        return 0 if pool is None else pool.idle_count
+        return (0, 0) if pool is None else (len(pool.connections), pool.idle_count)
 
     def request(
         self,
