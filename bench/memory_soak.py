@@ -76,7 +76,11 @@ def main() -> None:
         finally:
             if process.poll() is None:
                 process.kill()
-    requests = next((line for line in output.splitlines() if "requests" in line), "")
+    # The summary's totals row starts with "requests" (inside the table's borders); other
+    # lines may mention requests too.
+    requests = next(
+        (ln for ln in output.splitlines() if ln.strip(" │┃|").startswith("requests")), ""
+    )
     after_first_minute = [rss for t, rss in samples if t >= 60]
     growth = max(after_first_minute) - after_first_minute[0] if after_first_minute else 0.0
     rows = [f"| {t:.0f} | {rss:.1f} |" for t, rss in samples]
