@@ -38,10 +38,7 @@ def _missing_toolchain() -> str | None:
 
 
 def _remove_build() -> None:
-    for module in native.MODULES:
-        for path in native.extension_paths(module):
-            path.unlink()
-    for path in native.shared_library_paths():
+    for path in native.built_files():
         path.unlink()
 
 
@@ -84,10 +81,7 @@ def main() -> int:
     # build_ext copies an extension it did not need to rebuild (its C unchanged) with the old
     # file's time: every one was just made from the current sources, so they all date from now.
     now = time.time()
-    for module in native.MODULES:
-        for path in native.extension_paths(module):
-            os.utime(path, (now, now))
-    for path in native.shared_library_paths():
+    for path in native.built_files():
         os.utime(path, (now, now))
     if native.build_state() not in ("compiled", "disabled"):
         print(f"native: the build left {native.build_state()} modules", file=sys.stderr)

@@ -50,32 +50,34 @@ def source_path(module: str) -> Path:
     return _PACKAGE_DIR.joinpath(*module.split(".")[1:]).with_suffix(".py")
 
 
+def _existing(stem: Path) -> list[Path]:
+    """The extension files named `stem` plus an extension suffix that exist."""
+    suffixes = importlib.machinery.EXTENSION_SUFFIXES
+    return [path for path in (stem.with_name(stem.name + s) for s in suffixes) if path.exists()]
+
+
 def extension_paths(module: str) -> list[Path]:
     """The compiled files of a module that exist (one, when it was built)."""
-    base = source_path(module).with_suffix("")
-    return [
-        base.with_name(base.name + suffix)
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES
-        if base.with_name(base.name + suffix).exists()
-    ]
+    return _existing(source_path(module).with_suffix(""))
 
 
 def shared_library_paths() -> list[Path]:
     """The shared library of the compiled modules, where it exists (beside the package)."""
-    root = _PACKAGE_DIR.parent
-    return [
-        root / (SHARED_LIBRARY + suffix)
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES
-        if (root / (SHARED_LIBRARY + suffix)).exists()
-    ]
+    return _existing(_PACKAGE_DIR.parent / SHARED_LIBRARY)
+
+
+def built_files() -> list[Path]:
+    """Every file of the build that exists: the modules' extensions and the shared library."""
+    return [path for m in MODULES for path in extension_paths(m)] + shared_library_paths()
 
 
 def build_state() -> str:
     """`compiled`, `not built`, `stale` (a source is newer), `incomplete` or `disabled`."""
     built = [extension_paths(m) for m in MODULES]
-    if not any(built) and not shared_library_paths():
+    shared = shared_library_paths()
+    if not any(built) and not shared:
         return "not built"
-    if not all(built) or not shared_library_paths():
+    if not all(built) or not shared:
         return "incomplete"
     oldest_build = min(p.stat().st_mtime for paths in built for p in paths)
     newest_source = max(source_path(m).stat().st_mtime for m in MODULES)

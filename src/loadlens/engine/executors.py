@@ -17,7 +17,6 @@ passed or `control.stopping` is set, then stop starting iterations and give thos
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import TypeVar
 from loadlens.engine.compiled import CompiledRequest, CompiledScenario, CompiledStep
 from loadlens.engine.drivers import Crowd, PickFlow, PlainUser
 from loadlens.engine.runner import StepRunner
-from loadlens.engine.schedule import ArrivalSchedule, UserRamp
+from loadlens.engine.schedule import ArrivalSchedule, UserRamp, starting_connections
 from loadlens.engine.variables import SharedData, UserState
 from loadlens.http import Origin
 
@@ -327,18 +326,21 @@ async def run_open(
     hold_origin = _first_origin(context.compiled)
     # Below this many connections a new one is cheap and a stall's backlog is small: late
     # arrivals open what they need (4 × what an open stage starts with, at least 16).
-    hold_floor = 4 * max(4, math.ceil(max(schedule.rate, schedule.start_rate) / 1000))
+    hold_floor = 4 * starting_connections(schedule.rate, schedule.start_rate)
     behind = False  # the last timer callback ran more than _LATE_NS late: the loop is busy
     catch_up = 0  # new connections late arrivals may still open before the next tick
     waited = 0  # arrivals due but not started at the last tick
     opening = 0  # connections late arrivals began to open since the last tick
 
+    def waiting_at(now: int) -> int:
+        """Arrivals due by `now` that have not started."""
+        return schedule.arrivals_by((now - start_ns) / 1e9) - k
+
     def hold(now: int) -> None:
         """Keep the due arrivals waiting, and drop the oldest of them beyond `max_in_flight`
         (counting what waits as in flight): the bound holds whether they wait or run."""
         nonlocal k, next_due
-        waiting = schedule.arrivals_by((now - start_ns) / 1e9) - k
-        excess = busy + waiting - max_in_flight
+        excess = busy + waiting_at(now) - max_in_flight
         if excess > 0:
             k += excess
             stats.dropped += excess
@@ -426,7 +428,7 @@ async def run_open(
         nonlocal timer, behind, tick_due, k, catch_up, waited, opening
         now = monotonic_ns()
         behind = now - tick_due > _LATE_NS
-        waiting = schedule.arrivals_by((now - start_ns) / 1e9) - k
+        waiting = waiting_at(now)
         catch_up = _CATCH_UP if 0 < waited <= waiting else 0  # a backlog not shrinking
         opening = 0
         waited = waiting

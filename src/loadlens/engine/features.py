@@ -111,21 +111,23 @@ class Held(NamedTuple):
     feature: str  # `overlap:VAR`
 
 
-def release(inflight: dict[tuple[str, str], InFlight], held: list[Held]) -> tuple[str, ...]:
-    """Give back the entities a request held in flight (idle ones are removed); the `overlap:`
-    features it earned after it started: another request with its value began meanwhile.
+def release(
+    inflight: dict[tuple[str, str], InFlight], held: list[Held], features: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Give back the entities a request held in flight (idle ones are removed); its
+    `features` with the `overlap:` ones it earned after it started added: another request
+    with its value began meanwhile.
 
     Overlap goes both ways: of two requests that overlapped, the one that started first did
     not see the other then, and it may be the one that fails (the second to commit, say)."""
-    later: tuple[str, ...] = ()
     for held_entity in held:
         entity = held_entity.entity
         entity.count -= 1
         if not entity.count:
             del inflight[held_entity.key]
         if not held_entity.overlapped and entity.starts > held_entity.starts:
-            later = (*later, held_entity.feature)
-    return later
+            features = (*features, held_entity.feature)
+    return features
 
 
 def header_features(headers: list[tuple[bytes, bytes]]) -> tuple[str, ...]:
@@ -166,11 +168,7 @@ class UsedVariable:
     entity: bool  # a user/feeder/pool value in the URL or body: counted for `overlap:`
     shaped: bool  # `v:` feature recorded (not for values sent only in sensitive headers)
     source: str  # `@pool`, `@feeder`, `@builtin`; "" for user variables (looked up per request)
-
-    @property
-    def overlap(self) -> str:
-        """The feature of a request whose value another in-flight request also used."""
-        return f"overlap:{self.name}"
+    overlap: str  # `overlap:NAME`, the feature of sharing the value with an in-flight request
 
 
 @dataclass(slots=True)
@@ -280,6 +278,7 @@ def plan_features(
             entity=ref in entity_refs and ref.source is not VarSource.BUILTIN,
             shaped=ref in entity_refs or ref not in sensitive_refs,
             source=_SOURCES[ref.source],
+            overlap=f"overlap:{ref.display}",
         )
     return RequestFeatures(tuple(dict.fromkeys(static)), tuple(variables.values()), redactor)
 

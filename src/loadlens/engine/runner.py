@@ -105,7 +105,7 @@ class StepRunner:
             raise
         except BaseException:
             self.in_flight -= 1
-            release(self.entities, outgoing[2])
+            release(self.entities, outgoing[2], ())
             raise
         self.settle(step, user, intended, response, outgoing)
 
@@ -144,9 +144,7 @@ class StepRunner:
         data, used, held, features = outgoing
         self.in_flight -= 1
         if held:
-            later = release(self.entities, held)
-            if later:
-                features = (*features, *later)
+            features = release(self.entities, held, features)
         instants = response.instants
         start = instants[0]
         if intended is not None and intended < start:
@@ -184,9 +182,7 @@ class StepRunner:
         """Record a request that got no response; its captures are now missing."""
         data, used, held, features = outgoing
         self.in_flight -= 1
-        later = release(self.entities, held)
-        if later:
-            features = (*features, *later)
+        features = release(self.entities, held, features)
         prepared = step.prepared
         outcome = f"error:{error.kind.value}"
         wanted = self.recorder.count(prepared.operation, outcome, features)
@@ -196,7 +192,7 @@ class StepRunner:
     def cancel(self, step: CompiledRequest, outgoing: Outgoing) -> None:
         """Record a request still in flight when the run stopped waiting for it."""
         self.in_flight -= 1
-        release(self.entities, outgoing[2])
+        release(self.entities, outgoing[2], ())
         self.recorder.count(step.prepared.operation, CANCELLED)
 
     def _acknowledge(

@@ -71,3 +71,9 @@ class ArrivalSchedule:
         r0, r1, ramp = self.start_rate, self.rate, self.ramp
         total = (r0 + r1) / 2 * ramp + r1 * (self.length - ramp)
         return max(0, math.ceil(total - self.phase))
+
+
+def starting_connections(rate: float, start_rate: float) -> int:
+    """The connections an open stage opens before it starts: one per 1,000 arrivals/s of its
+    highest rate (what 1 ms of latency keeps busy), at least 4."""
+    return max(4, math.ceil(max(rate, start_rate) / 1000))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import random
 import resource
@@ -32,7 +31,7 @@ from loadlens.engine.executors import (
     run_open,
 )
 from loadlens.engine.runner import StepRunner
-from loadlens.engine.schedule import ArrivalSchedule, UserRamp
+from loadlens.engine.schedule import ArrivalSchedule, UserRamp, starting_connections
 from loadlens.engine.variables import FeederCursor, SharedData
 from loadlens.http import ClientOptions, HttpClient
 from loadlens.metrics.frame import Health
@@ -182,7 +181,7 @@ async def _warm(client: HttpClient, compiled: CompiledScenario, order: StageOrde
     send to. Connections that cannot be opened are left to the requests to report.
     """
     share = order.share
-    count = max(4, math.ceil(max(share.rate, share.rate_start) / 1000))
+    count = starting_connections(share.rate, share.rate_start)
     count = min(count, share.max_in_flight or count)
     origins = {
         step.prepared.origin

@@ -82,9 +82,9 @@ def test_feature_tuples_for_a_templated_request() -> None:
     assert "overlap:id" not in first
     assert plan.sample_variables(used)["token"] == "***"
     # the first request learns when it ends that the second overlapped it; the second knew
-    assert release(inflight, held) == ("overlap:id", "overlap:pool.user_ids")
-    assert release(inflight, held2) == ()
+    assert release(inflight, held, ()) == ("overlap:id", "overlap:pool.user_ids")
+    assert release(inflight, held2, ()) == ()
     assert inflight == {}
     again, held3 = plan.features(used, {"id": "create"}, inflight)
     assert again is first  # the tuple is interned
-    assert release(inflight, held3) == ()  # alone in flight from start to end
+    assert release(inflight, held3, ()) == ()  # alone in flight from start to end
