@@ -36,8 +36,11 @@ MODULES = (
     "loadlens.engine.compiled",
     "loadlens.engine.prepared",
     "loadlens.engine.variables",
+    "loadlens.engine.features",
     "loadlens.metrics.recorder",
     "loadlens.metrics.histogram",
+    "loadlens.model.jsonpath",
+    "loadlens.model.template",
 )
 SHARED_LIBRARY = "loadlens__mypyc"  # mypycify(group_name="loadlens") names it so
 PURE_ENV = "LOADLENS_PURE"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import json.scanner
 from collections.abc import Callable
 
 from loadlens.engine.compiled import (
@@ -45,6 +46,13 @@ from loadlens.model.template import VarRef
 
 CANCELLED = "cancelled"
 _NOT_JSON = object()
+# The C scanner `json.loads` ends in, called directly: `loads` on bytes first guesses the
+# encoding and goes through three Python-level frames.
+# (typeshed's stub of `make_scanner` asks for a scanner where it takes the decoder)
+_scan_json: Callable[[str, int], tuple[object, int]] = json.scanner.make_scanner(
+    json.JSONDecoder()  # type: ignore[arg-type]
+)
+_JSON_SPACE = " \t\n\r"
 
 
 class StepRunner:
@@ -270,6 +278,15 @@ class StepRunner:
 
 
 def _parse_json(body: bytes) -> object:
+    """The body as JSON, or _NOT_JSON: what `json.loads` accepts; UTF-8 without a BOM, nearly
+    every body, straight to the scanner."""
+    try:
+        text = body.decode("utf-8").strip(_JSON_SPACE)
+        value, end = _scan_json(text, 0)
+        if end == len(text):
+            return value
+    except (StopIteration, ValueError):  # not JSON, or in another encoding `loads` detects
+        pass
     try:
         return json.loads(body)
     except ValueError:

@@ -20,6 +20,13 @@ class JsonPath:
     segments: tuple[str | int, ...]
     wildcard: frozenset[int]  # positions of wildcard segments (a key named "*" stays a key)
 
+    def __reduce__(
+        self,
+    ) -> tuple[type[JsonPath], tuple[str, tuple[str | int, ...], frozenset[int]]]:
+        # Rebuilt when unpickled: compiled by mypyc, a frozen dataclass refuses to be filled in
+        # field by field, and workers receive scenarios pickled.
+        return JsonPath, (self.text, self.segments, self.wildcard)
+
     def find(self, document: object) -> list[object]:
         """Every value the path selects, in document order; empty when nothing matches."""
         current: list[object] = [document]

@@ -67,6 +67,11 @@ class Template:
     parts: tuple[str | VarRef, ...]
     static: str | None  # the whole text when there is no reference
 
+    def __reduce__(self) -> tuple[type[Template], tuple[tuple[str | VarRef, ...], str | None]]:
+        # Compiled by mypyc, a frozen dataclass cannot be unpickled field by field (its
+        # `__setattr__` refuses); workers receive scenarios pickled, so it is rebuilt instead.
+        return Template, (self.parts, self.static)
+
     @classmethod
     def literal(cls, text: str) -> Template:
         """A template without references."""
