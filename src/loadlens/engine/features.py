@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from loadlens.model.redaction import MASK, SENSITIVE_HEADERS, Redactor
 from loadlens.model.scenario import Body, BodyKind
@@ -101,14 +100,22 @@ class InFlight:
         self.starts = 0
 
 
-class Held(NamedTuple):
-    """An entity a request holds while in flight, and what it saw of it when it started."""
+class Held:
+    """An entity a request holds while in flight, and what it saw of it when it started.
 
-    key: tuple[str, str]
-    entity: InFlight
-    starts: int  # the entity's starts, this request's own included
-    overlapped: bool  # another request with the value was in flight when this one started
-    feature: str  # `overlap:VAR`
+    (A plain class, not a NamedTuple: compiled, it is built in C, where a NamedTuple's
+    `__new__` would run as Python code, once per request.)"""
+
+    __slots__ = ("entity", "feature", "key", "overlapped", "starts")
+
+    def __init__(
+        self, key: tuple[str, str], entity: InFlight, starts: int, overlapped: bool, feature: str
+    ) -> None:
+        self.key = key
+        self.entity = entity
+        self.starts = starts  # the entity's starts, this request's own included
+        self.overlapped = overlapped  # another request with the value was in flight then
+        self.feature = feature  # `overlap:VAR`
 
 
 def release(

@@ -17,8 +17,10 @@ class Timings:
     reused: bool  # sent on a kept-alive connection
 
 
-# (start, connected, sent, first byte, end) in ns as in `Timings`, and whether it was reused.
-Instants = tuple[int, int, int, int, int, bool]
+# (start, connected, sent, first byte, end) in ns as in `Timings`, and whether it was reused
+# (1 or 0). Of any length to the type checker: compiled, a fixed-length tuple is a C struct,
+# and the instants would be boxed into new ints and a new tuple wherever they are handed on.
+Instants = tuple[int, ...]
 
 
 class Response:
@@ -60,7 +62,8 @@ class Response:
     @property
     def timings(self) -> Timings:
         """The instants of this exchange as a Timings."""
-        return Timings(*self.instants)
+        start, connected, sent, first, end, reused = self.instants
+        return Timings(start, connected, sent, first, end, bool(reused))
 
     def header(self, name: str) -> str | None:
         """The first value of a header, found case-insensitively, decoded as latin-1."""

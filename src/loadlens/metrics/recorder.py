@@ -38,10 +38,14 @@ from loadlens.metrics.histogram import encode_histogram, new_histogram, record_v
 
 # The instants of one response, as `loadlens.http.Response.instants`: (start, connected, sent,
 # first byte, end) from `time.monotonic_ns()`, and whether the connection was reused.
-PhaseInstants = tuple[int, int, int, int, int, bool]
+# Of any length to the type checker: mypyc keeps a fixed-length tuple as a C struct, and would
+# box the five instants anew each time one is handed on or stored.
+PhaseInstants = tuple[int, ...]
 
 
-FeatureKey = tuple[tuple[str, ...], str]  # (a request's interned feature tuple, its outcome)
+# A request's interned feature tuple → its outcome → how many. Nested, not keyed by the pair:
+# compiled, a (features, outcome) key is a C struct, boxed into a new tuple at every use.
+FeatureCountsByOutcome = dict[tuple[str, ...], dict[str, int]]
 
 
 class Recorder:
@@ -74,7 +78,7 @@ class Recorder:
         self._sent = [0] * count
         self._received = [0] * count
         self._clamped = 0
-        self._features: list[dict[FeatureKey, int]] = [{} for _ in range(count)]
+        self._features: list[FeatureCountsByOutcome] = [{} for _ in range(count)]
         self._timings: list[list[PhaseInstants]] = [[] for _ in range(count)]
         self._templates: list[dict[tuple[str, str], int]] = [{} for _ in range(count)]
         self._samples: list[list[RequestSample]] = [[] for _ in range(count)]
@@ -112,9 +116,7 @@ class Recorder:
         self._sent[op] += sent
         self._received[op] += received
         if features:
-            by = self._features[op]
-            key = (features, outcome)
-            by[key] = by.get(key, 0) + 1
+            _count_features(self._features[op], features, outcome)
         if timings is not None:
             self._timings[op].append(timings)
         return self._sampled[op].get(outcome, 0) < SAMPLES_PER_OUTCOME
@@ -124,9 +126,7 @@ class Recorder:
         counts = self._outcomes[op]
         counts[outcome] = counts.get(outcome, 0) + 1
         if features:
-            by = self._features[op]
-            key = (features, outcome)
-            by[key] = by.get(key, 0) + 1
+            _count_features(self._features[op], features, outcome)
         return self._sampled[op].get(outcome, 0) < SAMPLES_PER_OUTCOME
 
     def error(self, op: int, outcome: str, template: str) -> None:
@@ -199,11 +199,12 @@ class Recorder:
         self._templates[index], self._samples[index] = {}, []
         counts = FeatureCounts()
         headers: dict[str, int] = {}
-        for (names, outcome), n in features.items():
-            for feature in names:
-                counts.add(feature, outcome, n)
-                if feature.startswith("h:"):
-                    headers[feature[2:]] = headers.get(feature[2:], 0) + n
+        for names, by_outcome in features.items():
+            for outcome, n in by_outcome.items():
+                for feature in names:
+                    counts.add(feature, outcome, n)
+                    if feature.startswith("h:"):
+                        headers[feature[2:]] = headers.get(feature[2:], 0) + n
         phases = _sum_phases(timings)
         return OpDiagnostics(
             features=counts,
@@ -212,6 +213,14 @@ class Recorder:
             phases=phases,
             headers=headers,
         )
+
+
+def _count_features(by: FeatureCountsByOutcome, features: tuple[str, ...], outcome: str) -> None:
+    """One more request with these features and this outcome."""
+    outcomes = by.get(features)
+    if outcomes is None:
+        outcomes = by[features] = {}
+    outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
 
 def _sum_phases(timings: list[PhaseInstants]) -> Phases:
