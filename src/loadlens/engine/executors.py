@@ -20,7 +20,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from loadlens.engine.compiled import CompiledRequest, CompiledScenario, CompiledStep
 from loadlens.engine.drivers import Crowd, PickFlow, PlainUser
@@ -29,16 +29,16 @@ from loadlens.engine.schedule import ArrivalSchedule, UserRamp, starting_connect
 from loadlens.engine.variables import SharedData, UserState
 from loadlens.http import Origin
 
-_CONTROL_PERIOD = 0.05  # seconds between closed-model user-count adjustments
+_CONTROL_PERIOD: Final = 0.05  # seconds between closed-model user-count adjustments
 # An arrival started more than 2 ms after its time is late. The event loop's timers tick in
 # whole milliseconds, so up to about one tick of lateness is the timer's, not a starved
 # generator's; the lateness itself is still measured and reported (p99 per second).
-_LATE_NS = 2_000_000
-_IDLE_ITERATION_PAUSE = 0.001  # an iteration that sent nothing yields this long, not a spin
-_MIN_SLEEP = 0.0006  # the shortest sleep uvloop rounds up to a 1 ms timer, not to 0
-_NEVER_NS = 1 << 62  # the "next arrival" once there is none
+_LATE_NS: Final = 2_000_000
+_IDLE_ITERATION_PAUSE: Final = 0.001  # an iteration that sent nothing yields this long, not a spin
+_MIN_SLEEP: Final = 0.0006  # the shortest sleep uvloop rounds up to a 1 ms timer, not to 0
+_NEVER_NS: Final = 1 << 62  # the "next arrival" once there is none
 # New connections late arrivals may open per timer tick (~1 ms) once the loop runs on time.
-_CATCH_UP = 8
+_CATCH_UP: Final = 8
 _User = TypeVar("_User")
 
 

@@ -14,32 +14,35 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Final
 
 from loadlens.model.redaction import MASK, SENSITIVE_HEADERS, Redactor
 from loadlens.model.scenario import Body, BodyKind
 from loadlens.model.template import Template, VarRef, VarSource
 
-SHAPE_CACHE_LIMIT = 4096  # distinct value strings whose shape is remembered (cleared when full)
-FEATURE_CACHE_LIMIT = 4096  # distinct per-request keys per request (cleared when full)
-LONG_VALUE = 64  # a value longer than this has the shape `<long>`
-SNIPPET_CHARS = 300  # response text kept for error templates and samples
-SAMPLE_VALUE_CHARS = 80  # a variable's value as a sample shows it
+# Final: compiled, a Final module name is a C static (or an inlined literal), any other name a
+# dict lookup at each use.
+SHAPE_CACHE_LIMIT: Final = 4096  # distinct value strings whose shape is remembered (then cleared)
+FEATURE_CACHE_LIMIT: Final = 4096  # distinct per-request keys per request (cleared when full)
+LONG_VALUE: Final = 64  # a value longer than this has the shape `<long>`
+SNIPPET_CHARS: Final = 300  # response text kept for error templates and samples
+SAMPLE_VALUE_CHARS: Final = 80  # a variable's value as a sample shows it
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_UUID_FULL = re.compile(_UUID)
-_ALNUM = re.compile(r"[0-9A-Za-z]+")
-_DIGITS = re.compile(r"\d+")
-_HEX = frozenset("0123456789abcdefABCDEF")
-_HEX_LETTERS = 8  # a token of only a-f letters this long is taken for a hex id
+_UUID_FULL: Final = re.compile(_UUID)
+_ALNUM: Final = re.compile(r"[0-9A-Za-z]+")
+_DIGITS: Final = re.compile(r"\d+")
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
+_HEX_LETTERS: Final = 8  # a token of only a-f letters this long is taken for a hex id
 _TEMPLATE = re.compile(
     rf"(?P<uuid>{_UUID})"
     r"|(?P<hex>(?<![0-9A-Za-z])(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{6,}(?![0-9A-Za-z]))"
     r"|(?P<n>\d+(?:\.\d+)?)"
 )
 _TEMPLATE_MASKS = {"uuid": "<uuid>", "hex": "<hex>", "n": "<n>"}
-_RATELIMIT_PREFIXES = (b"ratelimit", b"x-ratelimit")
+_RATELIMIT_PREFIXES: Final = (b"ratelimit", b"x-ratelimit")
 
-_shapes: dict[str, str] = {}
+_shapes: Final[dict[str, str]] = {}
 
 
 def shape(value: str) -> str:

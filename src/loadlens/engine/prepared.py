@@ -12,6 +12,7 @@ import random
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import quote, urlencode, urlsplit
 
 from loadlens.engine.features import RequestFeatures, plan_features
@@ -24,8 +25,8 @@ from loadlens.model.template import Template, VarRef, render
 
 # Characters left as they are when a variable's value goes into a URL: the reserved ones, so a
 # captured path fragment still works; everything else (spaces, non-ASCII) is percent-encoded.
-_URL_SAFE = "/:@!$&'()*+,;=-._~?"
-_UNRESERVED = string.ascii_letters + string.digits + "._~-"  # what `quote` leaves as it is
+_URL_SAFE: Final = "/:@!$&'()*+,;=-._~?"
+_UNRESERVED: Final = string.ascii_letters + string.digits + "._~-"  # what `quote` leaves as it is
 
 # A user with no data, to encode requests that use none.
 _NO_SHARED = SharedData(rng=random.Random(0))

@@ -17,6 +17,7 @@ import asyncio
 import json
 import json.scanner
 from collections.abc import Callable
+from typing import Final
 
 from loadlens.engine.compiled import (
     CompiledCapture,
@@ -45,14 +46,14 @@ from loadlens.model.scenario import Extractor, ExtractorKind
 from loadlens.model.template import VarRef
 
 CANCELLED = "cancelled"
-_NOT_JSON = object()
+_NOT_JSON: Final = object()
 # The C scanner `json.loads` ends in, called directly: `loads` on bytes first guesses the
 # encoding and goes through three Python-level frames.
 # (typeshed's stub of `make_scanner` asks for a scanner where it takes the decoder)
-_scan_json: Callable[[str, int], tuple[object, int]] = json.scanner.make_scanner(
+_scan_json: Final[Callable[[str, int], tuple[object, int]]] = json.scanner.make_scanner(
     json.JSONDecoder()  # type: ignore[arg-type]
 )
-_JSON_SPACE = " \t\n\r"
+_JSON_SPACE: Final = " \t\n\r"
 
 
 class StepRunner:

@@ -19,10 +19,10 @@ from __future__ import annotations
 import asyncio
 import math
 import ssl
+import time
 from collections.abc import Awaitable, Coroutine
 from functools import partial
-from time import monotonic_ns
-from typing import Any
+from typing import Any, Final
 
 from loadlens.http.connection import Connection, ConnectionState, ResponseWaiter, Unsent
 from loadlens.http.errors import TransportError, transport_error
@@ -32,8 +32,10 @@ from loadlens.http.pool import Pool
 from loadlens.http.response import Response, Timings
 from loadlens.model.outcome import ErrorKind
 
-_IDLE = ConnectionState.IDLE
-_FOREVER_NS = 1 << 62  # ~146 years: a deadline that never comes, still an int
+# Final: compiled, a Final module name is a C static; any other is a dict lookup at each use.
+_IDLE: Final = ConnectionState.IDLE
+monotonic_ns: Final = time.monotonic_ns
+_FOREVER_NS: Final = 1 << 62  # ~146 years: a deadline that never comes, still an int
 
 
 def _to_ns(seconds: float) -> int:

@@ -54,9 +54,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import time
 from collections.abc import Callable
-from time import monotonic_ns
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, Final, NamedTuple, cast
 
 import httptools
 from mypy_extensions import mypyc_attr
@@ -67,6 +67,10 @@ from loadlens.model.outcome import ErrorKind
 
 if TYPE_CHECKING:
     from loadlens.http.pool import Pool
+
+# The module's names used per request are Final: compiled, a Final module name is a C static,
+# any other a dict lookup at each use.
+monotonic_ns: Final = time.monotonic_ns
 
 
 # Subclassed outside the compiled modules too (any client of `HttpClient.request_to`).
@@ -106,10 +110,11 @@ StaleHandler = Callable[[Unsent], None]
 
 # Timers may fire up to a millisecond early by the monotonic clock (uvloop keeps loop time in
 # whole milliseconds); a deadline that close counts as passed, instead of re-arming for it.
-_SLACK_NS = 1_000_000
-_FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
-_NO_BODY: list[bytes] = []  # shared, never appended to: `on_body` replaces it with a new list
-_STALE = frozenset({ErrorKind.RESET, ErrorKind.CLOSED})
+_SLACK_NS: Final = 1_000_000
+_FRAMING_HEADERS: Final = (b"content-length", b"transfer-encoding")
+# Shared, never appended to: `on_body` replaces it with a new list.
+_NO_BODY: Final[list[bytes]] = []
+_STALE: Final = frozenset({ErrorKind.RESET, ErrorKind.CLOSED})
 
 
 class ConnectionState(enum.Enum):
@@ -121,9 +126,9 @@ class ConnectionState(enum.Enum):
     CLOSED = "closed"
 
 
-_IDLE = ConnectionState.IDLE
-_BUSY = ConnectionState.BUSY
-_CLOSED = ConnectionState.CLOSED
+_IDLE: Final = ConnectionState.IDLE
+_BUSY: Final = ConnectionState.BUSY
+_CLOSED: Final = ConnectionState.CLOSED
 
 
 class _UnexpectedResponseError(Exception):

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import Final
 
 from loadlens.http.connection import Connection, ConnectionState
 from loadlens.http.errors import TransportError
 from loadlens.model.outcome import ErrorKind
 
-_IDLE = ConnectionState.IDLE
+_IDLE: Final = ConnectionState.IDLE
 
 
 class Pool:

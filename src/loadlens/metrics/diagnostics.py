@@ -27,12 +27,12 @@ templates, SAMPLES_PER_OUTCOME example requests per stage × operation × outcom
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 FEATURES_PER_OP = 200
-ERROR_TEMPLATES_PER_OP = 20
-SAMPLES_PER_OUTCOME = 3
-OTHER_FEATURE = "other"
+ERROR_TEMPLATES_PER_OP: Final = 20
+SAMPLES_PER_OUTCOME: Final = 3
+OTHER_FEATURE: Final = "other"
 
 
 @dataclass(slots=True)
