@@ -7,6 +7,17 @@ run stale code. `route_imports()` (called when `loadlens` is imported) sends eve
 `MODULES` to its source when the build is incomplete or older than any of their sources — every
 one, because compiled modules call each other directly inside the shared library — and
 `LOADLENS_PURE=1` does the same on purpose (to debug or to compare).
+
+Writing for the compiled modules (each found with callgrind, docs/benchmarks.md):
+- a module-level name used per request is `Final`: mypyc makes it a C static or an inlined
+  literal; any other module name is a dict lookup at each use;
+- data handed along per request is not a fixed-length tuple (`tuple[int, int]`): mypyc keeps
+  one as a C struct and boxes it into a new tuple, and its ints into new ints, wherever it
+  becomes an object again (stored in a list or dict, passed to Python); use `tuple[int, ...]`
+  or a class;
+- no NamedTuple built per request (its `__new__` runs as Python code); a class with
+  `__slots__` is built in C;
+- a frozen dataclass that is pickled (scenarios go to workers pickled) needs `__reduce__`.
 """
 
 from __future__ import annotations
@@ -21,8 +32,9 @@ from pathlib import Path
 from types import ModuleType
 
 # Only the per-request path: the connection and its parser callbacks, the users, executors and
-# arrival schedule that send, the runner that judges a response, and the recorder. Everything
-# else runs once per stage or per second and gains nothing worth a build.
+# arrival schedule that send, the runner that judges a response, the request features, the
+# templates and JSONPaths they evaluate, and the recorder. Everything else runs once per stage
+# or per second and gains nothing worth a build.
 MODULES = (
     "loadlens.http.connection",
     "loadlens.http.response",
