@@ -20,8 +20,7 @@ from loadlens.model.redaction import MASK, SENSITIVE_HEADERS, Redactor
 from loadlens.model.scenario import Body, BodyKind
 from loadlens.model.template import Template, VarRef, VarSource
 
-# Final: compiled, a Final module name is a C static (or an inlined literal), any other name a
-# dict lookup at each use.
+# Names used per request are Final (see "Writing for the compiled modules" in loadlens.native).
 SHAPE_CACHE_LIMIT: Final = 4096  # distinct value strings whose shape is remembered (then cleared)
 FEATURE_CACHE_LIMIT: Final = 4096  # distinct per-request keys per request (cleared when full)
 LONG_VALUE: Final = 64  # a value longer than this has the shape `<long>`

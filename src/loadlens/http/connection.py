@@ -68,8 +68,7 @@ from loadlens.model.outcome import ErrorKind
 if TYPE_CHECKING:
     from loadlens.http.pool import Pool
 
-# The module's names used per request are Final: compiled, a Final module name is a C static,
-# any other a dict lookup at each use.
+# Names used per request are Final (see "Writing for the compiled modules" in loadlens.native).
 monotonic_ns: Final = time.monotonic_ns
 
 

@@ -17,9 +17,9 @@ class Timings:
     reused: bool  # sent on a kept-alive connection
 
 
-# (start, connected, sent, first byte, end) in ns as in `Timings`, and whether it was reused
-# (1 or 0). Of any length to the type checker: compiled, a fixed-length tuple is a C struct,
-# and the instants would be boxed into new ints and a new tuple wherever they are handed on.
+# (start, connected, sent, first byte, end) in ns as in `Timings`, and whether it was reused (a
+# bool). Of any length to the type checker: compiled, a fixed-length tuple is a C struct, and
+# the instants would be boxed into new ints and a new tuple wherever they are handed on.
 Instants = tuple[int, ...]
 
 
