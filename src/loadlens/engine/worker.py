@@ -21,6 +21,8 @@ import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
+import numpy as np
+
 from loadlens.engine import collector
 from loadlens.engine.compiled import CompiledRequest, CompiledScenario, compile_scenario
 from loadlens.engine.executors import (
@@ -271,8 +273,7 @@ class Ticker:
         self._earlier = (self._cpu, self._wall)
         self._cpu, self._wall = cpu, wall
         late, dropped, lateness = self.stats.take()
-        lateness.sort()
-        p99 = lateness[min(len(lateness) - 1, int(len(lateness) * 0.99))] / 1e6 if lateness else 0.0
+        p99 = _p99_ms(lateness)
         health = Health(
             cpu_percent=cpu_percent,
             loop_lag_ms=self.max_lag,
@@ -284,3 +285,15 @@ class Ticker:
         )
         self.max_lag = 0.0
         return self.recorder.take_frame(self.worker, self.stage, self.second, health, final=final)
+
+
+def _p99_ms(lateness_ns: list[int]) -> float:
+    """A second's lateness p99 in ms (the value at rank ⌊0.99 n⌋ of the sorted values).
+
+    Found by numpy's partition: sorting the Python list took 5.6 ms per 50k values, in one
+    piece, inside the event loop, once a second."""
+    if not lateness_ns:
+        return 0.0
+    values = np.fromiter(lateness_ns, dtype=np.int64, count=len(lateness_ns))
+    rank = min(len(values) - 1, int(len(values) * 0.99))
+    return float(np.partition(values, rank)[rank]) / 1e6
