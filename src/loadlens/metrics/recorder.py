@@ -47,7 +47,7 @@ FeatureCountsByOutcome = dict[tuple[str, ...], dict[str, int]]
 
 
 class _Tally:
-    """One operation's latencies (µs) and byte totals since the last frame.
+    """One operation's latencies (µs), byte totals and phase sums since the last frame.
 
     Compiled, the totals add as C integers and a latency goes to a list in one C call. With an
     `array('q')` (a generic method call that parses its argument) and the totals as boxed ints
@@ -55,12 +55,13 @@ class _Tally:
     price is a list→array copy once a second: 1.3 ms per 100k latencies.
     """
 
-    __slots__ = ("latencies", "received", "sent")
+    __slots__ = ("latencies", "phases", "received", "sent")
 
     def __init__(self) -> None:
         self.latencies: list[int] = []
         self.sent = 0
         self.received = 0
+        self.phases = _PhaseSums()
 
 
 class _PhaseSums:
@@ -114,7 +115,6 @@ class Recorder:
         "_features",
         "_names",
         "_outcomes",
-        "_phases",
         "_sampled",
         "_samples",
         "_tallies",
@@ -132,7 +132,6 @@ class Recorder:
         self._outcomes: list[dict[str, int]] = [{} for _ in range(count)]
         self._clamped = 0
         self._features: list[FeatureCountsByOutcome] = [{} for _ in range(count)]
-        self._phases = [_PhaseSums() for _ in range(count)]
         self._templates: list[dict[tuple[str, str], int]] = [{} for _ in range(count)]
         self._samples: list[list[RequestSample]] = [[] for _ in range(count)]
         # Kept for the whole stage (the recorder lives one stage): the caps are per stage.
@@ -170,7 +169,7 @@ class Recorder:
         if features:
             _count_features(self._features[op], features, outcome)
         if timings is not None:
-            self._phases[op].add(timings)
+            tally.phases.add(timings)
         return self._sampled[op].get(outcome, 0) < SAMPLES_PER_OUTCOME
 
     def count(self, op: int, outcome: str, features: tuple[str, ...] = ()) -> bool:
@@ -210,9 +209,9 @@ class Recorder:
             outcomes = self._outcomes[index]
             if not outcomes:
                 continue
-            diagnostics = self._take_diagnostics(index)
             tally = self._tallies[index]
             self._tallies[index] = _Tally()
+            diagnostics = self._take_diagnostics(index, tally.phases)
             latencies = tally.latencies
             histogram = ""
             if latencies:
@@ -238,13 +237,14 @@ class Recorder:
             final=final,
         )
 
-    def _take_diagnostics(self, index: int) -> OpDiagnostics | None:
-        """The operation's diagnostics since the last take, None when nothing was noted."""
-        features, phase_sums = self._features[index], self._phases[index]
+    def _take_diagnostics(self, index: int, phase_sums: _PhaseSums) -> OpDiagnostics | None:
+        """The operation's diagnostics since the last take (its phases summed in its tally),
+        None when nothing was noted."""
+        features = self._features[index]
         templates, samples = self._templates[index], self._samples[index]
         if not (features or phase_sums.responses or templates or samples):
             return None
-        self._features[index], self._phases[index] = {}, _PhaseSums()
+        self._features[index] = {}
         self._templates[index], self._samples[index] = {}, []
         counts = FeatureCounts()
         headers: dict[str, int] = {}
