@@ -33,6 +33,7 @@ from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp
 from loadlens.engine.variables import SharedData
 from loadlens.http import ClientOptions, HttpClient
+from loadlens.metrics.histogram import LatencySummary
 from loadlens.metrics.recorder import Recorder
 from loadlens.spec import load_scenario
 
@@ -81,11 +82,12 @@ async def _main(args: argparse.Namespace) -> None:
         f"cpu {100 * (user + system) / wall:.0f} %; "
         f"µs/req user {1e6 * user / max(sent, 1):.2f} sys {1e6 * system / max(sent, 1):.2f}"
     )
-    if stats.lateness_ns:
-        lateness = sorted(stats.lateness_ns)
-        p = lambda q: lateness[min(len(lateness) - 1, int(len(lateness) * q))] / 1e6  # noqa: E731
+    late, dropped, lateness = stats.take()
+    if lateness.histogram is not None:
+        summary = LatencySummary.of(lateness.histogram)
         print(
-            f"lateness p50 {p(0.5):.3f} ms p99 {p(0.99):.3f} ms max {lateness[-1] / 1e6:.3f} ms late {stats.late} dropped {stats.dropped}"
+            f"lateness p50 {summary.p50:.3f} ms p99 {summary.p99:.3f} ms "
+            f"max {summary.max:.3f} ms late {late} dropped {dropped}"
         )
 
 

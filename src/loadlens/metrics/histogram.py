@@ -12,7 +12,7 @@ against `hdrh`'s own methods in the tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.ctypeslib  # imported now: a lazy import under load can fail for want of fds
@@ -30,6 +30,9 @@ _US_PER_MS = 1000.0
 _PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 
 IntArray = npt.NDArray[np.int64]
+
+# Values a BulkHistogram keeps as a list before recording them: about 0.2 ms of work each time.
+FOLD_EVERY: Final = 4096
 
 
 def new_histogram() -> HdrHistogram:
@@ -72,6 +75,35 @@ def record_values(h: HdrHistogram, values: IntArray) -> int:
     h.min_value = min(h.min_value, int(values.min()))
     h.max_value = max(h.max_value, int(values.max()))
     return clamped
+
+
+class BulkHistogram:
+    """Integer values (µs) appended to a list and recorded into an HDR histogram in bulk.
+
+    The owner appends to `values` on its hot path and calls `fold` once the list holds
+    FOLD_EVERY of them, and before reading `histogram`. Folding in chunks as values come keeps
+    the work spread over the second: turning a second's 50,000 values into a histogram in one
+    piece, when the frame is taken, stalled the event loop ~3 ms (and 10–15 ms with the other
+    per-second work) at 50,000 requests a second, and every arrival due meanwhile went late.
+    """
+
+    __slots__ = ("clamped", "histogram", "values")
+
+    def __init__(self) -> None:
+        self.values: list[int] = []
+        self.histogram: HdrHistogram | None = None  # made at the first fold
+        self.clamped = 0  # values outside LOWEST_US .. HIGHEST_US, recorded at the nearer end
+
+    def fold(self) -> None:
+        """Record the kept values into the histogram and empty the list (the same list)."""
+        values = self.values
+        if not values:
+            return
+        if self.histogram is None:
+            self.histogram = new_histogram()
+        array = np.fromiter(values, dtype=np.int64, count=len(values))
+        self.clamped += record_values(self.histogram, array)
+        values.clear()
 
 
 def _counters(h: HdrHistogram) -> npt.NDArray[np.uint64]:

@@ -7,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadlens.metrics.histogram import (
+    FOLD_EVERY,
     HIGHEST_US,
+    BulkHistogram,
     LatencySummary,
     decode_histogram,
     encode_histogram,
@@ -96,3 +98,36 @@ def test_encoded_histograms_merge_losslessly(values: list[int], workers: int) ->
         expected.min,
         expected.max,
     )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.integers(min_value=-5, max_value=HIGHEST_US + 5), max_size=3 * FOLD_EVERY),
+    st.integers(min_value=1, max_value=2 * FOLD_EVERY),
+)
+def test_folding_in_chunks_records_what_one_bulk_recording_does(
+    values: list[int], chunk: int
+) -> None:
+    folded = BulkHistogram()
+    for start in range(0, len(values), chunk):
+        folded.values.extend(values[start : start + chunk])
+        folded.fold()
+    assert folded.values == []
+    whole = new_histogram()
+    clamped = record_values(whole, np.array(values, dtype=np.int64))
+    if not values:
+        assert folded.histogram is None
+        return
+    assert encode_histogram(folded.histogram) == encode_histogram(whole)
+    assert folded.clamped == clamped
+
+
+def test_fold_keeps_the_same_list_for_its_owner_to_append_to() -> None:
+    bulk = BulkHistogram()
+    kept = bulk.values
+    kept.extend([10, 20, 30])
+    bulk.fold()
+    kept.append(40)
+    bulk.fold()
+    assert bulk.values is kept
+    assert LatencySummary.of(bulk.histogram).count == 4

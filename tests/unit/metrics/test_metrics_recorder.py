@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 
 from loadlens.metrics.frame import Frame, Health
-from loadlens.metrics.histogram import HIGHEST_US, LatencySummary, decode_histogram
+from loadlens.metrics.histogram import FOLD_EVERY, HIGHEST_US, LatencySummary, decode_histogram
 from loadlens.metrics.recorder import Recorder
 
 
@@ -76,3 +76,17 @@ def test_frames_survive_pickle_and_json_lines() -> None:
     line = frame.to_json_line()
     assert line.endswith("\n") and "\n" not in line[:-1]
     assert Frame.from_json_line(line) == frame
+
+
+def test_latencies_past_a_fold_land_in_the_frame_once_each() -> None:
+    recorder = Recorder(["get"], clock=lambda: 0.0)
+    latencies = [1 + i % 2000 for i in range(2 * FOLD_EVERY + 7)]  # exact in HDR below 2048
+    for latency in latencies:
+        recorder.record(0, latency, "ok:200", 10, 20)
+    frame = recorder.take_frame(0, 0, 0, Health())
+    summary = LatencySummary.of(decode_histogram(frame.ops["get"].histogram))
+    assert summary.count == len(latencies)
+    assert summary.max == max(latencies) / 1000
+    assert frame.ops["get"].bytes_sent == 10 * len(latencies)
+    empty = recorder.take_frame(0, 0, 1, Health())
+    assert empty.ops == {}  # nothing carried over into the next second
