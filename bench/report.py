@@ -84,8 +84,14 @@ def _health(rows: list[Row]) -> str:
     n_late = sum(e["late"] for e in extra)  # type: ignore[index]
     dropped = sum(e["dropped"] for e in extra)  # type: ignore[index]
     errors = sum(e["errors"] for e in extra)  # type: ignore[index]
+    steady = ""
+    if all("lateness_p99_ms" in e for e in extra):  # type: ignore[operator]
+        p50 = statistics.median(e["lateness_p50_ms"] for e in extra)  # type: ignore[index]
+        p99s = sorted(e["lateness_p99_ms"] for e in extra)  # type: ignore[index]
+        spread = " ".join(f"{v:.2f}" for v in p99s)
+        steady = f"lateness p50 {p50:.3f} ms, p99 {statistics.median(p99s):.3f} ms ({spread}); "
     return (
-        f"worker CPU {cpu:.0f} %, lateness p99 ≤ {late:.2f} ms (worst second), "
+        f"worker CPU {cpu:.0f} %, {steady}worst second's p99 {late:.2f} ms, "
         f"late {n_late:.0f}, dropped {dropped:.0f}, errors {errors:.0f}"
     )
 

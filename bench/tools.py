@@ -10,6 +10,8 @@ from pathlib import Path
 
 from target import URL
 
+from loadlens.metrics.histogram import LatencySummary, decode_histogram, merge_into, new_histogram
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 LOCUST = ROOT / ".venv-bench" / "bin" / "locust"
@@ -52,6 +54,8 @@ def loadlens_report(run_dir: Path) -> Report:
     cpu = [p["health"]["cpu_percent"] for p in steady]
     lateness = [p["health"]["lateness_p99_ms"] for p in steady]
     latency = result["total"]["latency"]
+    steady_lateness = _steady_lateness(result_path.parent / "frames.jsonl", {p["second"] for p in steady})
+    run_lateness = result["health"].get("lateness") or {}
     extra = {
         "worker_cpu_percent": sum(cpu) / max(len(cpu), 1),
         "lateness_p99_ms_max": max(lateness, default=0.0),
@@ -60,7 +64,21 @@ def loadlens_report(run_dir: Path) -> Report:
         "errors": float(result["total"]["errors"]),
         "count": float(result["total"]["count"]),
     }
+    if steady_lateness is not None:
+        extra["lateness_p50_ms"] = steady_lateness.p50
+        extra["lateness_p99_ms"] = steady_lateness.p99
+        extra["lateness_p99_ms_run"] = float(run_lateness.get("p99", 0.0))
     return Report(rps, latency["p50"], latency["p99"], extra)
+
+
+def _steady_lateness(frames: Path, seconds: set[int]) -> LatencySummary | None:
+    """Every arrival's dispatch lateness over the seconds req/s is counted on (stage 0)."""
+    merged = new_histogram()
+    for line in frames.read_text().splitlines():
+        frame = json.loads(line)
+        if frame["stage"] == 0 and frame["second"] in seconds and frame.get("lateness"):
+            merge_into(merged, decode_histogram(frame["lateness"]))
+    return LatencySummary.of(merged) if merged.get_total_count() else None
 
 
 # -- wrk ------------------------------------------------------------------------------------

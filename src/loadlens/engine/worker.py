@@ -35,7 +35,7 @@ from loadlens.engine.schedule import ArrivalSchedule, UserRamp, starting_connect
 from loadlens.engine.variables import FeederCursor, SharedData
 from loadlens.http import ClientOptions, HttpClient
 from loadlens.metrics.frame import Health
-from loadlens.metrics.histogram import BulkHistogram, LatencySummary
+from loadlens.metrics.histogram import BulkHistogram, LatencySummary, encode_histogram
 from loadlens.metrics.recorder import Recorder
 from loadlens.model.plan import ClosedLoad, OpenLoad, Stage
 from loadlens.model.scenario import Scenario
@@ -273,6 +273,7 @@ class Ticker:
         self._cpu, self._wall = cpu, wall
         late, dropped, lateness = self.stats.take()
         p99 = _p99_ms(lateness)
+        encoded = "" if lateness.histogram is None else encode_histogram(lateness.histogram)
         health = Health(
             cpu_percent=cpu_percent,
             loop_lag_ms=self.max_lag,
@@ -283,7 +284,9 @@ class Ticker:
             lateness_p99_ms=p99,
         )
         self.max_lag = 0.0
-        return self.recorder.take_frame(self.worker, self.stage, self.second, health, final=final)
+        return self.recorder.take_frame(
+            self.worker, self.stage, self.second, health, final=final, lateness=encoded
+        )
 
 
 def _p99_ms(lateness: BulkHistogram) -> float:

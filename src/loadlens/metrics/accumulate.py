@@ -121,6 +121,7 @@ class RunAccumulator:
         self._late = 0
         self._dropped = 0
         self._max_lateness = 0.0
+        self._lateness = new_histogram()  # µs, every worker's arrivals
 
     @property
     def retained_histograms(self) -> int:
@@ -159,6 +160,8 @@ class RunAccumulator:
         self._late += health.late
         self._dropped += health.dropped
         self._max_lateness = max(self._max_lateness, health.lateness_p99_ms)
+        if frame.lateness:
+            merge_into(self._lateness, decode_histogram(frame.lateness))
 
     def mark_stage(
         self, stage: int, *, started_at: float | None = None, ended_at: float | None = None
@@ -249,6 +252,9 @@ class RunAccumulator:
                 late=self._late,
                 dropped=self._dropped,
                 max_lateness_p99_ms=self._max_lateness,
+                lateness=(
+                    LatencySummary.of(self._lateness) if self._lateness.get_total_count() else None
+                ),
             ),
         )
 

@@ -57,7 +57,7 @@ class Health:
     loop_lag_ms: float = 0.0  # max event-loop lag seen in the second
     in_flight: int = 0  # iterations in flight when the frame was taken
     users: int = 0  # active virtual users (closed model)
-    late: int = 0  # open model: iterations started > 1 ms after their intended time
+    late: int = 0  # open model: iterations started > 2 ms after their intended time
     dropped: int = 0  # open model: iterations not started because max_in_flight was reached
     lateness_p99_ms: float = 0.0  # open model: p99 of (actual - intended) send time
 
@@ -108,6 +108,7 @@ class Frame:
     ops: dict[str, OpFrame]
     health: Health
     final: bool = False  # the worker's last frame for this stage
+    lateness: str = ""  # open model: the second's dispatch lateness (µs), an encoded histogram
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -119,6 +120,7 @@ class Frame:
             "ops": {name: op.to_dict() for name, op in self.ops.items()},
             "health": self.health.to_dict(),
             "final": self.final,
+            "lateness": self.lateness,
         }
 
     @classmethod
@@ -132,6 +134,7 @@ class Frame:
             ops={str(name): OpFrame.from_dict(op) for name, op in d["ops"].items()},
             health=Health.from_dict(d["health"]),
             final=bool(d.get("final", False)),
+            lateness=str(d.get("lateness", "")),
         )
 
     def to_json_line(self) -> str:

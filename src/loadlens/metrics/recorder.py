@@ -204,9 +204,17 @@ class Recorder:
             self._samples[op].append(sample)
 
     def take_frame(
-        self, worker: int, stage: int, second: int, health: Health, *, final: bool = False
+        self,
+        worker: int,
+        stage: int,
+        second: int,
+        health: Health,
+        *,
+        final: bool = False,
+        lateness: str = "",
     ) -> Frame:
-        """Everything since the last take, then start afresh; ops with nothing are omitted."""
+        """Everything since the last take, then start afresh; ops with nothing are omitted.
+        `lateness` is the executor's, passed through (an encoded histogram)."""
         ops: dict[str, OpFrame] = {}
         for index, name in enumerate(self._names):
             outcomes = self._outcomes[index]
@@ -235,6 +243,7 @@ class Recorder:
             ops=ops,
             health=health,
             final=final,
+            lateness=lateness,
         )
 
     def _take_diagnostics(self, index: int, phase_sums: _PhaseSums) -> OpDiagnostics | None:

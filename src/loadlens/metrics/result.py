@@ -218,6 +218,8 @@ class HealthSummary:
     late: int = 0
     dropped: int = 0
     max_lateness_p99_ms: float = 0.0
+    # Open model: every dispatched arrival's lateness over the run (ms); None without arrivals.
+    lateness: LatencySummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -227,6 +229,7 @@ class HealthSummary:
             "late": self.late,
             "dropped": self.dropped,
             "max_lateness_p99_ms": self.max_lateness_p99_ms,
+            "lateness": None if self.lateness is None else self.lateness.to_dict(),
         }
 
     @classmethod
@@ -238,6 +241,7 @@ class HealthSummary:
             late=int(d["late"]),
             dropped=int(d["dropped"]),
             max_lateness_p99_ms=float(d["max_lateness_p99_ms"]),
+            lateness=None if d.get("lateness") is None else LatencySummary.from_dict(d["lateness"]),
         )
 
 

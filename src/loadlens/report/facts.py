@@ -462,17 +462,27 @@ def _stages(result: RunResult) -> Section:
 
 def _health(result: RunResult) -> Section:
     health = result.health
-    rows = (
+    rows: tuple[tuple[str, str], ...] = (
         ("max CPU of a worker", f"{health.max_cpu_percent:.0f} % of a core"),
         ("max event-loop lag", fmt_ms_unit(health.max_loop_lag_ms)),
         ("late iterations", fmt_count(health.late)),
         ("dropped iterations", fmt_count(health.dropped)),
         ("max dispatch lateness p99", fmt_ms_unit(health.max_lateness_p99_ms)),
     )
+    lateness = health.lateness
+    if lateness is not None:
+        rows += (
+            (
+                "dispatch lateness p50 / p99 / max",
+                " / ".join(fmt_ms_unit(v) for v in (lateness.p50, lateness.p99, lateness.max)),
+            ),
+        )
     table = Table(columns=("measure", "value"), rows=rows, numeric=(False, True))
     note = (
-        "Late iterations started more than 1 ms after their intended time; dropped ones were "
-        "never started because too many were in flight. Both count only in open-model stages."
+        "Late iterations started more than 2 ms after their intended time; dropped ones were "
+        "never started because too many were in flight. Dispatch lateness is how long after "
+        "its intended time each arrival was sent (the max p99 is the worst single second's). "
+        "All of these count only in open-model stages."
     )
     return Section("health", "Generator health", table=table, notes=(note,))
 

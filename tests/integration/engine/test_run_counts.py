@@ -58,6 +58,10 @@ def test_counts_per_operation_equal_the_servers_own(tmp_path: Path) -> None:
     assert 0.64 < crud_share < 0.76, crud_share
     # both stages ran, and each worker's frames were merged
     assert [stage.ran for stage in result.stages] == [True, True]
+    # every open-stage arrival's dispatch lateness, from both workers (none from closed users)
+    opened = result.stages[1].operations
+    assert result.health.lateness is not None
+    assert result.health.lateness.count == opened["create"].count + opened["find"].count
     assert all(stage.total.count > 0 for stage in result.stages)
     assert "Operations" in run.stdout and "create" in run.stdout
     # the result says whether the per-request code ran compiled: it did whenever it was built

@@ -134,3 +134,25 @@ def test_unknown_stage_is_refused() -> None:
         assert "9" in str(exc)
     else:
         raise AssertionError("expected ValueError")
+
+
+def test_dispatch_lateness_merges_across_workers_and_seconds() -> None:
+    acc = RunAccumulator(["get"], STAGES)
+    lateness: list[int] = []
+    for second in range(2):
+        for worker in range(2):
+            late_us = [20 + 7 * i + 300 * worker for i in range(40 + second)]
+            sent = frame(worker, second, _values(worker, second), stage=1)
+            sent.lateness = histogram(late_us)
+            acc.add(sent)
+            lateness += late_us
+    acc.add(frame(0, 0, _values(0, 0)))  # a closed-model frame: no lateness
+    whole = new_histogram()
+    record_values(whole, np.array(lateness, dtype=np.int64))
+    assert acc.result(run=RUN, complete=True).health.lateness == LatencySummary.of(whole)
+
+
+def test_a_run_without_open_model_arrivals_has_no_lateness() -> None:
+    acc = RunAccumulator(["get"], STAGES)
+    acc.add(frame(0, 0, _values(0, 0)))
+    assert acc.result(run=RUN, complete=True).health.lateness is None

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from metrics_samples import RUN, STAGES, frame
+from metrics_samples import RUN, STAGES, frame, histogram
 
 from loadlens.errors import ResultError
 from loadlens.metrics.accumulate import RunAccumulator
@@ -25,7 +25,8 @@ def _result() -> RunResult:
     for second in range(3):
         for worker in range(2):
             acc.add(frame(worker, second, [1000 + worker * 100] * 5, errors=worker))
-    acc.add(Frame(0, 1, 0, 1005.0, {"get": OpFrame("", {"cancelled": 2})}, Health(dropped=4), True))
+    cancelled = {"get": OpFrame("", {"cancelled": 2})}
+    acc.add(Frame(0, 1, 0, 1005.0, cancelled, Health(dropped=4), True, histogram([150, 300])))
     return acc.result(run=RUN, complete=False, interrupted=True)
 
 
@@ -33,6 +34,7 @@ def test_dict_round_trip_is_equal() -> None:
     result = _result()
     data = json.loads(json.dumps(result.to_dict()))
     assert RunResult.from_dict(data) == result
+    assert data["health"]["lateness"]["count"] == 2
     assert data["stages"][1]["info"]["latency_origin"] == "intended"
     assert data["stages"][0]["info"]["latency_origin"] == "actual"
     assert data["total"]["error_rate"] == result.total.error_rate > 0

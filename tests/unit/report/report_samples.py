@@ -54,6 +54,13 @@ def op_frame(values: list[int], outcomes: dict[str, int]) -> OpFrame:
     return OpFrame(encode_histogram(h), outcomes, 120 * sent, 480 * len(values))
 
 
+def _lateness() -> str:
+    """A worker-second's dispatch lateness (µs): 100 arrivals 20-219 µs late, one 1.5 ms."""
+    h = new_histogram()
+    record_values(h, np.array([20 + 2 * i for i in range(99)] + [1500], dtype=np.int64))
+    return encode_histogram(h)
+
+
 def build(
     ops_per_second: dict[str, tuple[float, float, int, dict[str, int]]],
     *,
@@ -101,6 +108,7 @@ def build(
                             lateness_p99_ms=1.5 if stage.load["model"] == "open" else 0.0,
                         ),
                         final=second == ran_for - 1,
+                        lateness=_lateness() if stage.load["model"] == "open" else "",
                     )
                 )
         offset += stage.duration_s
