@@ -42,11 +42,13 @@ class ArrivalSchedule:
         r0, r1, ramp = self.start_rate, self.rate, self.ramp
         in_ramp = (r0 + r1) / 2 * ramp if ramp > 0 else 0.0
         if n < in_ramp:
+            if n <= 0:
+                return 0.0
             slope = (r1 - r0) / ramp
-            if abs(slope) < 1e-12:
-                return n / r0
-            # n = r0 t + slope t² / 2  →  t = (-r0 + sqrt(r0² + 2 slope n)) / slope
-            return max((-r0 + math.sqrt(max(r0 * r0 + 2 * slope * n, 0.0))) / slope, 0.0)
+            # n = r0 t + slope t² / 2  →  t = 2n / (r0 + sqrt(r0² + 2 slope n)): the root's
+            # form without the cancellation of (-r0 + sqrt(…)) / slope, so a flat ramp needs no
+            # special case and a vanishing one (an infinite slope) gives 0, not inf / inf.
+            return 2 * n / (r0 + math.sqrt(max(r0 * r0 + 2 * slope * n, 0.0)))
         if r1 <= 0:
             return math.inf
         return max(ramp, 0.0) + (n - in_ramp) / r1

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the recorder's type of the instants; at run time http needs no metrics
+    from loadlens.metrics.recorder import PhaseInstants
 
 
 @dataclass(slots=True)
@@ -15,12 +19,6 @@ class Timings:
     first_byte_ns: int  # the first byte of the response arrived
     end_ns: int  # the response was complete
     reused: bool  # sent on a kept-alive connection
-
-
-# (start, connected, sent, first byte, end) in ns as in `Timings`, and whether it was reused (a
-# bool). Of any length to the type checker: compiled, a fixed-length tuple is a C struct, and
-# the instants would be boxed into new ints and a new tuple wherever they are handed on.
-Instants = tuple[int, ...]
 
 
 class Response:
@@ -42,7 +40,7 @@ class Response:
         body: bytes,
         bytes_sent: int,
         bytes_received: int,
-        instants: Instants,
+        instants: PhaseInstants,
     ) -> None:
         self.status = status
         self._head = head  # the response's first bytes, at least up to the end of its head

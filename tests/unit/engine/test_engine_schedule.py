@@ -69,6 +69,27 @@ def test_a_ramp_from_zero_starts_slowly() -> None:
     assert last_second == 95
 
 
+@pytest.mark.parametrize("ramp", [5e-324, 1e-300, 1e-12])
+@pytest.mark.parametrize("r0", [0.0, 50.0, 400.0])
+def test_a_vanishing_ramp_is_the_constant_rate(ramp: float, r0: float) -> None:
+    # The slope (r1 - r0) / ramp overflows to ±inf for the tiniest ramps: no NaN may come out.
+    schedule = ArrivalSchedule(start_rate=r0, rate=100, ramp=ramp, length=ramp + 1)
+    times = [schedule.arrival_time(k) for k in range(100)]
+    assert times == pytest.approx([k / 100 for k in range(100)], abs=1e-9)
+
+
+@given(r0=st.floats(1, 500), ramp=st.floats(0.01, 10), phase=st.floats(0, 0.99))
+def test_a_ramp_down_to_zero_ends_its_arrivals_with_the_ramp(
+    r0: float, ramp: float, phase: float
+) -> None:
+    schedule = ArrivalSchedule(start_rate=r0, rate=0, ramp=ramp, length=ramp + 5, phase=phase)
+    total = schedule.expected_arrivals()
+    times = [schedule.arrival_time(k) for k in range(total)]
+    assert times == sorted(times)
+    assert all(0 <= t <= ramp * (1 + 1e-9) for t in times)
+    assert math.isinf(schedule.arrival_time(total + 1))
+
+
 def test_user_ramp_interpolates_and_holds() -> None:
     ramp = UserRamp(start=0, end=10, ramp=10)
     assert [ramp.users_at(t) for t in (0, 2.5, 5, 10, 30)] == [0, 2, 5, 10, 10]
