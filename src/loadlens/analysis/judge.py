@@ -12,6 +12,7 @@ not yet judged; `conclude` puts the gate results and the verdict on the RunResul
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from loadlens.analysis.gates import describe_result, evaluate_stage
 from loadlens.analysis.verdict import decide
@@ -41,9 +42,9 @@ class GateJudge:
         """The service metrics observed during a stage, for its gates on them."""
         self.observed[stage] = dict(values)
 
-    def observe(self, frame: Frame) -> None:
-        """Take a worker's frame."""
-        self.tracker.add_frame(frame)
+    def observe(self, frame: Frame, histograms: Mapping[str, Any] | None = None) -> None:
+        """Take a worker's frame (with its histograms when the caller has decoded them)."""
+        self.tracker.add_frame(frame, histograms)
 
     def breach(self, stage: int, elapsed_s: float) -> str | None:
         """Why the stage must stop now (an abort gate failed), or None."""

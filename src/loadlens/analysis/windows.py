@@ -16,6 +16,7 @@ newest second minus one is safe (`settled_second`).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,7 @@ class _Bucket:
     max_worker_cpu: float = 0.0
     max_loop_lag_ms: float = 0.0
 
-    def add(self, frame: Frame, histograms: dict[str, Any]) -> None:
+    def add(self, frame: Frame, histograms: Mapping[str, Any]) -> None:
         for name, op_frame in frame.ops.items():
             op = self.ops.get(name)
             if op is None:
@@ -88,9 +89,13 @@ class WindowTracker:
         """Per-second histograms held now: at most (window + LATE_S + 1) × operations each."""
         return sum(len(b.ops) for seconds in self._seconds.values() for b in seconds.values())
 
-    def add_frame(self, frame: Frame) -> None:
-        """Merge one worker's frame; frames may arrive in any order, a little late."""
-        histograms = {name: decode_histogram(op.histogram) for name, op in frame.ops.items()}
+    def add_frame(self, frame: Frame, histograms: Mapping[str, Any] | None = None) -> None:
+        """Merge one worker's frame; frames may arrive in any order, a little late.
+
+        `histograms`: the frame's, already decoded by the caller (only read); else decoded here.
+        """
+        if histograms is None:
+            histograms = {name: decode_histogram(op.histogram) for name, op in frame.ops.items()}
         totals = self._totals.get(frame.stage)
         if totals is None:
             totals = self._totals[frame.stage] = _Bucket()

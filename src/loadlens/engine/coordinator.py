@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 from loadlens import __version__, native
 from loadlens.engine.compiled import CompiledScenario, CompiledStep
@@ -72,7 +72,7 @@ class StageJudge(Protocol):
     """Decides, from what was measured, whether a stage is aborted, passed, and what the run
     concludes. The engine only asks; the gates live in `loadlens.analysis`, wired by the CLI."""
 
-    def observe(self, frame: Frame) -> None: ...
+    def observe(self, frame: Frame, histograms: Mapping[str, Any]) -> None: ...
 
     def observe_service(self, stage: int, values: Mapping[str, Sequence[float]]) -> None: ...
 
@@ -312,9 +312,9 @@ class Coordinator:
 
     def _take(self, directory: RunDirectory, frame: Frame) -> None:
         directory.append_frame(frame)
-        self.accumulator.add(frame)
+        histograms = self.accumulator.add(frame)
         if self.judge is not None:
-            self.judge.observe(frame)
+            self.judge.observe(frame, histograms)  # decoded once, for both
 
     def _await_workers(self) -> None:
         """Wait until every worker has booted (imports take a while in a spawned process), so

@@ -128,8 +128,11 @@ class RunAccumulator:
         """Per-second histograms held now; bounded whatever the run length."""
         return self._series.retained_histograms
 
-    def add(self, frame: Frame) -> None:
-        """Merge one worker's frame; frames may come in any order, a little late."""
+    def add(self, frame: Frame) -> dict[str, Any]:
+        """Merge one worker's frame; frames may come in any order, a little late.
+
+        Returns the frame's decoded histograms (operation → histogram, not to be changed), so
+        that whoever else reads the frame (the gates' windows) need not decode it again."""
         if frame.stage not in self._infos:
             raise ValueError(f"frame for unknown stage {frame.stage}")
         stage = self._stages.get(frame.stage)
@@ -162,6 +165,7 @@ class RunAccumulator:
         self._max_lateness = max(self._max_lateness, health.lateness_p99_ms)
         if frame.lateness:
             merge_into(self._lateness, decode_histogram(frame.lateness))
+        return histograms
 
     def mark_stage(
         self, stage: int, *, started_at: float | None = None, ended_at: float | None = None

@@ -11,6 +11,7 @@ only that second's percentiles miss it (the stage's own histograms never do).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +92,7 @@ class Series:
         """How many per-second histograms are held now (bounded by the late window)."""
         return sum(len(second.ops) for second in self._open.values())
 
-    def add(self, frame: Frame, histograms: dict[str, Any]) -> None:
+    def add(self, frame: Frame, histograms: Mapping[str, Any]) -> None:
         """Merge a frame whose op histograms the caller already decoded."""
         key = (frame.stage, frame.second)
         closed = self._closed.get(key)
@@ -115,7 +116,7 @@ class Series:
         self._newest[frame.stage] = max(self._newest.get(frame.stage, -1), frame.second)
         self._close_old()
 
-    def _add_late(self, point: SeriesPoint, frame: Frame, histograms: dict[str, Any]) -> None:
+    def _add_late(self, point: SeriesPoint, frame: Frame, histograms: Mapping[str, Any]) -> None:
         point.time = max(point.time, frame.time)
         point.workers += 1
         point.health.merge(frame.health)

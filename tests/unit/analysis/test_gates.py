@@ -8,10 +8,12 @@ import pytest
 
 from loadlens.analysis.gates import describe_result, evaluate_stage
 from loadlens.analysis.windows import WindowTracker
+from loadlens.metrics.accumulate import RunAccumulator
 from loadlens.metrics.frame import Health
 from loadlens.model.threshold import Threshold, parse_threshold
 from loadlens.model.verdict import GateStatus
 from tests.unit.analysis.gate_samples import frame, op_stats
+from tests.unit.metrics.metrics_samples import STAGES
 
 # 100 reads at 1..100 ms; 200 writes at 50 ms, 20 of them 409 (expected) and 10 of them 500.
 OPS = {
@@ -145,3 +147,21 @@ def test_window_counts_rate_over_its_span() -> None:
     assert errors.measured == pytest.approx(1 / 30) and errors.status is GateStatus.PASSED
     late = tracker.evaluate(gate("late < 10 over 5s"), 0, 9)
     assert late.measured == 10.0 and late.status is GateStatus.FAILED
+
+
+def test_windows_take_the_histograms_the_accumulator_decoded() -> None:
+    # The coordinator decodes each frame once: the accumulator hands its histograms on.
+    accumulator = RunAccumulator(["get"], STAGES)
+    shared, alone = WindowTracker(max_window_s=5), WindowTracker(max_window_s=5)
+    for second in range(8):
+        sent = frame(second, {"get": [float(second + 1)] * 10 + [90.0]})
+        histograms = accumulator.add(sent)
+        assert set(histograms) == {"get"} and histograms["get"].get_total_count() == 11
+        shared.add_frame(sent, histograms)
+        alone.add_frame(sent)
+        # read only: the accumulator's own totals are not changed by the tracker's merge
+        assert histograms["get"].get_total_count() == 11
+    for text in ("p50 < 5ms over 5s", "p99 < 50ms over 5s", "p95 < 100ms"):
+        assert shared.evaluate(gate(text), 0, 7) == alone.evaluate(gate(text), 0, 7)
+    assert shared.evaluate(gate("p50 < 5ms over 5s"), 0, 7).measured == pytest.approx(6.0, rel=0.01)
+    assert accumulator.stage_ops(0)["get"].count == 88
