@@ -42,8 +42,8 @@ class GateJudge:
         """The service metrics observed during a stage, for its gates on them."""
         self.observed[stage] = dict(values)
 
-    def observe(self, frame: Frame, histograms: Mapping[str, Any] | None = None) -> None:
-        """Take a worker's frame (with its histograms when the caller has decoded them)."""
+    def observe(self, frame: Frame, histograms: Mapping[str, Any]) -> None:
+        """Take a worker's frame and its histograms (decoded once, by the accumulator)."""
         self.tracker.add_frame(frame, histograms)
 
     def breach(self, stage: int, elapsed_s: float) -> str | None:

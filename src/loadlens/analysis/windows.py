@@ -22,7 +22,7 @@ from typing import Any
 
 from loadlens.analysis.gates import Measurement, judge, selected
 from loadlens.metrics.frame import Frame
-from loadlens.metrics.histogram import decode_histogram, merge_into, new_histogram
+from loadlens.metrics.histogram import merge_into, new_histogram
 from loadlens.model.threshold import Threshold
 from loadlens.model.verdict import GateResult
 
@@ -95,7 +95,7 @@ class WindowTracker:
         `histograms`: the frame's, already decoded by the caller (only read); else decoded here.
         """
         if histograms is None:
-            histograms = {name: decode_histogram(op.histogram) for name, op in frame.ops.items()}
+            histograms = frame.decode_histograms()
         totals = self._totals.get(frame.stage)
         if totals is None:
             totals = self._totals[frame.stage] = _Bucket()

@@ -138,7 +138,7 @@ class RunAccumulator:
         stage = self._stages.get(frame.stage)
         if stage is None:
             stage = self._stages[frame.stage] = _Stage()
-        histograms = {name: decode_histogram(op.histogram) for name, op in frame.ops.items()}
+        histograms = frame.decode_histograms()
         for name, op in frame.ops.items():
             if name not in self._operations:
                 self._operations.append(name)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadlens.metrics.diagnostics import OpDiagnostics
+from loadlens.metrics.histogram import decode_histogram
 
 
 @dataclass(slots=True)
@@ -109,6 +110,10 @@ class Frame:
     health: Health
     final: bool = False  # the worker's last frame for this stage
     lateness: str = ""  # open model: the second's dispatch lateness (µs), an encoded histogram
+
+    def decode_histograms(self) -> dict[str, Any]:
+        """Each operation's latency histogram, decoded (operation → HdrHistogram)."""
+        return {name: decode_histogram(op.histogram) for name, op in self.ops.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""

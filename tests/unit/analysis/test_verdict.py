@@ -136,8 +136,7 @@ def test_judge_aborts_after_the_grace_and_judges_the_stage() -> None:
     reasons = []
     for second in range(8):
         f = frame(second, {"get": [500.0 if second >= 5 else 5.0] * 100})
-        judge.observe(f)
-        accumulator.add(f)
+        judge.observe(f, accumulator.add(f))  # as the coordinator hands them on
         reasons.append(judge.breach(0, elapsed_s=second + 1.0))
     # A gate without a window is judged on everything received so far, once a new second
     # settles: the slow second 5 (600 samples in all) breaches it at once.
