@@ -102,6 +102,11 @@ def _load_python(path: Path, target_override: str | None) -> Scenario:
     except SyntaxError as error:
         line, column = error.lineno or 0, error.offset or 0
         raise SpecError([Problem(file, line, column, "", f"syntax error: {error.msg}")]) from None
+    except SystemExit as error:  # `sys.exit()` must not end loadlens, least of all with 0 (GO)
+        line = _line_in(error, path)
+        message = f"the scenario called sys.exit({error.code!r}) while being imported"
+        hint = "a scenario file only defines `scenario`; it must not exit"
+        raise SpecError([Problem(file, line, 0, "", message, hint)]) from None
     except Exception as error:  # the user's code: any error becomes a located problem
         line = _line_in(error, path)
         message = f"{type(error).__name__} while importing: {error}"
