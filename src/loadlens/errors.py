@@ -11,8 +11,18 @@ message and the exit code it carries, never a traceback.
 A request that gets no HTTP response is not an error of loadlens: the HTTP client raises
 `loadlens.http.TransportError` with a stable `ErrorKind`, and the engine records it as an outcome.
 
-Exit codes of `loadlens run` (documented in the README): 0 finished, 1 failed run or failed
-checks, 2 invalid input, 3 inconclusive, 130 interrupted.
+Exit codes, the one scheme of every command (the README has the same table):
+
+    0    GO (`run`), or the command did what was asked
+    1    NO-GO: a gate, an invariant or a check failed
+    2    invalid input: a bad scenario, option or file; for `run`, nothing was sent
+    3    INCONCLUSIVE: no verdict could be reached (the measurement cannot be trusted, a worker
+         was lost), or loadlens itself failed unexpectedly (a bug: a one-line message, and
+         the traceback written to a file for the bug report)
+    129  stopped by SIGHUP  (128 + the signal's number, as a shell reports a signal's death)
+    130  stopped by SIGINT (Ctrl-C)
+    143  stopped by SIGTERM (`timeout`, `docker stop`, CI cancellation)
+A run stopped by a signal writes its partial result and reports, marked interrupted.
 """
 
 from __future__ import annotations
@@ -23,7 +33,14 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INCONCLUSIVE = 3
-EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 3  # an unexpected exception: like INCONCLUSIVE, no verdict was reached
+EXIT_INTERRUPTED = 130  # SIGINT; see `exit_code_for_signal` for the others
+
+
+def exit_code_for_signal(signum: int) -> int:
+    """The exit code of a run stopped by signal `signum`: 128 + its number, what a shell
+    reports for a process the signal killed (SIGHUP 129, SIGINT 130, SIGTERM 143)."""
+    return 128 + signum
 
 
 class LoadlensError(Exception):

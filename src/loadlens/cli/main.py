@@ -3,13 +3,15 @@ so `loadlens --help` does not pay for the engine, numpy or the demo service."""
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
 import click
 
 from loadlens import __version__
-from loadlens.errors import LoadlensError, SpecError
+from loadlens.cli.crash import report_crash
+from loadlens.errors import EXIT_INTERRUPTED, LoadlensError, SpecError
 
 # command name -> (module, attribute, one-line help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -33,7 +35,25 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported only when used."""
+    """A group whose subcommands are imported only when used, and whose unexpected failures
+    reach the user as one line and exit 3 (`loadlens.cli.crash`), never as a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, LoadlensError):
+            raise  # click's own exits and usage errors, and ours (`main` prints them)
+        except KeyboardInterrupt:
+            # Ctrl-C outside a run's own handling (a run handles it and writes its result):
+            # the conventional code, not click's "Aborted!" and 1, which reads as NO-GO.
+            click.echo(err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except OSError as error:
+            if error.errno == errno.EPIPE:
+                raise  # stdout closed early (`| head`): click leaves quietly
+            report_crash(error)
+        except Exception as error:  # a bug in loadlens: short message, traceback in a file
+            report_crash(error)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
