@@ -1,8 +1,9 @@
 """`loadlens run FILE`: run a scenario's plan, stream results to disk, judge it, report it.
 
 Exit codes follow the verdict: 0 GO, 1 NO-GO, 3 INCONCLUSIVE; 2 invalid input (nothing was
-sent); 130 interrupted with Ctrl-C (the partial result is written, marked incomplete, and its
-verdict is INCONCLUSIVE).
+sent); stopped by a signal, 128 + its number: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP (the
+partial result and reports are written, marked incomplete and interrupted, and the verdict is
+INCONCLUSIVE). The scheme is `loadlens.errors`'s.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from loadlens.errors import (
     EXIT_OK,
     LoadlensError,
     UsageError,
+    exit_code_for_signal,
 )
 
 if TYPE_CHECKING:
@@ -163,6 +165,7 @@ def run_and_summarise(
     from loadlens.cli.live import LiveView
     from loadlens.engine.compiled import compile_scenario
     from loadlens.engine.coordinator import Coordinator, RunOptions, default_workers
+    from loadlens.engine.stop_signals import StopSignals
     from loadlens.http import ClientOptions
     from loadlens.report.console import summary
 
@@ -176,25 +179,34 @@ def run_and_summarise(
         variables=dict(variables or {}),
     )
     listener = None if quiet else LiveView(console, len(scenario.plan))
-    coordinator = Coordinator(compiled, options, listener)
+    signals = StopSignals()
+    coordinator = Coordinator(compiled, options, listener, signals=signals)
     attach_judge(coordinator)
-    outcome = coordinator.run()
-    console.print(summary(outcome.result))
-    for note in outcome.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
-    for failure in outcome.failures:
-        console.print(f"[red]error:[/red] {failure}")
-    console.print(f"result: {outcome.directory / 'result.json'}", soft_wrap=True)
-    _write_reports(outcome.result, outcome.directory, console)
-    _record(outcome.result, outcome.directory, store, console)
+    # Held past the run until the reports are written: a stop signal then is counted, not
+    # allowed to kill the process half-way through a file.
+    with signals.catching():
+        outcome = coordinator.run()
+        console.print(summary(outcome.result))
+        for note in outcome.notes:
+            console.print(f"[yellow]note:[/yellow] {note}")
+        for failure in outcome.failures:
+            console.print(f"[red]error:[/red] {failure}")
+        console.print(f"result: {outcome.directory / 'result.json'}", soft_wrap=True)
+        _write_reports(outcome.result, outcome.directory, console)
+        _record(outcome.result, outcome.directory, store, console)
     return exit_code(outcome.result)
 
 
 def exit_code(result: RunResult) -> int:
-    """0 GO, 1 NO-GO, 3 INCONCLUSIVE, 130 interrupted."""
+    """0 GO, 1 NO-GO, 3 INCONCLUSIVE; stopped by a signal, 128 + its number (130 SIGINT)."""
+    import signal
+
     from loadlens.model.verdict import VerdictKind
 
     if result.interrupted:
+        stopped_by = getattr(signal, result.interrupted_by or "", None)
+        if isinstance(stopped_by, signal.Signals):
+            return exit_code_for_signal(stopped_by)
         return EXIT_INTERRUPTED
     kind = result.verdict.kind if result.verdict is not None else VerdictKind.INCONCLUSIVE
     return {VerdictKind.GO: EXIT_OK, VerdictKind.NO_GO: EXIT_FAILED}.get(kind, EXIT_INCONCLUSIVE)

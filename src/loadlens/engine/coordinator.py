@@ -9,9 +9,16 @@ shown to the `StageJudge`, which may abort the stage and decides whether the nex
 Around the plan, a `ServiceWatch` observes the service, checks its invariants after each stage
 and reconciles its acknowledged writes. Teardown runs here after the last stage.
 
-Ctrl-C: the first SIGINT sends STOP to the workers, which stop starting iterations, let those
-in flight finish within the stage's grace, and send their final frames; the result is then
-written marked incomplete and interrupted. A second SIGINT stops waiting and kills the workers.
+Stopping: the first stop signal (SIGINT, SIGTERM or SIGHUP, see `stop_signals`) sends STOP to
+the workers, which stop starting iterations, let those in flight finish within the stage's
+grace, and send their final frames; the result is then written marked incomplete and
+interrupted, naming the signal. A second signal stops waiting and kills the workers at once;
+what they had reported is still written. Workers die with the coordinator (`lifetime`).
+
+A lost worker (killed, crashed: its pipe reaches end-of-file, or it sends a `WorkerFailure`)
+is recorded as a `LostWorker`: when, why, how many requests it had reported, and how many it
+had in flight at its last frame. The stage is stopped at once rather than go on silently at a
+fraction of its planned load, and no further stage runs; the verdict names the loss.
 """
 
 from __future__ import annotations
@@ -27,15 +34,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from types import FrameType
 from typing import Any, Protocol
 
 from loadlens import __version__, native
 from loadlens.engine.compiled import CompiledScenario, CompiledStep
 from loadlens.engine.inprocess import run_phase
+from loadlens.engine.lifetime import CHANNEL_CLOSED
 from loadlens.engine.rundir import RunDirectory, new_run_id
 from loadlens.engine.service_watch import ServiceWatch
 from loadlens.engine.stages import share_of, stage_infos
+from loadlens.engine.stop_signals import StopSignals
 from loadlens.engine.worker import (
     EXIT,
     READY,
@@ -48,14 +56,18 @@ from loadlens.engine.worker import (
 from loadlens.http import ClientOptions
 from loadlens.metrics.accumulate import RunAccumulator
 from loadlens.metrics.frame import Frame
+from loadlens.metrics.lost_worker import LostWorker
 from loadlens.metrics.result import RunInfo, RunResult, StageInfo, write_result
 from loadlens.model.integrity import Ledger, Moment
+from loadlens.model.plan import ClosedLoad
 from loadlens.model.redaction import Redactor
 
 _START_DELAY_NS = 200_000_000  # lets every worker receive its order before the common start
 _POLL_S = 0.1
 _KILL_AFTER_S = 10.0  # beyond a stage's grace, how long to wait for workers after STOP
 _BOOT_TIMEOUT_S = 60.0  # how long spawned workers may take to import and compile
+_EXIT_WAIT_S = 5.0  # after the run, how long workers may take to exit before being killed
+_REAP_S = 1.0  # a worker whose pipe closed is exiting: how long to wait to learn its exit code
 
 
 class RunListener(Protocol):
@@ -125,6 +137,7 @@ class Coordinator:
         options: RunOptions,
         listener: RunListener | None = None,
         judge: StageJudge | None = None,
+        signals: StopSignals | None = None,
     ) -> None:
         self.compiled = compiled
         self.options = options
@@ -138,12 +151,23 @@ class Coordinator:
             scenario.plan, setup=bool(compiled.setup), teardown=bool(compiled.teardown)
         )
         self.accumulator = RunAccumulator(compiled.operations, self.infos)
-        self.interrupts = 0
+        # The CLI passes its own, held until the reports are written; else the run's alone.
+        self.signals = signals or StopSignals()
+        self.lost: list[LostWorker] = []
         self.failures: list[str] = []  # what kept the run from completing
         self.notes: list[str] = []  # what a reader should know (e.g. a stage aborted by a gate)
         self.service = ServiceWatch(scenario, options.variables, self.redactor)
         self._conns: list[Connection] = []
         self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._orders: list[StageOrder] = []  # the stage running now, one order per worker
+        self._reported: dict[int, int] = {}  # worker -> requests in its frames of this stage
+        self._in_flight: dict[int, int] = {}  # worker -> requests in flight at its last frame
+        self._directory: RunDirectory | None = None
+
+    @property
+    def interrupts(self) -> int:
+        """How many stop signals arrived during the run."""
+        return self.signals.count
 
     def plan_indices(self) -> list[int]:
         """The result's stage index of each stage of the plan, in plan order."""
@@ -173,17 +197,22 @@ class Coordinator:
         directory.write_json(
             "run.json", {"run": info.to_dict(), "stages": [s.to_dict() for s in self.infos]}
         )
-        previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+        self._directory = directory
+        with self.signals.catching():
+            return self._run_and_write(directory, info)
+
+    def _run_and_write(self, directory: RunDirectory, info: RunInfo) -> RunOutcome:
         completed = False
         try:
             completed = self._run_all(directory)
         finally:
-            signal.signal(signal.SIGINT, previous_handler)
             self._shutdown_workers()
             info.ended_at = time.time()
             result = self.accumulator.result(
                 run=info, complete=completed, interrupted=self.interrupts > 0
             )
+            result.interrupted_by = self.signals.first_name if self.interrupts else None
+            result.lost_workers = list(self.lost)
             result.observation = self.service.stop_observing()
             self.service.check(Moment.END)
             result.invariants = self.service.invariants
@@ -257,12 +286,18 @@ class Coordinator:
         index = orders[0].index
         info = self.infos[index]
         stage = orders[0].stage
-        for conn, order in zip(self._conns, orders, strict=True):
-            conn.send(order)
+        self._orders = orders
+        self._reported, self._in_flight = {}, {}
+        pending = set(range(len(self._conns)))
+        for worker, (conn, order) in enumerate(zip(self._conns, orders, strict=True)):
+            try:
+                conn.send(order)
+            except (*CHANNEL_CLOSED, OSError):  # it died since the last stage
+                self._lose(worker)
+                pending.discard(worker)
         self.listener.stage_started(info)
         start_ns = orders[0].start_ns
         self.accumulator.mark_stage(index, started_at=time.time() + _START_DELAY_NS / 1e9)
-        pending = set(range(len(self._conns)))
         stop_sent = False
         breached = False
         give_up_at: float | None = None
@@ -273,11 +308,17 @@ class Coordinator:
                 if reason is not None:
                     breached = True
                     self.notes.append(f"stage `{info.name}` aborted: {reason}")
-            if (self.interrupts or breached) and not stop_sent:
+            if (self.interrupts or breached or self.lost) and not stop_sent:
                 self._broadcast(STOP)
                 stop_sent = True
                 give_up_at = time.monotonic() + stage.grace + _KILL_AFTER_S
-            if self.interrupts > 1 or (give_up_at is not None and time.monotonic() > give_up_at):
+            if self.interrupts > 1:
+                self.failures.append(
+                    f"a second {self.signals.first_name} stopped the run at once: "
+                    "requests still in flight were not reported"
+                )
+                break
+            if give_up_at is not None and time.monotonic() > give_up_at:
                 self.failures.append("workers did not stop in time; killed")
                 break
             for ready in wait([self._conns[w] for w in pending], timeout=_POLL_S):
@@ -298,19 +339,66 @@ class Coordinator:
         try:
             message = conn.recv()
         except (EOFError, OSError):
-            self.failures.append(f"worker {worker} exited unexpectedly")
+            self._lose(worker)
             return True
         if isinstance(message, LedgerUpdate):
             self.service.ledger.merge(Ledger.from_dict(message.ledger))
             return False
         if isinstance(message, WorkerFailure):
-            self.failures.append(f"worker {message.worker} failed:\n{message.message}")
+            self._lose(worker, message.message)
             return True
         assert isinstance(message, Frame)
         self._take(directory, message)
         return message.final
 
+    def _lose(self, worker: int, crash: str | None = None) -> None:
+        """Record a worker lost during the current stage; `crash` is its traceback, if it
+        could send one (written to the run directory: too long for a terminal)."""
+        process = self._processes[worker]
+        process.join(_REAP_S)  # its pipe closed as it ended; its exit code says how
+        cause = _exit_cause(process.exitcode)
+        if crash is not None:
+            last = (crash.strip().splitlines() or ["?"])[-1]
+            cause = f"crashed: {self.redactor.text(last)}"
+            if self._directory is not None:
+                path = self._directory.path / f"worker-{worker}-traceback.txt"
+                with contextlib.suppress(OSError):
+                    path.write_text(self.redactor.text(crash), encoding="utf-8")
+                    cause += f" (traceback in {path})"
+        order = self._orders[worker]
+        stage = order.stage
+        if isinstance(stage.load, ClosedLoad):
+            share = f"{order.share.users} of {stage.load.users} users"
+            fraction = order.share.users / max(stage.load.users, 1)
+        else:
+            share = f"{order.share.rate:g} of {stage.load.rate:g} arrivals/s"
+            fraction = order.share.rate / stage.load.rate if stage.load.rate else 0.0
+        lost = LostWorker(
+            worker=worker,
+            pid=process.pid,
+            stage=order.index,
+            stage_name=stage.name,
+            lost_after_s=max((time.monotonic_ns() - order.start_ns) / 1e9, 0.0),
+            lost_at=time.time(),
+            cause=cause,
+            reported=self._reported.get(worker, 0),
+            unreported=self._in_flight.get(worker, 0),
+            share=share,
+            share_fraction=fraction,
+        )
+        self.lost.append(lost)
+        self.failures.append(
+            f"worker {worker} (pid {lost.pid}) was lost {lost.lost_after_s:.1f} s into stage "
+            f"`{stage.name}`: {cause}; its share ({share}) was no longer sent, so the stage was "
+            "stopped and no further stage ran"
+        )
+
     def _take(self, directory: RunDirectory, frame: Frame) -> None:
+        if frame.worker >= 0:  # a worker's (not setup's): what it has reported so far
+            self._reported[frame.worker] = self._reported.get(frame.worker, 0) + sum(
+                sum(op.outcomes.values()) for op in frame.ops.values()
+            )
+            self._in_flight[frame.worker] = frame.health.in_flight
         directory.append_frame(frame)
         histograms = self.accumulator.add(frame)
         if self.judge is not None:
@@ -350,6 +438,7 @@ class Coordinator:
                     self.options.workers,
                     self.compiled.scenario,
                     self.options.client,
+                    os.getpid(),
                 ),
                 name=f"loadlens-worker-{worker}",
                 daemon=True,
@@ -365,10 +454,13 @@ class Coordinator:
                 conn.send(message)
 
     def _shutdown_workers(self) -> None:
+        """Tell the workers to exit; kill those still there after a while, or at once after
+        a second stop signal."""
         self._broadcast(EXIT)
-        deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + _EXIT_WAIT_S
         for process in self._processes:
-            process.join(max(deadline - time.monotonic(), 0.1))
+            while process.is_alive() and self.interrupts < 2 and time.monotonic() < deadline:
+                process.join(_POLL_S)
             if process.is_alive():
                 process.kill()
                 process.join()
@@ -377,8 +469,17 @@ class Coordinator:
         self._conns.clear()
         self._processes.clear()
 
-    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
-        self.interrupts += 1
+
+def _exit_cause(code: int | None) -> str:
+    """How a worker process ended, from its exit code (negative: the signal that killed it)."""
+    if code is None:
+        return "its pipe closed, the process still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 def default_workers() -> int:

@@ -4,8 +4,9 @@ How it works. The coordinator sends a `StageOrder` per stage (or `STOP` / `EXIT`
 runs the stage's executor in a fresh event loop, watching its pipe for `STOP` with a reader
 callback, and a ticker task sends one `Frame` at each second boundary of the stage plus a
 final one when the stage is over. Nothing per request crosses the process boundary.
-The worker ignores SIGINT: Ctrl-C reaches the whole process group, and the coordinator decides
-how to stop.
+The worker ignores the stop signals (SIGINT, SIGTERM, SIGHUP: they often reach the whole process
+group, and the coordinator decides how to stop), dies with the coordinator, and exits quietly
+when its pipe closes (`loadlens.engine.lifetime`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import contextlib
 import os
 import random
 import resource
-import signal
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -30,6 +30,7 @@ from loadlens.engine.executors import (
     run_closed,
     run_open,
 )
+from loadlens.engine.lifetime import CHANNEL_CLOSED, bind_to_coordinator, coordinator_gone
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp, starting_connections
 from loadlens.engine.variables import FeederCursor, SharedData
@@ -89,10 +90,15 @@ class WorkerFailure:
 
 
 def worker_main(
-    conn: Connection, worker: int, workers: int, scenario: Scenario, client: ClientOptions
+    conn: Connection,
+    worker: int,
+    workers: int,
+    scenario: Scenario,
+    client: ClientOptions,
+    coordinator_pid: int,
 ) -> None:
     """Entry point of a worker process."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    bind_to_coordinator(coordinator_pid)
     raise_open_files_limit()
     try:
         import uvloop
@@ -114,10 +120,11 @@ def worker_main(
                 uvloop.run(
                     _run_stage(message, conn, compiled, shared, variables, worker, workers, client)
                 )
-    except (EOFError, BrokenPipeError):
+    except CHANNEL_CLOSED:
         return  # the coordinator is gone; nothing to report to
     except Exception:  # report any crash rather than die silently
-        conn.send(WorkerFailure(worker, traceback.format_exc()))
+        with contextlib.suppress(*CHANNEL_CLOSED):  # ... to a coordinator still there
+            conn.send(WorkerFailure(worker, traceback.format_exc()))
 
 
 def raise_open_files_limit() -> None:
@@ -147,9 +154,12 @@ async def _run_stage(
     context = WorkerContext(compiled, runner, shared, variables, worker, workers)
 
     def on_message() -> None:
-        while conn.poll():
-            if conn.recv() in (STOP, EXIT):
-                control.stopping = True
+        try:
+            while conn.poll():
+                if conn.recv() in (STOP, EXIT):
+                    control.stopping = True
+        except CHANNEL_CLOSED:  # readable at end-of-file: the coordinator died
+            coordinator_gone()
 
     loop.add_reader(conn.fileno(), on_message)
     collector.stage_begins()
@@ -255,7 +265,10 @@ class Ticker:
             now = time.monotonic_ns()
             self.max_lag = max(self.max_lag, (now - expected) / 1e6)
             if now >= boundary:
-                self.conn.send(self.frame(final=False))
+                try:
+                    self.conn.send(self.frame(final=False))
+                except CHANNEL_CLOSED:
+                    coordinator_gone()
                 collector.second_ends(self.second)
                 self.second += 1
                 boundary += 1_000_000_000

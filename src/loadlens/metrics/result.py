@@ -17,6 +17,7 @@ from loadlens.errors import ResultError
 from loadlens.metrics.diagnostics import OpDiagnostics
 from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.histogram import LatencySummary, decode_histogram, encode_histogram
+from loadlens.metrics.lost_worker import LostWorker
 from loadlens.model.finding import Finding
 from loadlens.model.integrity import InvariantResult, ReconciliationResult
 from loadlens.model.observation import ObservationResult
@@ -360,6 +361,8 @@ class RunResult:
     invariants: list[InvariantResult] = field(default_factory=list)  # after stages and at the end
     reconciliation: ReconciliationResult | None = None  # acknowledged writes vs the database
     findings: list[Finding] = field(default_factory=list)  # why requests failed or got slow
+    interrupted_by: str | None = None  # the signal that stopped the run: SIGINT, SIGTERM, SIGHUP
+    lost_workers: list[LostWorker] = field(default_factory=list)  # ended before their stage
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -382,6 +385,8 @@ class RunResult:
             if self.reconciliation is None
             else self.reconciliation.to_dict(),
             "findings": [finding.to_dict() for finding in self.findings],
+            "interrupted_by": self.interrupted_by,
+            "lost_workers": [lost.to_dict() for lost in self.lost_workers],
         }
 
     @classmethod
@@ -412,6 +417,8 @@ class RunResult:
             if d.get("reconciliation") is None
             else ReconciliationResult.from_dict(d["reconciliation"]),
             findings=[Finding.from_dict(f) for f in d.get("findings", [])],
+            interrupted_by=None if d.get("interrupted_by") is None else str(d["interrupted_by"]),
+            lost_workers=[LostWorker.from_dict(w) for w in d.get("lost_workers", [])],
             schema_version=SCHEMA_VERSION,
         )
 

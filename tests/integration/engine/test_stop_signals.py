@@ -1,0 +1,165 @@
+"""SIGTERM and SIGHUP stop a run like Ctrl-C: the partial result is written, marked with the
+signal, the exit code is 128 + its number, and no process of the run is left sending requests.
+A SIGKILL of the coordinator takes its workers with it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from loadlens.metrics.result import read_result
+from tests.support.runs import op_counts, write
+from tests.support.testserver import LocalServer
+
+GRACE_S = 2
+LONG = f"""\
+name: long
+target: http://127.0.0.1:1
+flows:
+  - name: crud
+    steps:
+      - request: {{name: create, method: POST, url: /users, json: {{name: a}}}}
+        capture: {{id: $.id}}
+      - request: {{name: read, method: GET, url: "/users/{{{{ id }}}}"}}
+plan:
+  - {{stage: first, users: 4, duration: 60s, grace: {GRACE_S}s}}
+  - {{stage: second, users: 4, duration: 60s, grace: {GRACE_S}s}}
+"""
+# Beyond the grace, what a process of the run may take to exit (interpreter teardown on a busy
+# machine); the processes are waited for, not slept on.
+_EXIT_BOUND_S = GRACE_S + 15
+
+
+def _start_run(scenario: Path, url: str, out: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "loadlens", "run", str(scenario), "--target", url,
+         "--out", str(out), "--workers", "2", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's job would have
+    )  # fmt: skip
+
+
+def _wait_for_frames(out: Path, lines: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        for frames in out.glob("*/frames.jsonl"):
+            if frames.read_text(encoding="utf-8").count("\n") >= lines:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the run wrote no frames in time")
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    """Every process the run started (workers, multiprocessing's resource tracker)."""
+    children = psutil.Process(pid).children(recursive=True)
+    assert children, "the run has no worker processes"
+    return children
+
+
+def _survivors(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running after at most `_EXIT_BOUND_S` (a zombie sends nothing)."""
+    _, alive = psutil.wait_procs(processes, timeout=_EXIT_BOUND_S)
+    return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _finish(process: subprocess.Popen[str]) -> tuple[str, str]:
+    try:
+        return process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest.mark.parametrize(
+    ("signum", "whole_group", "code"),
+    [
+        (signal.SIGTERM, False, 143),  # `docker stop`, `kill`: the coordinator only
+        (signal.SIGHUP, True, 129),  # the terminal closed: the whole process group
+    ],
+)
+def test_a_stop_signal_writes_the_partial_result_and_leaves_no_process(
+    tmp_path: Path, signum: signal.Signals, whole_group: bool, code: int
+) -> None:
+    scenario = write(tmp_path / "long.yaml", LONG)
+    out = tmp_path / "runs"
+    server = LocalServer("crud")
+    with server as url:
+        process = _start_run(scenario, url, out)
+        try:
+            _wait_for_frames(out, lines=4, deadline=time.monotonic() + 60)
+            children = _descendants(process.pid)
+            if whole_group:
+                os.killpg(process.pid, signum)
+            else:
+                os.kill(process.pid, signum)
+        finally:
+            stdout, stderr = _finish(process)
+        assert _survivors(children) == []
+        served = server.counters()
+        assert server.counters() == served  # nobody is sending any more
+    assert process.returncode == code, stdout + stderr
+    assert "Traceback" not in stderr
+    (run_dir,) = [path for path in out.iterdir() if path.is_dir()]
+    result = read_result(run_dir / "result.json")
+    assert (result.complete, result.interrupted, result.interrupted_by) == (
+        False,
+        True,
+        signum.name,
+    )
+    assert [stage.ran for stage in result.stages] == [True, False]
+    counts = op_counts(result)
+    assert counts["create"] > 0
+    # what the run reports is exactly what the service received: nothing sent after the stop
+    assert counts == {"create": served["POST /users"], "read": served["GET /users/{id}"]}
+    assert (run_dir / "report.md").is_file()
+    assert "INCOMPLETE" in stdout
+
+
+def test_a_second_signal_stops_at_once_and_still_writes_the_result(tmp_path: Path) -> None:
+    scenario = write(tmp_path / "long.yaml", LONG.replace(f"grace: {GRACE_S}s", "grace: 60s"))
+    out = tmp_path / "runs"
+    server = LocalServer("slow")  # every answer takes 20 ms: requests are in flight
+    with server as url:
+        process = _start_run(scenario, url, out)
+        try:
+            _wait_for_frames(out, lines=4, deadline=time.monotonic() + 60)
+            children = _descendants(process.pid)
+            os.kill(process.pid, signal.SIGTERM)
+            os.kill(process.pid, signal.SIGTERM)
+        finally:
+            stdout, stderr = _finish(process)
+        assert _survivors(children) == []
+    assert process.returncode == 143, stdout + stderr
+    assert "Traceback" not in stderr
+    (run_dir,) = [path for path in out.iterdir() if path.is_dir()]
+    result = read_result(run_dir / "result.json")
+    assert result.interrupted and result.interrupted_by == "SIGTERM"
+    assert op_counts(result)["create"] > 0  # what had been reported is kept
+
+
+def test_workers_die_with_a_killed_coordinator(tmp_path: Path) -> None:
+    scenario = write(tmp_path / "long.yaml", LONG)
+    out = tmp_path / "runs"
+    server = LocalServer("crud")
+    with server as url:
+        process = _start_run(scenario, url, out)
+        try:
+            _wait_for_frames(out, lines=4, deadline=time.monotonic() + 60)
+            children = _descendants(process.pid)
+            os.kill(process.pid, signal.SIGKILL)  # no chance to tell anyone
+        finally:
+            _, stderr = _finish(process)
+        assert _survivors(children) == []
+        served = server.counters()
+        assert server.counters() == served  # the load stopped with the coordinator
+    assert process.returncode == -signal.SIGKILL
+    assert "Traceback" not in stderr
