@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from loadlens.analysis.gates import describe_result
+from loadlens.analysis.lost_workers import lost_worker_reasons
 from loadlens.metrics.result import RunResult, SeriesPoint
 from loadlens.model.finding import Attribution, Finding, Severity
 from loadlens.model.integrity import InvariantResult, ReconciliationResult
@@ -89,6 +90,9 @@ def decide(
         if lost and reconciled is not None:
             reasons.insert(0, _discrepancy(reconciled))
         return _verdict(VerdictKind.NO_GO, reasons, gates, stages_not_run, failed_stage)
+    if result.lost_workers:  # the planned load was not delivered: no verdict on the service
+        reasons = [*lost_worker_reasons(result), *(describe_result(g) for g in failed)]
+        return _verdict(VerdictKind.INCONCLUSIVE, reasons, gates, stages_not_run, failed_stage)
     invalid = generator_problems(result)
     unmeasured = _major(found, Attribution.MEASUREMENT, Attribution.LOAD_GENERATOR)
     if invalid or unmeasured:
