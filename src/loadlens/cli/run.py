@@ -165,7 +165,7 @@ def run_and_summarise(
     from loadlens.cli.live import LiveView
     from loadlens.engine.compiled import compile_scenario
     from loadlens.engine.coordinator import Coordinator, RunOptions, default_workers
-    from loadlens.engine.stop_signals import StopSignals
+    from loadlens.engine.stop_signals import StopSignals, ignore_stop_signals
     from loadlens.http import ClientOptions
     from loadlens.report.console import summary
 
@@ -194,6 +194,10 @@ def run_and_summarise(
         console.print(f"result: {outcome.directory / 'result.json'}", soft_wrap=True)
         _write_reports(outcome.result, outcome.directory, console)
         _record(outcome.result, outcome.directory, store, console)
+    if outcome.result.interrupted:
+        # Asked to stop, and stopped with everything written: a signal repeated while the
+        # process exits must not turn the exit code into a death by that signal.
+        ignore_stop_signals()
     return exit_code(outcome.result)
 
 

@@ -22,7 +22,7 @@ import signal
 import sys
 from typing import NoReturn
 
-from loadlens.engine.stop_signals import STOP_SIGNALS
+from loadlens.engine.stop_signals import ignore_stop_signals
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # What the control channel raises once the coordinator is gone (BlockingIOError, a full pipe
@@ -33,8 +33,7 @@ CHANNEL_CLOSED = (EOFError, BrokenPipeError, ConnectionResetError)
 def bind_to_coordinator(coordinator_pid: int) -> None:
     """Ignore the stop signals and have the kernel kill this process when the coordinator
     (`coordinator_pid`, its parent) dies; if it is already gone, exit now."""
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
+    ignore_stop_signals()
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):  # no libc to ask: the channel guards
             libc = ctypes.CDLL(None, use_errno=True)

@@ -27,6 +27,13 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
 )
 
 
+def ignore_stop_signals() -> None:
+    """Ignore the stop signals from now on in this process (workers, whose coordinator decides
+    how to stop; a CLI whose stopped run is written and which is only exiting)."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 class StopSignals:
     """Counts the stop signals received while `catching()`; remembers the first."""
 
