@@ -19,10 +19,15 @@ def lost_worker_reasons(result: RunResult) -> list[str]:
 
 def _reason(lost: LostWorker) -> str:
     pid = f" (pid {lost.pid})" if lost.pid is not None else ""
+    unreported = (
+        f"at least {lost.unreported:,} it had sent were never reported"
+        if lost.unreported
+        else "none was in flight at its last frame"
+    )
     return (
         f"worker {lost.worker}{pid} was lost {lost.lost_after_s:.1f} s into stage "
-        f"`{lost.stage_name}` ({lost.cause}) after reporting {lost.reported:,} requests; at "
-        f"least {lost.unreported:,} it had sent were never reported; from then on the "
-        f"delivered load fell {lost.share_fraction:.0%} below the plan (its share: "
-        f"{lost.share}), so the stage was stopped and the rest of the plan not run"
+        f"`{lost.stage_name}` ({lost.cause}) after reporting {lost.reported:,} requests; "
+        f"{unreported}; from then on the delivered load fell {lost.share_fraction:.0%} below "
+        f"the plan (its share: {lost.share}), so the stage was stopped and the rest of the "
+        "plan not run"
     )

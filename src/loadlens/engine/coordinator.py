@@ -356,7 +356,7 @@ class Coordinator:
         could send one (written to the run directory: too long for a terminal)."""
         process = self._processes[worker]
         process.join(_REAP_S)  # its pipe closed as it ended; its exit code says how
-        cause = _exit_cause(process.exitcode)
+        cause = worker_exit_cause(process.exitcode)
         if crash is not None:
             last = (crash.strip().splitlines() or ["?"])[-1]
             cause = f"crashed: {self.redactor.text(last)}"
@@ -470,7 +470,7 @@ class Coordinator:
         self._processes.clear()
 
 
-def _exit_cause(code: int | None) -> str:
+def worker_exit_cause(code: int | None) -> str:
     """How a worker process ended, from its exit code (negative: the signal that killed it)."""
     if code is None:
         return "its pipe closed, the process still running"

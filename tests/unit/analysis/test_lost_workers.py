@@ -81,3 +81,9 @@ def test_an_older_result_has_no_lost_worker_and_no_signal() -> None:
     del data["lost_workers"], data["interrupted_by"]
     read = RunResult.from_dict(json.loads(json.dumps(data)))
     assert (read.lost_workers, read.interrupted_by) == ([], None)
+
+
+def test_a_worker_lost_with_nothing_in_flight_says_so() -> None:
+    quiet = dataclasses.replace(LOST, unreported=0, reported=0)
+    (reason,) = decide(_result(quiet), []).reasons
+    assert "after reporting 0 requests; none was in flight at its last frame; " in reason

@@ -1,0 +1,34 @@
+"""StopSignals: counts SIGINT, SIGTERM and SIGHUP while catching, nests, restores."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from loadlens.engine.coordinator import worker_exit_cause
+from loadlens.engine.stop_signals import StopSignals
+
+
+def test_signals_are_counted_the_first_remembered_and_the_handlers_restored() -> None:
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    signals = StopSignals()
+    with signals.catching():
+        with signals.catching():  # the CLI's block around the coordinator's
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) != before[signal.SIGTERM]  # still the outer's
+        os.kill(os.getpid(), signal.SIGHUP)
+    assert (signals.count, signals.first_name) == (2, "SIGTERM")
+    assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
+def test_no_signal_no_name() -> None:
+    signals = StopSignals()
+    with signals.catching():
+        pass
+    assert (signals.count, signals.first_name) == (0, None)
+
+
+def test_a_worker_s_end_in_words() -> None:
+    assert worker_exit_cause(-signal.SIGKILL) == "killed by SIGKILL"
+    assert worker_exit_cause(1) == "exited with code 1"
+    assert worker_exit_cause(None) == "its pipe closed, the process still running"
