@@ -7,6 +7,7 @@ count from its loop (a handler that did more would run in the middle of whatever
 doing). The first signal stops the run gracefully, a second one at once; either way what was
 measured is written. The CLI holds the handlers a little longer than the coordinator, until the
 reports are written, so that a signal then cannot kill the process half-way through a file.
+A signal the process inherited as ignored (`nohup` ignores SIGHUP) stays ignored.
 Nested `catching()` blocks share the outer one's handlers; the old handlers come back when the
 outermost block ends.
 """
@@ -52,7 +53,12 @@ class StopSignals:
     def catching(self) -> Iterator[StopSignals]:
         """Catch the stop signals for the duration of the block."""
         if self._depth == 0:
-            self._previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+            self._previous = {
+                sig: signal.signal(sig, self._on_signal)
+                for sig in STOP_SIGNALS
+                # one ignored on purpose stays so (`nohup` ignores SIGHUP, a shell's `&` SIGINT)
+                if signal.getsignal(sig) is not signal.SIG_IGN
+            }
         self._depth += 1
         try:
             yield self
