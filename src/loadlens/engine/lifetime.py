@@ -34,6 +34,8 @@ def bind_to_coordinator(coordinator_pid: int) -> None:
     """Ignore the stop signals and have the kernel kill this process when the coordinator
     (`coordinator_pid`, its parent) dies; if it is already gone, exit now."""
     ignore_stop_signals()
+    # The kernel watches the parent *thread* that started the worker: the coordinator starts
+    # its workers from the thread that runs it, which outlives them.
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):  # no libc to ask: the channel guards
             libc = ctypes.CDLL(None, use_errno=True)

@@ -3,6 +3,7 @@ reported, the stage does not go on at a fraction of its load, and the run is nev
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -32,13 +33,15 @@ plan:
 """
 
 
-def _wait_for_frames(out: Path, lines: int, deadline: float) -> None:
+def _wait_for_requests_from(workers: set[int], out: Path, deadline: float) -> None:
+    """Until each of `workers` has reported requests in a frame (so the one killed has)."""
     while time.monotonic() < deadline:
         for frames in out.glob("*/frames.jsonl"):
-            if frames.read_text(encoding="utf-8").count("\n") >= lines:
+            lines = frames.read_text(encoding="utf-8").splitlines()[:-1]  # the last may be half
+            if {json.loads(line)["worker"] for line in lines if '"ops":{}' not in line} >= workers:
                 return
         time.sleep(0.1)
-    raise AssertionError("the run wrote no frames in time")
+    raise AssertionError("the workers reported no requests in time")
 
 
 def _workers(pid: int) -> list[psutil.Process]:
@@ -64,7 +67,7 @@ def test_a_killed_worker_is_named_and_the_run_is_not_go(tmp_path: Path) -> None:
             start_new_session=True,
         )  # fmt: skip
         try:
-            _wait_for_frames(out, lines=4, deadline=time.monotonic() + 60)
+            _wait_for_requests_from({0, 1}, out, deadline=time.monotonic() + 60)
             workers = _workers(process.pid)
             assert len(workers) == 2
             victim = workers[0].pid
