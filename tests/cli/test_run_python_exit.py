@@ -25,7 +25,7 @@ scenario = scenario(
 """
 
 
-@pytest.mark.parametrize("code", ["0", "None", "'bye'", "5"])
+@pytest.mark.parametrize("code", ["0", "'bye'"])  # the code that read as GO; a message
 def test_sys_exit_at_import_is_invalid_input(tmp_path: Path, code: str) -> None:
     scenario = write(tmp_path / "exits.py", EXITS.format(code=code))
     server = LocalServer("crud")
