@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import signal
 import socket
 import sys
 import time
@@ -53,13 +52,13 @@ from loadlens.engine.worker import (
     WorkerFailure,
     worker_main,
 )
+from loadlens.engine.worker_tally import WorkerTally, exit_cause
 from loadlens.http import ClientOptions
 from loadlens.metrics.accumulate import RunAccumulator
 from loadlens.metrics.frame import Frame
 from loadlens.metrics.lost_worker import LostWorker
 from loadlens.metrics.result import RunInfo, RunResult, StageInfo, write_result
 from loadlens.model.integrity import Ledger, Moment
-from loadlens.model.plan import ClosedLoad
 from loadlens.model.redaction import Redactor
 
 _START_DELAY_NS = 200_000_000  # lets every worker receive its order before the common start
@@ -159,9 +158,7 @@ class Coordinator:
         self.service = ServiceWatch(scenario, options.variables, self.redactor)
         self._conns: list[Connection] = []
         self._processes: list[multiprocessing.process.BaseProcess] = []
-        self._orders: list[StageOrder] = []  # the stage running now, one order per worker
-        self._reported: dict[int, int] = {}  # worker -> requests in its frames of this stage
-        self._in_flight: dict[int, int] = {}  # worker -> requests in flight at its last frame
+        self._tally = WorkerTally()  # to account for a worker lost mid-stage
         self._directory: RunDirectory | None = None
 
     @property
@@ -286,8 +283,7 @@ class Coordinator:
         index = orders[0].index
         info = self.infos[index]
         stage = orders[0].stage
-        self._orders = orders
-        self._reported, self._in_flight = {}, {}
+        self._tally.begin(orders)
         pending = set(range(len(self._conns)))
         for worker, (conn, order) in enumerate(zip(self._conns, orders, strict=True)):
             try:
@@ -356,7 +352,7 @@ class Coordinator:
         could send one (written to the run directory: too long for a terminal)."""
         process = self._processes[worker]
         process.join(_REAP_S)  # its pipe closed as it ended; its exit code says how
-        cause = worker_exit_cause(process.exitcode)
+        cause = exit_cause(process.exitcode)
         if crash is not None:
             last = (crash.strip().splitlines() or ["?"])[-1]
             cause = f"crashed: {self.redactor.text(last)}"
@@ -365,40 +361,16 @@ class Coordinator:
                 with contextlib.suppress(OSError):
                     path.write_text(self.redactor.text(crash), encoding="utf-8")
                     cause += f" (traceback in {path})"
-        order = self._orders[worker]
-        stage = order.stage
-        if isinstance(stage.load, ClosedLoad):
-            share = f"{order.share.users} of {stage.load.users} users"
-            fraction = order.share.users / max(stage.load.users, 1)
-        else:
-            share = f"{order.share.rate:g} of {stage.load.rate:g} arrivals/s"
-            fraction = order.share.rate / stage.load.rate if stage.load.rate else 0.0
-        lost = LostWorker(
-            worker=worker,
-            pid=process.pid,
-            stage=order.index,
-            stage_name=stage.name,
-            lost_after_s=max((time.monotonic_ns() - order.start_ns) / 1e9, 0.0),
-            lost_at=time.time(),
-            cause=cause,
-            reported=self._reported.get(worker, 0),
-            unreported=self._in_flight.get(worker, 0),
-            share=share,
-            share_fraction=fraction,
-        )
+        lost = self._tally.lost(worker, process.pid, cause)
         self.lost.append(lost)
         self.failures.append(
             f"worker {worker} (pid {lost.pid}) was lost {lost.lost_after_s:.1f} s into stage "
-            f"`{stage.name}`: {cause}; its share ({share}) was no longer sent, so the stage was "
-            "stopped and no further stage ran"
+            f"`{lost.stage_name}`: {cause}; its share ({lost.share}) was no longer sent, so the "
+            "stage was stopped and no further stage ran"
         )
 
     def _take(self, directory: RunDirectory, frame: Frame) -> None:
-        if frame.worker >= 0:  # a worker's (not setup's): what it has reported so far
-            self._reported[frame.worker] = self._reported.get(frame.worker, 0) + sum(
-                sum(op.outcomes.values()) for op in frame.ops.values()
-            )
-            self._in_flight[frame.worker] = frame.health.in_flight
+        self._tally.count(frame)
         directory.append_frame(frame)
         histograms = self.accumulator.add(frame)
         if self.judge is not None:
@@ -468,18 +440,6 @@ class Coordinator:
             conn.close()
         self._conns.clear()
         self._processes.clear()
-
-
-def worker_exit_cause(code: int | None) -> str:
-    """How a worker process ended, from its exit code (negative: the signal that killed it)."""
-    if code is None:
-        return "its pipe closed, the process still running"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exited with code {code}"
 
 
 def default_workers() -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 
-from loadlens.engine.coordinator import worker_exit_cause
 from loadlens.engine.stop_signals import StopSignals
 
 
@@ -40,9 +39,3 @@ def test_no_signal_no_name() -> None:
     with signals.catching():
         pass
     assert (signals.count, signals.first_name) == (0, None)
-
-
-def test_a_worker_s_end_in_words() -> None:
-    assert worker_exit_cause(-signal.SIGKILL) == "killed by SIGKILL"
-    assert worker_exit_cause(1) == "exited with code 1"
-    assert worker_exit_cause(None) == "its pipe closed, the process still running"
