@@ -234,7 +234,8 @@ class Coordinator:
         self.service.read_initial_values()
         previous = None
         for position, stage in enumerate(compiled.scenario.plan):
-            if self.interrupts or self.failures:
+            if self.interrupts or self.failures:  # the verdict names what was not run
+                self.stages_not_run = [s.name for s in compiled.scenario.plan[position:]]
                 return False
             if self.failed_stage is not None and not self.options.continue_on_fail:
                 self.stages_not_run = [s.name for s in compiled.scenario.plan[position:]]

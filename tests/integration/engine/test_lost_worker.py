@@ -92,6 +92,7 @@ def test_a_killed_worker_is_named_and_the_run_is_not_go(tmp_path: Path) -> None:
     assert [stage.ran for stage in result.stages] == [True, False]  # stopped, not half-loaded
     assert result.verdict is not None
     assert result.verdict.kind is VerdictKind.INCONCLUSIVE
+    assert result.verdict.stages_not_run == ("second",)
     reason = result.verdict.reasons[0]
     assert reason.startswith(
         f"worker {lost.worker} (pid {victim}) was lost {lost.lost_after_s:.1f} s into stage "

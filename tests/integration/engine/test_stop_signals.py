@@ -117,6 +117,7 @@ def test_a_stop_signal_writes_the_partial_result_and_leaves_no_process(
         signum.name,
     )
     assert [stage.ran for stage in result.stages] == [True, False]
+    assert result.verdict is not None and result.verdict.stages_not_run == ("second",)
     counts = op_counts(result)
     assert counts["create"] > 0
     # what the run reports is exactly what the service received: nothing sent after the stop
