@@ -5,9 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-# The body a response keeps unless a request says otherwise: more than any JSON document a
-# check or capture reads, and what 64 users × 4 MiB can hold at once is a quarter GiB at worst.
-DEFAULT_MAX_BODY = 4 * 1024 * 1024
+from loadlens.model.scenario import DEFAULT_MAX_BODY
 
 
 @dataclass(frozen=True, slots=True)
