@@ -8,8 +8,11 @@ what the client did:
 - `/once` (any method): answers the first request of a connection; a second one on the same
   connection is read, counted, and answered by closing the connection, as a server does whose
   idle timeout fires just as the request arrives;
+- `/login?key=K` (POST): issues a new bearer token, `{"token": T, "key": K}`;
+- `/me`: refuses any token with a 403 whose body names it (`token T has no access`);
 - any other path: a small JSON body.
-`GET /__counters` returns {"METHOD /path": n} counted over every connection.
+`GET /__counters` returns {"METHOD /path": n} counted over every connection, and
+`GET /__tokens` every token issued.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import secrets
 import socket
 from collections import Counter
 from multiprocessing.connection import Connection
+from urllib.parse import parse_qs, urlsplit
 from urllib.request import urlopen
 
 BIG_BODY = 50 * 1024 * 1024
@@ -41,8 +46,27 @@ async def _send_endless(writer: asyncio.StreamWriter) -> None:
         await writer.drain()
 
 
+def _answer(
+    path: str, query: str, headers: dict[str, str], tokens: list[str], n: int, body: bytes
+) -> tuple[int, bytes]:
+    if path == "/__tokens":
+        return 200, json.dumps(tokens).encode()
+    if path == "/login":
+        token = secrets.token_urlsafe(18)
+        tokens.append(token)
+        key = parse_qs(query).get("key", [""])[0]
+        return 200, json.dumps({"token": token, "key": key}).encode()
+    if path == "/me":
+        given = headers.get("authorization", "").removeprefix("Bearer ")
+        return 403, json.dumps({"error": f"token {given} has no access"}).encode()
+    return 200, json.dumps({"n": n, "got": len(body)}).encode()
+
+
 async def _serve(
-    counters: Counter[str], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    counters: Counter[str],
+    tokens: list[str],
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
 ) -> None:
     served = 0
     try:
@@ -50,19 +74,22 @@ async def _serve(
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             method, target, _ = lines[0].split(" ", 2)
-            length = 0
+            headers: dict[str, str] = {}
             for line in lines[1:]:
                 name, _, value = line.partition(":")
-                if name.strip().lower() == "content-length":
-                    length = int(value)
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", "0"))
             body = await reader.readexactly(length) if length else b""
-            path = target.split("?", 1)[0]
+            parts = urlsplit(target)
+            path = parts.path
             served += 1
+            status = 200
             if path == "/__counters":
                 payload = json.dumps(dict(counters)).encode()
             else:
                 counters[f"{method} {path}"] += 1
-                payload = json.dumps({"n": counters[f"{method} {path}"], "got": len(body)}).encode()
+                n = counters[f"{method} {path}"]
+                status, payload = _answer(path, parts.query, headers, tokens, n, body)
             if path == "/big":
                 await _send_big(writer)
                 continue
@@ -76,8 +103,8 @@ async def _serve(
             if path == "/once" and served > 1:
                 break  # read and counted, never answered
             writer.write(
-                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                b"content-length: %d\r\n\r\n%s" % (len(payload), payload)
+                b"HTTP/1.1 %d X\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\n\r\n%s" % (status, len(payload), payload)
             )
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
@@ -92,9 +119,10 @@ def _main(conn: Connection) -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen(256)
     counters: Counter[str] = Counter()
+    tokens: list[str] = []
 
     async def serve() -> None:
-        server = await asyncio.start_server(lambda r, w: _serve(counters, r, w), sock=sock)
+        server = await asyncio.start_server(lambda r, w: _serve(counters, tokens, r, w), sock=sock)
         conn.send(sock.getsockname()[1])
         loop = asyncio.get_running_loop()
         stop = loop.create_future()
@@ -125,6 +153,12 @@ class HostileServer:
     def counters(self) -> dict[str, int]:
         with urlopen(f"{self.url}/__counters", timeout=5) as response:
             data: dict[str, int] = json.loads(response.read())
+        return data
+
+    def tokens(self) -> list[str]:
+        """Every bearer token `/login` issued."""
+        with urlopen(f"{self.url}/__tokens", timeout=5) as response:
+            data: list[str] = json.loads(response.read())
         return data
 
     def __exit__(self, *exc: object) -> None:
