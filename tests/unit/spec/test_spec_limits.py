@@ -6,6 +6,7 @@ import pytest
 
 from loadlens.errors import SpecError
 from loadlens.model.scenario import DEFAULT_MAX_BODY, RequestStep
+from loadlens.scenario import request, scenario, stage
 from loadlens.spec import parse_yaml_text
 
 SCENARIO = """\
@@ -64,3 +65,24 @@ def test_a_capture_may_be_marked_secret() -> None:
     (problem,) = caught.value.problems
     assert problem.key == "steps[0].capture.token.secret"
     assert "expected true or false" in problem.message
+
+
+def test_the_python_api_sets_max_body_and_secret_captures_as_yaml_does() -> None:
+    built = scenario(
+        "s",
+        target="http://h",
+        max_body="1MiB",
+        steps=[
+            request(
+                "GET",
+                "/a",
+                max_body=10,
+                capture={"token": {"jsonpath": "$.token", "secret": True}},
+            )
+        ],
+        plan=[stage("x", users=1, duration="1s")],
+    )
+    assert built.max_body == 1024 * 1024
+    (step,) = built.flows[0].steps
+    assert isinstance(step, RequestStep)
+    assert (step.request.max_body, step.captures[0].secret) == (10, True)
