@@ -22,6 +22,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import quote, quote_plus
 
 from loadlens.model.scenario import GroupStep, RequestStep, Scenario, Step
@@ -70,12 +71,20 @@ class Redactor:
         )
 
     def adding(self, values: Iterable[str]) -> Redactor:
-        """This redactor with more secret values (those a run captured); itself if none is new."""
+        """This redactor with more secret values (those a run captured); itself if none is new.
+
+        Called where a worker writes about a request, so the forms of a value are computed
+        once per value (`encoded_forms` is cached), not once per call."""
         known = set(self.secrets)
-        new = [v for v in values if len(v) >= _MIN_SECRET_LENGTH and v not in known]
+        new = {v for v in values if len(v) >= _MIN_SECRET_LENGTH and v not in known}
         if not new:
             return self
-        return Redactor.of((*self.secrets, *new), self.variables)
+        forms = set(self._forms).union(*(encoded_forms(value) for value in new))
+        return Redactor(
+            tuple(sorted((*self.secrets, *new), key=len, reverse=True)),
+            self.variables,
+            tuple(sorted(forms, key=lambda form: (-len(form), form))),
+        )
 
     def text(self, text: str) -> str:
         """The text with every form of every secret value and URL password masked."""
@@ -99,7 +108,8 @@ class Redactor:
         return self.text(value)
 
 
-def encoded_forms(value: str) -> set[str]:
+@lru_cache(maxsize=4096)  # bounded: a run may capture a new token per login
+def encoded_forms(value: str) -> frozenset[str]:
     """The forms a value takes in a request: as it is, percent-encoded (in a path and in a
     query or form), JSON-escaped, and the parts of any base64 text that only it determines."""
     forms = {
@@ -112,7 +122,7 @@ def encoded_forms(value: str) -> set[str]:
         value.replace("/", "\\/"),  # JSON as some servers write it
     }
     forms.update(_base64_cores(value.encode()))
-    return {form for form in forms if len(form) >= _MIN_SECRET_LENGTH}
+    return frozenset(form for form in forms if len(form) >= _MIN_SECRET_LENGTH)
 
 
 def _base64_cores(data: bytes) -> Iterator[str]:

@@ -117,3 +117,17 @@ def test_a_connection_the_server_closes_while_idle_is_not_handed_out() -> None:
         assert conn.state is ConnectionState.IDLE
         conn.eof_received()
         assert conn.state is ConnectionState.CLOSED
+
+
+def test_a_100_gib_content_length_holds_no_more_than_max_body() -> None:
+    with fake_connection() as (conn, _):
+        future = send(conn, max_body=4096)
+        conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (100 * 2**30))
+        for _ in range(1024):  # the first MiB of it
+            conn.data_received(b"y" * 1024)
+        assert not future.done()
+        assert sum(len(part) for part in conn._body) == 4096
+        conn.connection_lost(None)  # the run stops: the connection is dropped
+        error = future.exception()
+        assert isinstance(error, TransportError)
+        assert error.kind is ErrorKind.CLOSED
