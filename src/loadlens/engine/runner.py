@@ -300,12 +300,15 @@ class StepRunner:
             if not check_passes(check, found, value, text) and outcome == ok:
                 outcome = compiled.outcome
         secret = step.prepared.features.redactor.variables
+        fresh: list[str] | None = None  # made only for a step with secret captures
         for capture in step.captures:
             values = _apply_capture(capture, document, response, user)
             if not values and outcome == ok:
                 outcome = f"capture_failed:{capture.key}"
-            elif secret and capture.key in secret:
-                self._captured_secrets = [value_text(v) for v in values]
+            if secret and capture.key in secret:
+                fresh = [*(fresh or ()), *(value_text(v) for v in values)]
+        if fresh is not None:
+            self._captured_secrets = fresh  # replaced, never grown: bounded by one response
         return outcome
 
     @staticmethod
