@@ -12,7 +12,7 @@ import psutil
 
 from loadlens.metrics.result import read_result
 from tests.support.hostileserver import HostileServer
-from tests.support.runs import RUN_TIMEOUT_S, write
+from tests.support.runs import RUN_TIMEOUT_S, run_scenario, write
 
 RSS_LIMIT = 300 * 1024 * 1024
 
@@ -79,3 +79,33 @@ def test_huge_endless_and_long_headed_responses_keep_memory_bounded(tmp_path: Pa
     assert header.count > 0 and header.outcomes == {"error:protocol": header.count}
     assert endless.count > 0
     assert set(endless.outcomes) <= {"error:total_timeout", "cancelled"}, endless.outcomes
+
+
+STALE_POST = """\
+name: stale-post
+target: http://127.0.0.1:1
+flows:
+  - name: f
+    steps:
+      - request: {name: first, method: POST, url: /once, json: {n: "{{ iteration }}"}}
+      - request: {name: second, method: POST, url: /once, json: {n: "{{ iteration }}"}}
+plan:
+  - {stage: s, users: 2, duration: 1s}
+"""
+
+
+def test_a_post_the_server_read_before_closing_is_never_sent_again(tmp_path: Path) -> None:
+    scenario = write(tmp_path / "stale.yaml", STALE_POST)
+    server = HostileServer()
+    with server as url:
+        run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
+        served = server.counters()
+    assert run.code in (0, 1, 3), run.stderr
+    assert "Traceback" not in run.stderr
+    ops = run.result().operations
+    first, second = ops["first"], ops["second"]
+    assert first.outcomes == {"ok:200": first.count}  # each on a new connection
+    # Each second POST met the connection its first left idle: the server read it and closed.
+    assert second.count > 0
+    assert set(second.outcomes) <= {"error:closed", "error:reset"}, second.outcomes
+    assert served["POST /once"] == first.count + second.count  # none was sent twice
