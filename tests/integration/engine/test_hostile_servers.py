@@ -62,7 +62,9 @@ def test_huge_endless_and_long_headed_responses_keep_memory_bounded(tmp_path: Pa
     scenario = write(tmp_path / "hostile.yaml", HOSTILE)
     out = tmp_path / "runs"
     with HostileServer() as url:
+        # Two workers whatever the cores: the bound is for a coordinator and two workers.
         args = ["run", str(scenario), "--target", url, "--out", str(out), "--quiet"]
+        args += ["--workers", "2"]
         code, peak, stderr = _run_measuring_rss(args)
     assert code in (0, 1, 3), stderr
     assert "Traceback" not in stderr
@@ -71,14 +73,17 @@ def test_huge_endless_and_long_headed_responses_keep_memory_bounded(tmp_path: Pa
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
     result = read_result(run_dir / "result.json")
     big, header, endless = (result.operations[n] for n in ("big", "long-header", "endless"))
-    assert big.count > 0 and big.outcomes == {"ok:200": big.count}
-    assert big.bytes_received >= big.count * 50 * 1024 * 1024  # every byte counted
+    # (A request still in flight when the stage ends may be `cancelled`.)
+    assert set(big.outcomes) <= {"ok:200", "cancelled"}, big.outcomes
+    assert big.outcomes["ok:200"] > 0
+    assert big.bytes_received >= big.outcomes["ok:200"] * 50 * 1024 * 1024  # every byte counted
     (stage,) = result.stages
     truncated = stage.diagnostics["big"].features.counts["body:truncated"]
-    assert truncated == {"ok:200": big.count}
-    assert header.count > 0 and header.outcomes == {"error:protocol": header.count}
-    assert endless.count > 0
+    assert truncated == {"ok:200": big.outcomes["ok:200"]}
+    assert set(header.outcomes) <= {"error:protocol", "cancelled"}, header.outcomes
+    assert header.outcomes["error:protocol"] > 0
     assert set(endless.outcomes) <= {"error:total_timeout", "cancelled"}, endless.outcomes
+    assert endless.outcomes.get("error:total_timeout", 0) > 0
 
 
 STALE_POST = """\
@@ -104,8 +109,9 @@ def test_a_post_the_server_read_before_closing_is_never_sent_again(tmp_path: Pat
     assert "Traceback" not in run.stderr
     ops = run.result().operations
     first, second = ops["first"], ops["second"]
-    assert first.outcomes == {"ok:200": first.count}  # each on a new connection
+    # (A request still in flight when the stage ends may be `cancelled`.)
+    assert set(first.outcomes) <= {"ok:200", "cancelled"}, first.outcomes  # new connections
     # Each second POST met the connection its first left idle: the server read it and closed.
-    assert second.count > 0
-    assert set(second.outcomes) <= {"error:closed", "error:reset"}, second.outcomes
-    assert served["POST /once"] == first.count + second.count  # none was sent twice
+    assert set(second.outcomes) <= {"error:closed", "error:reset", "cancelled"}, second.outcomes
+    assert second.count - second.outcomes.get("cancelled", 0) > 0
+    assert served["POST /once"] <= first.count + second.count  # none was sent twice
