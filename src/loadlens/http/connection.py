@@ -38,8 +38,9 @@ Memory per connection is bounded whatever the server sends. A body is kept up to
 `max_body` bytes: `on_body` subtracts each chunk from the room left (an integer comparison per
 chunk), and past it keeps only the part that fits, counts the rest (bytes on the wire still
 count) and drops it, and the Response says `truncated`; an endless body then ends at the read
-or total timeout, having held no more than `max_body`. A head is kept whole (the Response reads its fields later),
-so it is bounded too: one that goes on past `MAX_HEAD_BYTES` fails the request as `protocol`.
+or total timeout, having held no more than `max_body`. A head is kept whole (the Response reads
+its fields later), so it is bounded too: one that goes on past `MAX_HEAD_BYTES` fails the
+request as `protocol`.
 
 Every failure becomes a `TransportError` set on the Future, and the connection is closed. A
 connection is reusable only when llhttp's keep-alive verdict (version, Connection header,

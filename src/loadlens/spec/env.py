@@ -76,9 +76,15 @@ class EnvSubstitution:
     def secrets_of(self, scenario: Scenario) -> frozenset[str]:
         """The secrets among the values substituted into `scenario`: by name, or by use in a
         sensitive header's text."""
-        sent = [t for name, t in _headers(scenario) if name in SENSITIVE_HEADERS]
-        used = {v for v in self.values if any(v in _literal(t) for t in sent)}
+        sent = [_literal(t) for name, t in _headers(scenario) if name in SENSITIVE_HEADERS]
+        used = {v for v in self.values if any(_holds(text, v) for text in sent)}
         return frozenset(self.secrets | used)
+
+
+def _holds(text: str, value: str) -> bool:
+    """Whether `value` stands in `text` on its own (`Bearer V`, `sid=V;`), not inside a word:
+    `USERS=100` is not made a secret by a header `Bearer abc100def`."""
+    return re.search(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", text) is not None
 
 
 def _literal(template: Template) -> str:

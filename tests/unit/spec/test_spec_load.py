@@ -169,13 +169,15 @@ def test_env_values_are_secret_by_their_name_or_by_their_use(
     monkeypatch.setenv("LOADLENS_TEST_Session_Id", "sessvalue")  # by name, any case
     monkeypatch.setenv("LOADLENS_TEST_VALUE", "cookievalue")  # by use: sent in a cookie
     monkeypatch.setenv("LOADLENS_TEST_HOST", "example.org")  # neither
+    monkeypatch.setenv("LOADLENS_TEST_USERS", "100")  # neither: inside a word of the cookie
     text = (
         "name: s\ntarget: http://h\n"
         "steps:\n"
         "  - request:\n"
         "      url: /a?k=${env:LOADLENS_TEST_API_KEY}&s=${env:LOADLENS_TEST_Session_Id}\n"
         "      headers:\n"
-        "        cookie: 'c=${env:LOADLENS_TEST_VALUE}'\n"
+        "        cookie: 'c=${env:LOADLENS_TEST_VALUE}; d=x100y'\n"
+        "        x-users: '${env:LOADLENS_TEST_USERS}'\n"
         "        x-host: '${env:LOADLENS_TEST_HOST}'\n"
         "plan: [{stage: a, users: 1, duration: 1s}]\n"
     )
