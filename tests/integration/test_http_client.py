@@ -306,6 +306,39 @@ def test_stale_keep_alive_connection_is_retried_once(run: Runner) -> None:
     run(main())
 
 
+def post(origin: Origin, body: bytes) -> bytes:
+    return encode_request(b"POST", b"/orders", origin.host_header, [], body)
+
+
+@pytest.mark.parametrize("run", RUNNERS)
+def test_a_post_on_a_stale_keep_alive_connection_is_not_resent(run: Runner) -> None:
+    server = RawServer(one_answer_per_connection())
+
+    async def main() -> None:
+        async with server:
+            client = HttpClient()
+            try:
+                first = await client.request(server.origin, post(server.origin, b"one"))
+                with pytest.raises(TransportError) as caught:
+                    await client.request(server.origin, post(server.origin, b"two"))
+                third, fourth = Recording(), Recording()  # the same by callbacks
+                client.request_to(third, server.origin, post(server.origin, b"3"), False, None)
+                await third.done
+                client.request_to(fourth, server.origin, post(server.origin, b"4"), False, None)
+                await fourth.done
+            finally:
+                await client.close()
+        assert first.body == b"fresh"
+        assert caught.value.kind in (ErrorKind.CLOSED, ErrorKind.RESET)
+        assert third.response is not None  # on a new connection
+        assert fourth.error is not None
+        assert fourth.error.kind in (ErrorKind.CLOSED, ErrorKind.RESET)
+        # Each POST reached the server once: those it read before closing were not resent.
+        assert (server.accepted, server.requests) == (2, 4)
+
+    run(main())
+
+
 @pytest.mark.parametrize("run", RUNNERS)
 def test_fresh_connection_closed_without_answer_is_not_retried(run: Runner) -> None:
     async def hang_up(

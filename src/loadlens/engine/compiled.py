@@ -12,7 +12,7 @@ from loadlens.engine.prepared import PreparedRequest, prepare
 from loadlens.http import Origin
 from loadlens.model.integrity import LedgerRule
 from loadlens.model.outcome import OK_KEYS, STATUS_KEYS
-from loadlens.model.redaction import Redactor
+from loadlens.model.redaction import Redactor, secret_variables
 from loadlens.model.scenario import (
     Capture,
     Check,
@@ -133,7 +133,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     """Compile every flow, setup and teardown of a validated scenario."""
     target = Origin.parse(scenario.target)
     operations: dict[str, int] = {}
-    redactor = Redactor.of(scenario.secrets)
+    redactor = Redactor.of(scenario.secrets, secret_variables(scenario))
 
     def compile_steps(steps: tuple[Step, ...]) -> tuple[CompiledStep, ...]:
         out: list[CompiledStep] = []
@@ -197,7 +197,9 @@ def _compile_request(
         for c in checks
     )
     return CompiledRequest(
-        prepared=prepare(step.request, operation, target, scenario.headers, redactor),
+        prepared=prepare(
+            step.request, operation, target, scenario.headers, redactor, scenario.max_body
+        ),
         statuses=step.expect.statuses,
         checks=checks,
         captures=captures,

@@ -176,7 +176,12 @@ class PlainUser(ResponseWaiter):
                 self._waiting = True
                 prepared = step.prepared
                 self._client.request_to(
-                    self, prepared.origin, outgoing[0], prepared.is_head, prepared.timeouts
+                    self,
+                    prepared.origin,
+                    outgoing[0],
+                    prepared.is_head,
+                    prepared.timeouts,
+                    prepared.max_body,
                 )
                 return
             self._intended = None  # a missing variable: recorded, not sent

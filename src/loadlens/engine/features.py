@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from loadlens.model.redaction import MASK, SENSITIVE_HEADERS, Redactor
+from loadlens.model.redaction import MASK, SECRET_SHAPE, SENSITIVE_HEADERS, Redactor
 from loadlens.model.scenario import Body, BodyKind
 from loadlens.model.template import Template, VarRef, VarSource
 
@@ -63,6 +63,21 @@ def _shape_of(value: str) -> str:
     if not out.isascii():  # other scripts' digits: no digit may survive in a shape
         out = "".join("<int>" if c.isdigit() else c for c in _DIGITS.sub("<int>", out))
     return out
+
+
+# -- the redaction hook: secrets are masked before any shape is derived from a value --------
+
+
+def redacted_shape(value: object, secret: bool, redactor: Redactor) -> str:
+    """The shape of a value once its secrets are masked: a secret variable's value is
+    `<secret>` whatever it holds; in any other value each form of a known secret becomes
+    `<secret>` first, so a shape keeps no letter of one (`user-<secret>`)."""
+    if secret:
+        return SECRET_SHAPE
+    text = value_text(value)
+    if redactor.secrets:
+        text = redactor.for_shape(text)
+    return shape(text)
 
 
 def _shape_token(match: re.Match[str]) -> str:
@@ -178,6 +193,7 @@ class UsedVariable:
     shaped: bool  # `v:` feature recorded (not for values sent only in sensitive headers)
     source: str  # `@pool`, `@feeder`, `@builtin`; "" for user variables (looked up per request)
     overlap: str  # `overlap:NAME`, the feature of sharing the value with an in-flight request
+    secret: bool = False  # its values are secrets: shaped `<secret>`, shown masked
 
 
 @dataclass(slots=True)
@@ -205,7 +221,9 @@ class RequestFeatures:
         for var in self.variables:
             value = used.get(var.ref)
             if var.shaped:
-                key.append(None if value is None else shape(value_text(value)))
+                key.append(
+                    None if value is None else redacted_shape(value, var.secret, self.redactor)
+                )
             if not var.source:
                 key.append(origins.get(var.ref.name, "vars"))
             if var.entity:
@@ -247,7 +265,7 @@ class RequestFeatures:
         out: dict[str, str] = {}
         for var in self.variables:
             if var.ref in used:
-                text = value_text(used[var.ref]) if var.shaped else MASK
+                text = value_text(used[var.ref]) if var.shaped and not var.secret else MASK
                 out[var.name] = self.redactor.text(text)[:SAMPLE_VALUE_CHARS]
         return out
 
@@ -288,6 +306,7 @@ def plan_features(
             shaped=ref in entity_refs or ref not in sensitive_refs,
             source=_SOURCES[ref.source],
             overlap=f"overlap:{ref.display}",
+            secret=ref.display in redactor.variables,
         )
     return RequestFeatures(tuple(dict.fromkeys(static)), tuple(variables.values()), redactor)
 

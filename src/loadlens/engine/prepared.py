@@ -20,7 +20,7 @@ from loadlens.engine.variables import SharedData, UserState
 from loadlens.http import Origin, encode_request
 from loadlens.http.wire import request_around_target
 from loadlens.model.redaction import Redactor
-from loadlens.model.scenario import Body, BodyKind, JsonTemplate, Request
+from loadlens.model.scenario import DEFAULT_MAX_BODY, Body, BodyKind, JsonTemplate, Request
 from loadlens.model.template import Template, VarRef, render
 
 # Characters left as they are when a variable's value goes into a URL: the reserved ones, so a
@@ -57,6 +57,7 @@ class PreparedRequest:
     static_body: bytes | None
     timeouts: tuple[float | None, float | None, float | None] | None
     features: RequestFeatures  # what the diagnosis records about each request
+    max_body: int = DEFAULT_MAX_BODY  # bytes of the response body kept
 
     def encode(self, user: UserState) -> bytes:
         """The request's bytes for this user (MissingVariableError when a variable has no value)."""
@@ -99,8 +100,10 @@ def prepare(
     target: Origin,
     default_headers: tuple[tuple[str, Template], ...],
     redactor: Redactor | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
 ) -> PreparedRequest:
-    """Compile one request of the scenario (`redactor` masks its secrets in diagnostics)."""
+    """Compile one request of the scenario (`redactor` masks its secrets in diagnostics;
+    `max_body` is the scenario's default, which the request's own overrides)."""
     origin = target
     url = request.url
     if url.static is not None and url.static.startswith(("http://", "https://")):
@@ -133,6 +136,7 @@ def prepare(
         static_body=static_body,
         timeouts=timeout_triple,
         features=plan_features(url, request.query, headers, request.body, redactor or Redactor()),
+        max_body=max_body if request.max_body is None else request.max_body,
     )
     body_static = request.body is None or static_body is not None
     if body_static and all(value.static is not None for _, value in headers):

@@ -8,7 +8,12 @@ the caller gives one (open model), else from the actual send.
 
 Each request also feeds the diagnosis (`loadlens.metrics.diagnostics`): its feature tuple (a
 constant for requests with nothing templated), its response timings, and, for failures only,
-an error template; the first few requests of each outcome are kept as redacted samples.
+an error template; the first few requests of each outcome are kept as redacted samples. Their
+text is redacted of the scenario's secrets and, when the scenario has secret variables, of the
+values those hold now (the token this very response issued included).
+
+A response body past the request's `max_body` arrives cut there (`Response.truncated`): checks
+and captures see its first bytes, and the request gets the `body:truncated` feature.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from loadlens.engine.features import (
     release,
     request_target,
     snippet,
+    value_text,
 )
 from loadlens.engine.prepared import PreparedRequest
 from loadlens.engine.variables import MissingVariableError, UserState
@@ -46,6 +52,9 @@ from loadlens.model.scenario import Extractor, ExtractorKind
 from loadlens.model.template import VarRef
 
 CANCELLED = "cancelled"
+# The feature of a response whose body went past the request's `max_body`: what checks and
+# captures saw was its first `max_body` bytes.
+BODY_TRUNCATED: Final = "body:truncated"
 _NOT_JSON: Final = object()
 # The C scanner `json.loads` ends in, called directly: `loads` on bytes first guesses the
 # encoding and goes through three Python-level frames.
@@ -69,6 +78,8 @@ class StepRunner:
         # (variable, value) -> requests in flight using it, for `overlap:VAR`; no zero entries.
         self.entities: dict[tuple[str, str], InFlight] = {}
         self.ledger = Ledger()  # acknowledged writes, for reconciliation after the run
+        # Values the response being judged was captured into secret variables, for its text.
+        self._captured_secrets: list[str] = []
 
     async def run(
         self, steps: tuple[CompiledStep, ...], user: UserState, intended_ns: int | None = None
@@ -104,7 +115,11 @@ class StepRunner:
         prepared = step.prepared
         try:
             response = await self.client.request(
-                prepared.origin, outgoing[0], head=prepared.is_head, timeouts=prepared.timeouts
+                prepared.origin,
+                outgoing[0],
+                head=prepared.is_head,
+                timeouts=prepared.timeouts,
+                max_body=prepared.max_body,
             )
         except TransportError as error:
             self.fail(step, user, error, outgoing)
@@ -168,6 +183,8 @@ class StepRunner:
             extra = header_features(response.headers)
             if extra:
                 features = (*features, *extra)
+        if response.truncated:
+            features = (*features, BODY_TRUNCATED)
         prepared = step.prepared
         wanted = self.recorder.record(
             prepared.operation,
@@ -181,7 +198,9 @@ class StepRunner:
         if step.ledger:
             self._acknowledge(step, status, user, used)
         if wanted or outcome[0] != "o":  # a sample still wanted, or a failure (not `ok:N`)
-            self._note_failure(prepared, outcome, data, response, "", used, wanted, latency_us)
+            self._note_failure(
+                prepared, outcome, data, response, "", used, wanted, user, latency_us
+            )
         if self.after_response is not None:
             self.after_response()
 
@@ -195,7 +214,7 @@ class StepRunner:
         prepared = step.prepared
         outcome = f"error:{error.kind.value}"
         wanted = self.recorder.count(prepared.operation, outcome, features)
-        self._note_failure(prepared, outcome, data, None, str(error), used, wanted)
+        self._note_failure(prepared, outcome, data, None, str(error), used, wanted, user)
         self._mark_captures_missing(step, user, prepared.name)
 
     def cancel(self, step: CompiledRequest, outgoing: Outgoing) -> None:
@@ -232,11 +251,14 @@ class StepRunner:
         message: str,
         used: dict[VarRef, object] | None,
         wanted: bool,
+        user: UserState,
         latency_us: int | None = None,
     ) -> None:
         """A failure's error template, and a sample of the request when one is still wanted."""
         plan = prepared.features
         redactor = plan.redactor
+        if redactor.variables:
+            redactor = redactor.adding(self._secret_values(redactor.variables, used, user))
         text = snippet(response.body, redactor) if response is not None else redactor.text(message)
         if not outcome.startswith("ok"):
             self.recorder.error(prepared.operation, outcome, error_template(text, redactor))
@@ -252,6 +274,17 @@ class StepRunner:
             )
             self.recorder.sample(prepared.operation, sample)
 
+    def _secret_values(
+        self, names: frozenset[str], used: dict[VarRef, object] | None, user: UserState
+    ) -> list[str]:
+        """The values of secret variables a request's text may hold: those it sent, those its
+        user holds now, and those its response was just captured into (pools too)."""
+        values = [value_text(v) for ref, v in (used or {}).items() if ref.display in names]
+        values.extend(value_text(v) for name, v in user.variables.items() if name in names)
+        values.extend(self._captured_secrets)
+        self._captured_secrets = []
+        return values
+
     def _judge(self, step: CompiledRequest, response: Response, user: UserState) -> str:
         status = response.status
         ok = step.by_status.get(status) or step.status_outcome(status)
@@ -266,9 +299,16 @@ class StepRunner:
             text = response.body.decode("utf-8", "replace") if check.extractor is None else ""
             if not check_passes(check, found, value, text) and outcome == ok:
                 outcome = compiled.outcome
+        secret = step.prepared.features.redactor.variables
+        fresh: list[str] | None = None  # made only for a step with secret captures
         for capture in step.captures:
-            if not _apply_capture(capture, document, response, user) and outcome == ok:
+            values = _apply_capture(capture, document, response, user)
+            if not values and outcome == ok:
                 outcome = f"capture_failed:{capture.key}"
+            if secret and capture.key in secret:
+                fresh = [*(fresh or ()), *(value_text(v) for v in values)]
+        if fresh is not None:
+            self._captured_secrets = fresh  # replaced, never grown: bounded by one response
         return outcome
 
     @staticmethod
@@ -313,8 +353,9 @@ def _extract_check(
 
 def _apply_capture(
     compiled: CompiledCapture, document: object, response: Response, user: UserState
-) -> bool:
-    """Store what the capture finds; False (and the variable marked missing) when nothing."""
+) -> list[object]:
+    """Store what the capture finds and return it; [] (and the variable marked missing) when
+    nothing."""
     capture = compiled.capture
     extractor = capture.extractor
     values: list[object]
@@ -335,10 +376,11 @@ def _apply_capture(
             user.missing[compiled.key] = compiled.step
         else:
             user.mark_missing(compiled.key, compiled.step)
-        return False
+        return values
     if capture.into_pool:
-        for value in values if capture.all_matches else values[:1]:
+        values = values if capture.all_matches else values[:1]
+        for value in values:
             user.shared.add_to_pool(capture.variable, value)
     else:
         user.set_variable(capture.variable, values[0], compiled.step)
-    return True
+    return values

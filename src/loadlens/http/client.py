@@ -10,8 +10,9 @@ The connection settles with its pool when its exchange ends (see `loadlens.http.
 back to the idle list if kept alive, else its slot is given up. A request sent on a reused
 connection that fails with `reset` or `closed` before any response byte is resent once on a new
 connection: the server most likely closed the idle socket just as the request left. Only the
-resend's outcome reaches the caller. (Like other clients, this resends whatever the method; a
-server that shuts an idle socket has not read the request.)
+resend's outcome reaches the caller. Only idempotent requests (GET, HEAD, OPTIONS, TRACE, PUT,
+DELETE) are resent so, and requests never written: a POST or PATCH the server may have read
+fails as `reset` or `closed` instead, as Go, urllib3 and httpcore do.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class HttpClient:
         self._connect_ns = _to_ns(options.connect_timeout)
         self._read_ns = _to_ns(options.read_timeout)
         self._total_ns = _to_ns(options.total_timeout)
+        self._max_body = options.max_body
         self._tls: ssl.SSLContext | None = None
         self._closed = False
         self._background: set[asyncio.Task[None]] = set()  # connecting for a waiter, resending
@@ -79,25 +81,29 @@ class HttpClient:
         *,
         head: bool = False,
         timeouts: tuple[float | None, float | None, float | None] | None = None,
+        max_body: int | None = None,
     ) -> Awaitable[Response]:
         """Send `data`, a whole encoded request; await the result for the complete response.
 
         `head` says the request was a HEAD (its response has no body); `timeouts` overrides
-        (connect, read, total) for this request, None entries keeping the client's options.
-        The awaitable raises TransportError when no response came.
+        (connect, read, total) for this request, None entries keeping the client's options;
+        `max_body` overrides the body kept. The awaitable raises TransportError when no
+        response came.
         """
         start = monotonic_ns()
         connect_ns, read_ns, total_ns = self._connect_ns, self._read_ns, self._total_ns
         if timeouts is not None:
             connect_ns, read_ns, total_ns = self._override(timeouts)
+        if max_body is None:
+            max_body = self._max_body
         last_origin, pool = self._last
         if last_origin is not origin or pool is None:
             pool = self._pool_of(origin)
         conn = pool.take_idle()
         if conn is not None and pool.limit is None:
-            return conn.send(data, start, start, True, head, read_ns, start + total_ns)
+            return conn.send(data, start, start, True, head, read_ns, start + total_ns, max_body)
         return self._request_guarded(
-            pool, origin, conn, data, head, start, connect_ns, read_ns, start + total_ns
+            pool, origin, conn, data, head, start, connect_ns, read_ns, start + total_ns, max_body
         )
 
     def request_to(
@@ -107,6 +113,7 @@ class HttpClient:
         data: bytes,
         head: bool,
         timeouts: tuple[float | None, float | None, float | None] | None,
+        max_body: int | None = None,
     ) -> None:
         """Send `data` as `request` does, but tell `waiter` how it ended instead of a Future.
 
@@ -117,6 +124,8 @@ class HttpClient:
         connect_ns, read_ns, total_ns = self._connect_ns, self._read_ns, self._total_ns
         if timeouts is not None:
             connect_ns, read_ns, total_ns = self._override(timeouts)
+        if max_body is None:
+            max_body = self._max_body
         last_origin, pool = self._last
         if last_origin is not origin or pool is None:
             try:
@@ -126,9 +135,9 @@ class HttpClient:
                 return
         conn = pool.take_idle()
         if conn is not None:
-            conn.start(waiter, data, start, start, True, head, read_ns, start + total_ns)
+            conn.start(waiter, data, start, start, True, head, read_ns, start + total_ns, max_body)
             return
-        unsent = Unsent(waiter, data, head, start, read_ns, start + total_ns)
+        unsent = Unsent(waiter, data, head, start, read_ns, start + total_ns, max_body)
         self._in_background(self._send_anew(pool, origin, connect_ns, unsent, checkout=True))
 
     async def _request_guarded(
@@ -142,6 +151,7 @@ class HttpClient:
         connect_ns: int,
         read_ns: int,
         deadline: int,
+        max_body: int,
     ) -> Response:
         """A request on a new connection, the next one free, or an idle one of a bounded pool.
 
@@ -153,7 +163,7 @@ class HttpClient:
         if conn is None:
             conn, reused = await self._checkout(pool, origin, start, deadline, connect_ns)
             connected = monotonic_ns()
-        future = conn.send(data, start, connected, reused, head, read_ns, deadline)
+        future = conn.send(data, start, connected, reused, head, read_ns, deadline, max_body)
         try:
             return await future
         except asyncio.CancelledError:
@@ -236,7 +246,7 @@ class HttpClient:
     ) -> None:
         """Send on a connection got by `_checkout` (or, when `checkout` is False, opened in a
         slot already held); a failure to get one goes to the waiter."""
-        waiter, data, head, start, read_ns, deadline = unsent
+        waiter, data, head, start, read_ns, deadline, max_body = unsent
         reused = False
         try:
             if checkout:
@@ -253,7 +263,7 @@ class HttpClient:
             conn.state = _IDLE  # the caller stopped waiting meanwhile: the connection stays idle
             pool.put(conn)
             return
-        conn.start(waiter, data, start, monotonic_ns(), reused, head, read_ns, deadline)
+        conn.start(waiter, data, start, monotonic_ns(), reused, head, read_ns, deadline, max_body)
 
     async def _checkout(
         self, pool: Pool, origin: Origin, start: int, deadline: int, connect_ns: int

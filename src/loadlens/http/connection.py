@@ -34,6 +34,14 @@ Edge cases of the framing:
   connection: `on_message_begin` refuses them, in a read of their own or after a complete
   response in the same read, which stops the parser.
 
+Memory per connection is bounded whatever the server sends. A body is kept up to the request's
+`max_body` bytes: `on_body` subtracts each chunk from the room left (an integer comparison per
+chunk), and past it keeps only the part that fits, counts the rest (bytes on the wire still
+count) and drops it, and the Response says `truncated`; an endless body then ends at the read
+or total timeout, having held no more than `max_body`. A head is kept whole (the Response reads
+its fields later), so it is bounded too: one that goes on past `MAX_HEAD_BYTES` fails the
+request as `protocol`.
+
 Every failure becomes a `TransportError` set on the Future, and the connection is closed. A
 connection is reusable only when llhttp's keep-alive verdict (version, Connection header,
 framing) said so and nothing went wrong.
@@ -44,7 +52,12 @@ given up (`Pool.release_slot`). So `HttpClient.request` can hand the caller this
 with no coroutine around it. A request on a reused connection that fails with `reset` or
 `closed` before any response byte is not failed but handed to `on_stale` with its Future: the
 server most likely closed the idle socket just as the request left, and the client resends it
-once on a new connection (in the same slot). A caller that stops waiting on this Future (its task
+once on a new connection (in the same slot). Only an idempotent request is resent so (RFC 9110
+section 9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE), or one that was never written (the
+connection was seen closed before): the server may have read a POST or a PATCH before it
+closed, and a load tester must not double a write the user did not ask for. Such a request
+fails as `reset` or `closed`. A connection whose server closed it while idle is marked closed
+at once, so the pool does not hand it out. A caller that stops waiting on this Future (its task
 cancelled) leaves the exchange to end by itself: a response that comes is dropped and the
 connection reused; one that does not is cut off by the read timeout. (The client guards the
 requests of a bounded pool instead, where a slot is worth freeing at once: `abandon`.)
@@ -102,6 +115,7 @@ class Unsent(NamedTuple):
     start_ns: int
     read_ns: int
     deadline_ns: int
+    max_body: int
 
 
 # Resends a request that met a stale keep-alive socket (on a new connection).
@@ -111,6 +125,13 @@ StaleHandler = Callable[[Unsent], None]
 # whole milliseconds); a deadline that close counts as passed, instead of re-arming for it.
 _SLACK_NS: Final = 1_000_000
 _FRAMING_HEADERS: Final = (b"content-length", b"transfer-encoding")
+# The longest response head accepted (status line, fields and any 1xx heads before it): far
+# above what servers send (nginx reads request heads in 8 KiB buffers, h11 caps at 16 KiB),
+# low enough that a hostile endless header line costs a worker nothing.
+MAX_HEAD_BYTES: Final = 64 * 1024
+# The methods whose request may be sent twice with the effect of once (RFC 9110 9.2.2): only
+# these are resent after a stale keep-alive connection.
+_IDEMPOTENT: Final = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 # Shared, never appended to: `on_body` replaces it with a new list.
 _NO_BODY: Final[list[bytes]] = []
 _STALE: Final = frozenset({ErrorKind.RESET, ErrorKind.CLOSED})
@@ -156,6 +177,7 @@ class Connection(asyncio.Protocol):
         "_read_ns",
         "_received",
         "_reused",
+        "_room",
         "_sent",
         "_sent_ns",
         "_start_ns",
@@ -163,6 +185,8 @@ class Connection(asyncio.Protocol):
         "_timer",
         "_timer_due_ns",
         "_transport",
+        "_truncated",
+        "_written",
         "on_lost",
         "on_stale",
         "pool",
@@ -198,6 +222,9 @@ class Connection(asyncio.Protocol):
         self._read_ns = self._deadline_ns = 0
         self._sent = self._received = 0
         self._reused = False
+        self._room = 0  # bytes of body still to keep; negative once the body went past it
+        self._truncated = False
+        self._written = False  # the request in flight was handed to the transport
 
     # -- the request, called by the client -------------------------------------------------
 
@@ -210,11 +237,14 @@ class Connection(asyncio.Protocol):
         head: bool,
         read_ns: int,
         deadline_ns: int,
+        max_body: int,
     ) -> asyncio.Future[Response]:
         """Write one encoded request; the returned Future gets its Response or a
-        TransportError."""
+        TransportError. At most `max_body` bytes of the response's body are kept."""
         future: asyncio.Future[Response] = self._loop.create_future()
-        self.start(future, data, start_ns, connected_ns, reused, head, read_ns, deadline_ns)
+        self.start(
+            future, data, start_ns, connected_ns, reused, head, read_ns, deadline_ns, max_body
+        )
         return future
 
     def start(
@@ -227,6 +257,7 @@ class Connection(asyncio.Protocol):
         head: bool,
         read_ns: int,
         deadline_ns: int,
+        max_body: int,
     ) -> None:
         """Write one encoded request; `waiter` learns how it ended (see `send`)."""
         self._future = waiter
@@ -242,11 +273,15 @@ class Connection(asyncio.Protocol):
         self._sent = len(data)
         self._read_ns = read_ns
         self._deadline_ns = deadline_ns
+        self._room = max_body
+        self._truncated = False
         transport = self._transport
         try:
             assert transport is not None
             transport.write(data)
+            self._written = True
         except (RuntimeError, OSError, AssertionError) as exc:
+            self._written = False
             self._sent_ns = self._last_ns = monotonic_ns()
             # Failed on the next turn, never inside this call: a waiter that sends its next
             # request from on_error would otherwise recurse through every broken connection.
@@ -313,8 +348,17 @@ class Connection(asyncio.Protocol):
                 self._fail(ErrorKind.PROTOCOL, f"{self.where}: response bytes with no request")
             else:
                 self._fail(ErrorKind.PROTOCOL, f"{self.where}: invalid response: {exc}")
+            return
+        # Every byte so far belongs to heads while the final head is incomplete.
+        if not self._headers_done and self._received > MAX_HEAD_BYTES:
+            self._fail(
+                ErrorKind.PROTOCOL,
+                f"{self.where}: response head longer than {MAX_HEAD_BYTES} bytes",
+            )
 
     def eof_received(self) -> bool:
+        if self._future is None and self.state is _IDLE:
+            self.state = _CLOSED  # the server closed it while idle: the pool must not hand it out
         self._end_of_stream(None)
         return False  # let the transport close itself
 
@@ -351,10 +395,24 @@ class Connection(asyncio.Protocol):
             self.on_message_complete()
 
     def on_body(self, body: bytes) -> None:
-        if self._body is _NO_BODY:
+        room = self._room - len(body)
+        self._room = room
+        if room < 0:
+            self._over_max_body(body, room)
+        elif self._body is _NO_BODY:
             self._body = [body]
         else:
             self._body.append(body)
+
+    def _over_max_body(self, body: bytes, room: int) -> None:
+        """Keep the part of a chunk that still fits in `max_body`; drop the rest."""
+        self._truncated = True
+        fits = len(body) + room  # the room there was before this chunk
+        if fits > 0:
+            if self._body is _NO_BODY:
+                self._body = [body[:fits]]
+            else:
+                self._body.append(body[:fits])
 
     def on_message_complete(self) -> None:
         """Resolve the Future with the response (also called for a HEAD and at EOF)."""
@@ -381,6 +439,7 @@ class Connection(asyncio.Protocol):
                 self._last_ns,
                 self._reused,
             ),
+            self._truncated,
         )
         pool = self.pool
         if self._keep_alive:
@@ -447,10 +506,18 @@ class Connection(asyncio.Protocol):
             and self._reused
             and self.received_nothing
             and kind in _STALE
+            and (not self._written or data[: data.find(b" ")] in _IDEMPOTENT)
         ):
-            stale(
-                Unsent(future, data, self._head, self._start_ns, self._read_ns, self._deadline_ns)
+            unsent = Unsent(
+                future,
+                data,
+                self._head,
+                self._start_ns,
+                self._read_ns,
+                self._deadline_ns,
+                self._room,  # no body byte came: still the request's max_body
             )
+            stale(unsent)
             return  # the slot goes on to the new connection
         if was_busy and self.pool is not None:
             self.pool.release_slot()

@@ -1,9 +1,11 @@
-"""How a client behaves: timeouts, TLS verification, the pool's bound."""
+"""How a client behaves: timeouts, TLS verification, the pool's bound, the body kept."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from loadlens.model.scenario import DEFAULT_MAX_BODY
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +17,7 @@ class ClientOptions:
     total_timeout: float = 60.0  # the whole request, from request() to a complete response
     verify_tls: bool = True
     max_connections_per_origin: int | None = None  # None: as many as there are requests
+    max_body: int = DEFAULT_MAX_BODY  # bytes of a response body kept; the rest is counted, dropped
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout", "read_timeout", "total_timeout"):
@@ -24,3 +27,5 @@ class ClientOptions:
         limit = self.max_connections_per_origin
         if limit is not None and limit < 1:
             raise ValueError(f"max_connections_per_origin must be at least 1, not {limit}")
+        if self.max_body < 0:
+            raise ValueError(f"max_body must be 0 or more bytes, not {self.max_body}")

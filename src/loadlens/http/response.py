@@ -31,7 +31,16 @@ class Response:
     by status alone, so handing every header to Python as it is parsed would be wasted work.
     """
 
-    __slots__ = ("_head", "_headers", "body", "bytes_received", "bytes_sent", "instants", "status")
+    __slots__ = (
+        "_head",
+        "_headers",
+        "body",
+        "bytes_received",
+        "bytes_sent",
+        "instants",
+        "status",
+        "truncated",
+    )
 
     def __init__(
         self,
@@ -41,14 +50,18 @@ class Response:
         bytes_sent: int,
         bytes_received: int,
         instants: PhaseInstants,
+        truncated: bool = False,
     ) -> None:
         self.status = status
         self._head = head  # the response's first bytes, at least up to the end of its head
         self._headers: list[tuple[bytes, bytes]] | None = None
-        self.body = body
+        self.body = body  # at most the request's `max_body` bytes: see `truncated`
         self.bytes_sent = bytes_sent
         self.bytes_received = bytes_received
         self.instants = instants
+        # The body went on past `max_body`: `body` is its first bytes, the rest was counted
+        # in `bytes_received` and dropped.
+        self.truncated = truncated
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -72,7 +85,8 @@ class Response:
         return None
 
     def __repr__(self) -> str:
-        return f"Response(status={self.status}, body={len(self.body)} bytes)"
+        cut = ", truncated" if self.truncated else ""
+        return f"Response(status={self.status}, body={len(self.body)} bytes{cut})"
 
 
 def final_head_fields(raw: bytes) -> list[tuple[bytes, bytes]]:

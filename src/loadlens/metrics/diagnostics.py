@@ -18,6 +18,7 @@ Feature names (a request has a set of them; each is counted with the request's o
                        concurrently; both requests of an overlapping pair have it)
     h:retry-after      the response carried Retry-After
     h:ratelimit        the response carried RateLimit-* or X-RateLimit-* headers
+    body:truncated     the response body went past the request's `max_body` and was cut there
 
 Limits: at most FEATURES_PER_OP distinct features per stage × operation (later ones are
 counted under `other`, and `dropped_features` says how many), ERROR_TEMPLATES_PER_OP

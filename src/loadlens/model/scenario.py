@@ -31,6 +31,10 @@ class Location:
 
 NOWHERE = Location("<python>")
 
+# The bytes of a response body kept (for checks, captures, samples) unless `max_body` says
+# otherwise: more than any JSON document a check reads, and bounded memory however many users.
+DEFAULT_MAX_BODY = 4 * 1024 * 1024
+
 # A JSON body template: JSON values whose strings are Templates. A string that is exactly one
 # `{{ var }}` renders to the variable's value with its type kept (an int stays an int).
 JsonTemplate = (
@@ -93,6 +97,7 @@ class Request:
     body: Body | None = None
     timeouts: Timeouts = Timeouts()
     tags: tuple[str, ...] = ()  # labels that gates select operations by (`tag:write`)
+    max_body: int | None = None  # bytes of the response body kept; None: the scenario's default
 
 
 class ExtractorKind(enum.Enum):
@@ -123,6 +128,7 @@ class Capture:
     into_pool: bool = False  # `pool.NAME`: shared by all users of a worker
     all_matches: bool = False  # pools only: add every JSONPath match, not only the first
     location: Location = field(default=NOWHERE, compare=False)
+    secret: bool = False  # `secret: true`: the value is redacted wherever it would be written
 
 
 class CheckKind(enum.Enum):
@@ -229,6 +235,7 @@ class Scenario:
     flows: tuple[Flow, ...]
     plan: tuple[Stage, ...]
     headers: tuple[tuple[str, Template], ...] = ()  # default headers for every request
+    max_body: int = DEFAULT_MAX_BODY  # `defaults.max_body`: body bytes a response keeps
     feeders: tuple[Feeder, ...] = ()
     setup: tuple[Step, ...] = ()
     teardown: tuple[Step, ...] = ()

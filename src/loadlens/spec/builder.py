@@ -55,6 +55,7 @@ def request(
     capture: Mapping[str, object] | None = None,
     repeat: int | None = None,
     tags: Sequence[str] | None = None,
+    max_body: int | str | None = None,
 ) -> Located:
     """A request step; `expect` is a status, a list of statuses, or `{status, checks}`."""
     fields: dict[str, object] = {
@@ -68,6 +69,7 @@ def request(
         "query": query,
         "timeout": timeout,
         "tags": list(tags) if tags is not None else None,
+        "max_body": max_body,
     }
     request_mapping = _located(fields)
     if json is not _UNSET:
@@ -139,6 +141,7 @@ def draft(
     target: str | None = None,
     headers: Mapping[str, object] | None = None,
     timeout: Duration | Mapping[str, Duration] | None = None,
+    max_body: int | str | None = None,
     vars: Mapping[str, object] | None = None,
     data: Mapping[str, object] | None = None,
     setup: Sequence[object] | None = None,
@@ -154,8 +157,9 @@ def draft(
 ) -> ScenarioDraft:
     """A scenario to validate later (with `.build()`), e.g. when the target comes from the CLI."""
     defaults = None
-    if headers is not None or timeout is not None:
-        defaults = {key: v for key, v in (("headers", headers), ("timeout", timeout)) if v}
+    if headers is not None or timeout is not None or max_body is not None:
+        given = (("headers", headers), ("timeout", timeout), ("max_body", max_body))
+        defaults = {key: v for key, v in given if v is not None}
     fields: dict[str, object] = {
         "name": name,
         "target": target,
@@ -183,6 +187,7 @@ def scenario(
     target: str | None = None,
     headers: Mapping[str, object] | None = None,
     timeout: Duration | Mapping[str, Duration] | None = None,
+    max_body: int | str | None = None,
     vars: Mapping[str, object] | None = None,
     data: Mapping[str, object] | None = None,
     setup: Sequence[object] | None = None,
@@ -201,6 +206,7 @@ def scenario(
         target=target,
         headers=headers,
         timeout=timeout,
+        max_body=max_body,
         vars=vars,
         data=data,
         setup=setup,

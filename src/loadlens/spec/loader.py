@@ -69,7 +69,7 @@ def parse_yaml_text(
         target_override=target_override,
     )
     digest = hashlib.sha256(text.encode()).hexdigest()
-    return dataclasses.replace(scenario, source_sha256=digest)
+    return dataclasses.replace(scenario, source_sha256=digest, secrets=env.secrets_of(scenario))
 
 
 def build_from_mapping(
@@ -82,13 +82,14 @@ def build_from_mapping(
     """The scenario written as plain Python values (what the builder functions make)."""
     env = EnvSubstitution()
     root = from_python(dict(tree), origin, env)
-    return build_scenario(
+    scenario = build_scenario(
         root,
         Reader(origin.file),
         base_dir=base_dir,
         secrets=frozenset(env.secrets),
         target_override=target_override,
     )
+    return dataclasses.replace(scenario, secrets=env.secrets_of(scenario))
 
 
 def _load_python(path: Path, target_override: str | None) -> Scenario:

@@ -11,6 +11,7 @@ from loadlens.spec.context import Context, Scope
 from loadlens.spec.durations import QuantityError, parse_duration
 from loadlens.spec.nodes import Node
 from loadlens.spec.reader import Reader, did_you_mean, join
+from loadlens.spec.sizes import read_size
 from loadlens.spec.templates import display_name
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -26,6 +27,7 @@ REQUEST_KEYS = (
     "content_type",
     "timeout",
     "tags",
+    "max_body",
 )
 _BODY_KEYS = ("json", "form", "body")
 _TIMEOUT_KEYS = ("connect", "read", "total")
@@ -57,6 +59,9 @@ def read_request(
     if "name" in fields:
         name = reader.string(fields["name"], join(key, "name"))
     tags = read_tags(reader, fields["tags"], join(key, "tags")) if "tags" in fields else ()
+    max_body = None
+    if "max_body" in fields:
+        max_body = read_size(reader, fields["max_body"], join(key, "max_body"))
     if len(reader.problems) > before or method is None or url is None:
         return None
     return Request(
@@ -68,6 +73,7 @@ def read_request(
         body=body,
         timeouts=timeouts,
         tags=tags,
+        max_body=max_body,
     )
 
 

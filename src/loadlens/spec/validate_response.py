@@ -20,7 +20,7 @@ from loadlens.spec.reader import Reader, join
 _EXPECT_KEYS = ("status", "checks")
 _EXTRACTOR_KEYS = ("jsonpath", "regex", "header")
 _CHECK_KEYS = ("name", *_EXTRACTOR_KEYS, "group", "exists", "equals", "contains")
-_CAPTURE_KEYS = (*_EXTRACTOR_KEYS, "group", "all")
+_CAPTURE_KEYS = (*_EXTRACTOR_KEYS, "group", "all", "secret")
 _TARGET = re.compile(r"(pool\.)?([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -188,6 +188,17 @@ def _capture(reader: Reader, node: Node, key: str, name: str, into_pool: bool) -
         if all_matches and extractor and extractor.kind is not ExtractorKind.JSONPATH:
             reader.report(fields["all"], join(key, "all"), "`all` is for `jsonpath` captures")
             return None
+    # `secret: true`: the captured value is redacted wherever loadlens writes (a token).
+    secret = (
+        bool(reader.boolean(fields["secret"], join(key, "secret"))) if "secret" in fields else False
+    )
     if extractor is None:
         return None
-    return Capture(name, extractor, into_pool=into_pool, all_matches=all_matches, location=location)
+    return Capture(
+        name,
+        extractor,
+        into_pool=into_pool,
+        all_matches=all_matches,
+        location=location,
+        secret=secret,
+    )

@@ -12,13 +12,22 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from loadlens.errors import Problem, SpecError
-from loadlens.model.scenario import Feeder, FeederOrder, Flow, Scenario, Step, Timeouts
+from loadlens.model.scenario import (
+    DEFAULT_MAX_BODY,
+    Feeder,
+    FeederOrder,
+    Flow,
+    Scenario,
+    Step,
+    Timeouts,
+)
 from loadlens.model.template import Template
 from loadlens.model.threshold import Threshold
 from loadlens.spec.context import Context, Scope
 from loadlens.spec.feeders import FeederFileError, read_csv, read_json
 from loadlens.spec.nodes import Node, to_plain
 from loadlens.spec.reader import Reader, did_you_mean, join
+from loadlens.spec.sizes import read_size
 from loadlens.spec.templates import BUILTINS
 from loadlens.spec.validate_gates import GateCatalog, read_gates
 from loadlens.spec.validate_invariants import read_invariants, read_ledger
@@ -44,7 +53,7 @@ TOP_KEYS = (
     "ledger",
     "reconcile",
 )
-_DEFAULTS_KEYS = ("headers", "timeout")
+_DEFAULTS_KEYS = ("headers", "timeout", "max_body")
 _FLOW_KEYS = ("name", "weight", "steps")
 _FEEDER_KEYS = ("csv", "json", "order")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -71,6 +80,9 @@ def build_scenario(
     timeouts = Timeouts()
     if default_fields and "timeout" in default_fields:
         timeouts = read_timeouts(reader, default_fields["timeout"], "defaults.timeout", timeouts)
+    max_body = DEFAULT_MAX_BODY
+    if default_fields and "max_body" in default_fields:
+        max_body = read_size(reader, default_fields["max_body"], "defaults.max_body") or 0
     feeders = _feeders(ctx, fields["data"], base_dir) if "data" in fields else ()
     scope = Scope()
     variables = _variables(ctx, fields["vars"], scope) if "vars" in fields else ()
@@ -105,6 +117,7 @@ def build_scenario(
         flows=flows,
         plan=plan,
         headers=headers,
+        max_body=max_body,
         feeders=feeders,
         setup=setup,
         teardown=teardown,

@@ -11,6 +11,7 @@ from loadlens.http.connection import Connection
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
 FAR_NS = 10**15  # read and total budgets that never run out in these tests
+FAR_BODY = 1 << 40  # a body limit no test response reaches
 
 
 class FakeTransport(asyncio.Transport):
@@ -48,15 +49,22 @@ def fake_connection() -> Iterator[tuple[Connection, FakeTransport]]:
         loop.close()
 
 
-def send(conn: Connection, *, head: bool = False) -> asyncio.Future[Response]:
-    return conn.send(REQUEST, 1, 1, False, head, FAR_NS, FAR_NS)
+def send(
+    conn: Connection, *, head: bool = False, max_body: int = FAR_BODY
+) -> asyncio.Future[Response]:
+    return conn.send(REQUEST, 1, 1, False, head, FAR_NS, FAR_NS, max_body)
 
 
 def exchange(
-    conn: Connection, chunks: Iterable[bytes], *, head: bool = False, eof: bool = False
+    conn: Connection,
+    chunks: Iterable[bytes],
+    *,
+    head: bool = False,
+    eof: bool = False,
+    max_body: int = FAR_BODY,
 ) -> Response:
     """Send a request, feed the response in `chunks`, and return what the Future got."""
-    future = send(conn, head=head)
+    future = send(conn, head=head, max_body=max_body)
     for chunk in chunks:
         conn.data_received(chunk)
     if eof:

@@ -157,6 +157,29 @@ def test_env_values_are_substituted_and_secret(monkeypatch: pytest.MonkeyPatch) 
     )
     loaded = parse_yaml_text(text)
     assert loaded.headers == (("authorization", Template.literal("Bearer s3cret")),)
-    assert loaded.secrets == frozenset({"s3cret", "7"})
+    assert loaded.secrets == frozenset({"s3cret"})  # `USERS=7` is a setting, not a secret
     assert loaded.plan[0].load == ClosedLoad(7)
     assert [f.name for f in loaded.flows] == ["default"]
+
+
+def test_env_values_are_secret_by_their_name_or_by_their_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOADLENS_TEST_API_KEY", "keyvalue")  # by name, used in a query
+    monkeypatch.setenv("LOADLENS_TEST_Session_Id", "sessvalue")  # by name, any case
+    monkeypatch.setenv("LOADLENS_TEST_VALUE", "cookievalue")  # by use: sent in a cookie
+    monkeypatch.setenv("LOADLENS_TEST_HOST", "example.org")  # neither
+    monkeypatch.setenv("LOADLENS_TEST_USERS", "100")  # neither: inside a word of the cookie
+    text = (
+        "name: s\ntarget: http://h\n"
+        "steps:\n"
+        "  - request:\n"
+        "      url: /a?k=${env:LOADLENS_TEST_API_KEY}&s=${env:LOADLENS_TEST_Session_Id}\n"
+        "      headers:\n"
+        "        cookie: 'c=${env:LOADLENS_TEST_VALUE}; d=x100y'\n"
+        "        x-users: '${env:LOADLENS_TEST_USERS}'\n"
+        "        x-host: '${env:LOADLENS_TEST_HOST}'\n"
+        "plan: [{stage: a, users: 1, duration: 1s}]\n"
+    )
+    loaded = parse_yaml_text(text)
+    assert loaded.secrets == frozenset({"keyvalue", "sessvalue", "cookievalue"})
