@@ -11,7 +11,8 @@ import random
 import time
 
 from loadlens.engine.compiled import compile_scenario
-from loadlens.engine.executors import ExecutorStats, StageControl, WorkerContext, run_open
+from loadlens.engine.executors import ExecutorStats, StageControl, WorkerContext
+from loadlens.engine.open_model import run_open
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule
 from loadlens.engine.variables import SharedData
