@@ -21,9 +21,15 @@ descheduled. That is the generator's, so it is recorded as lateness (its histogr
 second's p99, and arrivals over `_LATE_NS` counted as late, which the verdict reads as the
 generator's health) and never added to latency: a started arrival's first request is timed from
 its send, which includes any wait for a connection inside the client (opening one, or queueing
-for one in a bounded pool): the service causes that. An arrival kept waiting waits for the
-service too, so its latency runs from when it began to wait: the moment the dispatcher first
-kept arrivals waiting, or its due time if it fell due while they waited (`waiting_since`).
+for one in a bounded pool): the service causes that. An arrival kept waiting (it is late
+already, so the generator was behind when it fell due) waits for a busy connection. Whose wait
+that is depends on why the connections are busy, which the state tells: while the generator
+is on time (PACED, CATCHING_UP) they are busy with the service, so a waiting arrival's latency
+runs from when the wait began (`waiting_since`: the first pass that kept arrivals waiting, or
+its due time if it fell due later) and its lateness stops there; while the generator is BEHIND
+they may only be waiting for the generator to read their responses, so the wait is lateness,
+as any other delay of a generator without CPU to spare (and `waiting_since` restarts at the
+next pass that keeps arrivals waiting on time).
 
 Why coordinated omission stays impossible. Coordinated omission is a generator that stops
 sending while the service is slow, so that the slow period is sampled by a handful of requests.
@@ -181,6 +187,7 @@ class OpenDispatcher:
         waiting = self._waiting_at(now)
         if now - self.tick_due > LATE_NS:
             self.state = DispatchState.BEHIND
+            self.waiting_since = 0  # from here the wait is the generator's (see the docstring)
         elif 0 < self.waited <= waiting:
             self.state = DispatchState.CATCHING_UP
             self.catch_up = _CATCH_UP
@@ -297,7 +304,7 @@ class OpenDispatcher:
     def _keep_waiting(self, now: int) -> None:
         """Keep the due arrivals waiting, and drop the oldest of them beyond `max_in_flight`
         (counting what waits as in flight): the bound holds whether they wait or run."""
-        if not self.waiting_since:
+        if not self.waiting_since and self.state is not DispatchState.BEHIND:
             self.waiting_since = now
         excess = self.busy + self._waiting_at(now) - self.max_in_flight
         if excess > 0:
