@@ -4,7 +4,7 @@ How it works. Arrival k of a worker's share is due at `start_ns + schedule.arriv
 the schedule is fixed before the stage starts and no response moves it. An `OpenDispatcher`
 starts every arrival already due each time it runs: after every response (the runner calls it,
 so at high rates arrivals leave within one response's processing of their time) and when its
-`PreciseTimer` fires, at the next arrival's instant but at least `_MIN_PAUSE_NS` after the last
+`PreciseTimer` fires, at the next arrival's instant but at least `MIN_PAUSE_NS` after the last
 wake-up. Each due arrival is
 
 - started: it gets a fresh user (a new id, the initial variables) and runs one iteration on a
@@ -18,37 +18,36 @@ wake-up. Each due arrival is
 What latency measures. Lateness is when the dispatcher started an arrival minus when it was
 due: the timer's pause and wake-up, and a generator whose loop was busy or whose process was
 descheduled. That is the generator's, so it is recorded as lateness (its histogram, each
-second's p99, and arrivals over `_LATE_NS` counted as late, which the verdict reads as the
-generator's health) and never added to latency: a started arrival's first request is timed from
-its send, which includes any wait for a connection inside the client (opening one, or queueing
-for one in a bounded pool): the service causes that. An arrival kept waiting (it is late
-already, so the generator was behind when it fell due) waits for a busy connection. Whose wait
-that is depends on why the connections are busy, which the state tells: while the generator
-is on time (PACED, CATCHING_UP) they are busy with the service, so a waiting arrival's latency
-runs from when the wait began (`waiting_since`: the first pass that kept arrivals waiting, or
-its due time if it fell due later) and its lateness stops there; while the generator is BEHIND
-they may only be waiting for the generator to read their responses, so the wait is lateness,
-as any other delay of a generator without CPU to spare (and `waiting_since` restarts at the
-next pass that keeps arrivals waiting on time).
+second's p99, and arrivals over `LATE_NS` counted as late, which the verdict reads as the
+generator's health) and never added to latency: an arrival's first request is timed from its
+send, which includes any wait for a connection inside the client (opening one, or queueing for
+one in a bounded pool): the service causes that. An arrival kept waiting is late already (over
+`LATE_NS`: the generator was behind when it fell due), and it waits under the generator's own
+policy of not opening more connections while it cannot keep up; that wait is the generator's
+too, so it is lateness as well. (Had it been timed from its due time, a generator stalled for
+60 ms would show a healthy 5 ms service's p95 at 60 ms: tests/integration/engine/
+test_open_model_latency.py.)
 
 Why coordinated omission stays impossible. Coordinated omission is a generator that stops
 sending while the service is slow, so that the slow period is sampled by a handful of requests.
 Here (1) arrival times are fixed in advance: a slow response delays no later arrival's time;
 (2) the dispatcher never waits for a response: it runs from its own timer, so during a stalled
-service it stays on time, and the arrivals due during the stall are started at their time, each
-on a new connection or waiting for one, their latency (from that send, or from the start of the
-wait) containing the rest of the stall; (3) every arrival is accounted for: started with its
-latency recorded, dropped and counted, or late with its lateness recorded. The only time not in
-a latency is the dispatcher's own delay in noticing that an arrival was due, which a service can
-cause only by costing the generator CPU; it is measured, reported and judged as lateness.
+service it stays on time, and the arrivals due during the stall are sent at their time, each on
+a connection of its own if none is free (an on-time arrival is never kept waiting), their
+latency from that send containing the rest of the stall; (3) every arrival is accounted for:
+sent with its latency recorded, dropped and counted, or late with its lateness recorded and
+counted. The only time not in a latency is the generator's own delay in sending an arrival,
+which a service can cause only by costing the generator CPU (many connections to open at once,
+a burst of responses to read); it is measured, reported and judged as lateness, and a run whose
+generator fell behind says so rather than passing the service on its numbers.
 
-States (`DispatchState`) say what happens to a late arrival (over `_LATE_NS`) that finds every
+States (`DispatchState`) say what happens to a late arrival (over `LATE_NS`) that finds every
 connection busy once the stage has `hold_floor` connections; below that, or on time, an arrival
-always starts (opening a connection if it must). Each timer tick picks the state:
+always starts (opening a connection if it must). The timer's ticks pick the state:
 - PACED: the generator runs on time and the backlog is not growing: it waits for a connection;
-- CATCHING_UP: on time, but the arrivals waiting did not shrink since the last tick (a slow
-  service that needs more connections): up to `_CATCH_UP` of them open new ones per tick;
-- BEHIND: the tick itself ran over `_LATE_NS` late (a stall, a busy core): it waits, since each
+- CATCHING_UP: on time, but the arrivals waiting did not shrink over the last period (a slow
+  service that needs more connections): up to `_CATCH_UP` of them open new ones per period;
+- BEHIND: the tick itself ran over `LATE_NS` late (a stall, a busy core): it waits, since each
   new connection would cost a handshake, and every request more work, when no CPU is spare;
 - DRAINING: every arrival is out, or the stage is stopping or over: nothing more starts, and
   the iterations in flight get `grace` to finish.
@@ -91,10 +90,12 @@ LATE_NS: Final = 2_000_000
 # 8,333 arrivals/s per worker the timer wakes at each arrival's instant.
 MIN_PAUSE_NS: Final = 120_000
 _NEVER_NS: Final = 1 << 62  # the "next arrival" once there is none
-# New connections late arrivals may open per timer tick once the loop runs on time again.
+# New connections late arrivals may open per period while the backlog does not shrink, once
+# the loop runs on time again: 8 per 1.5 ms. Per period, not per tick: the timer wakes more
+# often at higher rates, and a backlog compared over a tenth of a millisecond has not had the
+# time to shrink.
 _CATCH_UP: Final = 8
-_NOT_CLAIMED: Final = -1  # `dispatch` gave its claimant no arrival; a handover says "stop"
-_FROM_SEND: Final = 0  # an arrival's latency runs from its first request's send
+_CATCH_UP_PERIOD_NS: Final = 1_500_000
 
 
 class DispatchState(enum.Enum):
@@ -137,10 +138,11 @@ class OpenDispatcher:
         # a new one is cheap and a stall's backlog small (4 × what the stage starts with).
         self.hold_origin = _first_origin(context.compiled)
         self.hold_floor = 4 * starting_connections(schedule.rate, schedule.start_rate)
-        self.waiting_since = 0  # when the arrivals now waiting began to; 0 while none waits
-        self.waited = 0  # arrivals due but not started at the last tick
-        self.opening = 0  # connections late arrivals began to open since the last tick
-        self.catch_up = 0  # new connections late arrivals may still open before the next tick
+        # The backlog is compared, and catching up allowed, once per _CATCH_UP_PERIOD_NS.
+        self.compared_at = 0
+        self.waited = 0  # arrivals due but not started at the last comparison
+        self.opening = 0  # connections late arrivals began to open since then
+        self.catch_up = 0  # new connections late arrivals may still open until the next one
         self.tick_due = time.monotonic_ns()  # when the timer was asked to call `tick`
         # Every flow plain: arrivals go to callback-driven users, pooled when idle; else to
         # user tasks, an idle one waiting on its handover Future for its next arrival.
@@ -149,7 +151,7 @@ class OpenDispatcher:
         self.idle_users: list[PlainUser] = []
         self.pick = plain_picker(context)
         self.tasks: set[asyncio.Task[None]] = set()
-        self.idle: list[tuple[asyncio.Future[int], UserState]] = []
+        self.idle: list[tuple[asyncio.Future[bool], UserState]] = []
         self.finished: asyncio.Future[None] = self.loop.create_future()
         self.timer = PreciseTimer(self.loop, self.tick)
 
@@ -166,7 +168,7 @@ class OpenDispatcher:
             self.timer.close()
             self.state = DispatchState.DRAINING
         for handover, _ in self.idle:
-            handover.set_result(_NOT_CLAIMED)
+            handover.set_result(False)
         self.idle.clear()
         control, stats = self.control, self.stats
         while not counted and not control.stopping and time.monotonic_ns() < self.end_ns:
@@ -184,17 +186,20 @@ class OpenDispatcher:
         (waking at least every control period to see `stopping` and the users' failures).
         Arrivals still waiting at the stage's end are dropped."""
         now = time.monotonic_ns()
-        waiting = self._waiting_at(now)
         if now - self.tick_due > LATE_NS:
             self.state = DispatchState.BEHIND
-            self.waiting_since = 0  # from here the wait is the generator's (see the docstring)
-        elif 0 < self.waited <= waiting:
-            self.state = DispatchState.CATCHING_UP
-            self.catch_up = _CATCH_UP
-        else:
-            self.state = DispatchState.PACED
-        self.opening = 0
-        self.waited = waiting
+        elif now - self.compared_at >= _CATCH_UP_PERIOD_NS:
+            waiting = self._waiting_at(now)
+            if 0 < self.waited <= waiting:
+                self.state = DispatchState.CATCHING_UP
+                self.catch_up = _CATCH_UP
+            else:
+                self.state = DispatchState.PACED
+            self.waited = waiting
+            self.compared_at = now
+            self.opening = 0
+        elif self.state is DispatchState.BEHIND:
+            self.state = DispatchState.PACED  # on time again; the backlog is compared later
         self.dispatch()
         control = self.control
         if self.k < self.total and now >= self.end_ns and not control.stopping:
@@ -214,51 +219,37 @@ class OpenDispatcher:
         """Start the arrivals due (the runner calls this after each response)."""
         self.dispatch(None)
 
-    def dispatch(self, claimant: UserState | None = None) -> int:
+    def dispatch(self, claimant: UserState | None = None) -> bool:
         """Start every arrival already due; the first goes to `claimant` if given (a user task
-        that just finished and carries on without waiting). Returns the claimant's latency
-        start (`_FROM_SEND` or the start of its wait), or `_NOT_CLAIMED`.
-        """
+        that just finished and carries on without waiting): True when it took one."""
         now = time.monotonic_ns()
         if now < self.next_due or self.control.stopping or self.state is DispatchState.DRAINING:
-            return _NOT_CLAIMED
-        claimed = _NOT_CLAIMED
+            return False
+        claimed = False
         stats = self.stats
         lateness_us = stats.lateness.values  # (swapped out once a second)
-        waiting_since = self.waiting_since
-        kept_waiting = False
         while self.next_due <= now:
-            due = self.next_due
+            lateness = now - self.next_due
             if self.busy >= self.max_in_flight:
                 stats.dropped += 1
-            elif now - due > LATE_NS and self._must_wait():
+            elif lateness > LATE_NS and self._must_wait():
                 self._keep_waiting(now)
-                kept_waiting = True
                 break
             else:
-                if waiting_since:  # it waited for a connection: the service's time
-                    begun = max(due, waiting_since)
-                    lateness = begun - due
-                else:
-                    begun = _FROM_SEND
-                    lateness = now - due
                 lateness_us.append(lateness // 1000)
                 if len(lateness_us) >= FOLD_EVERY:
                     stats.lateness.fold()
                 if lateness > LATE_NS:
                     stats.late += 1
-                if self._start(begun, claimant):
-                    claimed, claimant = begun, None
+                if self._start(claimant):
+                    claimed, claimant = True, None
             self.k += 1
             self.next_due = self._due_ns(self.k)
-        if not kept_waiting:
-            self.waiting_since = 0
         stats.active = self.busy
         return claimed
 
-    def _start(self, begun: int, claimant: UserState | None) -> bool:
-        """Start the next arrival, timed from `begun` (or its send); True when `claimant`
-        takes it."""
+    def _start(self, claimant: UserState | None) -> bool:
+        """Start the next arrival (its latency from its send); True when `claimant` takes it."""
         context = self.context
         user_id = self.next_user
         self.next_user += context.workers
@@ -271,7 +262,7 @@ class OpenDispatcher:
                 user = new_user(context, user_id)
                 plain_user = PlainUser(user, self.runner, self.pick, self._plain_ended, self.crowd)
             self.crowd.running += 1
-            plain_user.iterate(begun or None)
+            plain_user.iterate()
             return False
         if claimant is not None:
             renew_user(context, claimant, user_id)
@@ -279,9 +270,9 @@ class OpenDispatcher:
         if self.idle:
             handover, user = self.idle.pop()
             renew_user(context, user, user_id)
-            handover.set_result(begun)
+            handover.set_result(True)
             return False
-        task = self.loop.create_task(self._user_task(begun, new_user(context, user_id)))
+        task = self.loop.create_task(self._user_task(new_user(context, user_id)))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return False
@@ -304,31 +295,27 @@ class OpenDispatcher:
     def _keep_waiting(self, now: int) -> None:
         """Keep the due arrivals waiting, and drop the oldest of them beyond `max_in_flight`
         (counting what waits as in flight): the bound holds whether they wait or run."""
-        if not self.waiting_since and self.state is not DispatchState.BEHIND:
-            self.waiting_since = now
         excess = self.busy + self._waiting_at(now) - self.max_in_flight
         if excess > 0:
             self.k += excess
             self.stats.dropped += excess
             self.next_due = self._due_ns(self.k)
 
-    async def _user_task(self, begun: int, user: UserState) -> None:
+    async def _user_task(self, user: UserState) -> None:
         """One pooled user task: runs an iteration, then takes the next due arrival, or waits
-        idle for one to be handed over."""
+        idle for one to be handed over (False: the stage is over)."""
         context, runner = self.context, self.runner
         while True:
             try:
-                await runner.run(begin_iteration(context, user), user, begun or None)
+                await runner.run(begin_iteration(context, user), user)
             finally:
                 self.busy -= 1
             if self.state is DispatchState.DRAINING:
                 return
-            begun = self.dispatch(user)
-            if begun == _NOT_CLAIMED:
-                handover: asyncio.Future[int] = self.loop.create_future()
+            if not self.dispatch(user):
+                handover: asyncio.Future[bool] = self.loop.create_future()
                 self.idle.append((handover, user))
-                begun = await handover
-                if begun == _NOT_CLAIMED:
+                if not await handover:
                     return
 
     def _plain_ended(self, plain_user: PlainUser) -> None:

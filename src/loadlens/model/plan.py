@@ -28,7 +28,7 @@ class ClosedLoad:
 
 @dataclass(frozen=True, slots=True)
 class OpenLoad:
-    """Iterations started at an arrival rate per second (latency from the intended send)."""
+    """Iterations started at an arrival rate per second, each at its scheduled time."""
 
     rate: float
     start_rate: float | None = None  # ramp from here; None: from the previous stage's rate

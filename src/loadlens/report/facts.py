@@ -453,9 +453,11 @@ def _stages(result: RunResult) -> Section:
         numeric=(False, False, False, True, True, True, True, True, True),
     )
     note = (
-        "Latencies in milliseconds. Open-model stages (arrival rate) measure latency from the "
-        "intended send time, so a generator that falls behind cannot hide a slow service; "
-        "closed-model stages (users) measure it from the actual send."
+        "Latencies in milliseconds, from each request's send. Open-model stages (arrival rate) "
+        "send every arrival at its scheduled time whatever the service does, so a slow service "
+        "cannot slow the load down and hide (no coordinated omission); how late the generator "
+        "sent each arrival is its dispatch lateness, under Generator health. Closed-model "
+        "stages (users) send a user's next request when its last response is in."
     )
     return Section("stages", "Stage by stage", table=table, notes=(note,))
 
