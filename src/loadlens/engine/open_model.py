@@ -90,6 +90,7 @@ LATE_NS: Final = 2_000_000
 # 8,333 arrivals/s per worker the timer wakes at each arrival's instant.
 MIN_PAUSE_NS: Final = 120_000
 _NEVER_NS: Final = 1 << 62  # the "next arrival" once there is none
+_CONTROL_PERIOD_NS: Final = int(CONTROL_PERIOD * 1e9)  # the timer's longest sleep
 # New connections late arrivals may open per period while the backlog does not shrink, once
 # the loop runs on time again: 8 per 1.5 ms. Per period, not per tick: the timer wakes more
 # often at higher rates, and a backlog compared over a tenth of a millisecond has not had the
@@ -212,7 +213,7 @@ class OpenDispatcher:
                 self.finished.set_result(None)
             return
         pause_until = max(self.next_due, now + MIN_PAUSE_NS)
-        self.tick_due = min(pause_until, now + int(CONTROL_PERIOD * 1e9))
+        self.tick_due = min(pause_until, now + _CONTROL_PERIOD_NS)
         self.timer.at(self.tick_due)
 
     def dispatch_due(self) -> None:
