@@ -130,14 +130,19 @@ def stage_rate(stage: StageResult) -> float:
 
 
 def describe_load(stage: StageResult) -> str:
-    """`5 users, 30s` or `100/s, ramp 10s, 2m`."""
+    """`5 users, 30s`, `100/s, ramp 10s, 2m` or, counted, `4 users, 400 iterations in ≤ 600s`."""
     load = stage.info.load
     model = load.get("model")
     ramp = f", ramp {stage.info.ramp_s:g}s" if stage.info.ramp_s else ""
+    length = f"{stage.info.duration_s:g}s"
+    if "iterations" in load:
+        length = f"{load['iterations']:,} iterations in ≤ {length}"
+    elif "per_user" in load:
+        length = f"{load['per_user']:,} iterations per user in ≤ {length}"
     if model == "closed":
-        return f"{load.get('users', '?')} users{ramp}, {stage.info.duration_s:g}s"
+        return f"{load.get('users', '?')} users{ramp}, {length}"
     if model == "open":
-        return f"{float(load.get('rate', 0.0)):g}/s{ramp}, {stage.info.duration_s:g}s"
+        return f"{float(load.get('rate', 0.0)):g}/s{ramp}, {length}"
     return str(model)
 
 

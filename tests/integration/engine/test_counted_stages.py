@@ -56,6 +56,9 @@ def test_counted_stages_run_their_exact_count_on_two_workers(tmp_path: Path) -> 
     assert result.health.dropped == 0
     # nothing waited for a time limit: the three stages together took seconds, not minutes
     assert all(_seconds(stage) < 30 for stage in result.stages)
+    report = (run.run_dir / "report.md").read_text(encoding="utf-8")
+    assert "3 users, 101 iterations in ≤ 600s" in report
+    assert "5 users, 7 iterations per user in ≤ 60s" in report
 
 
 def test_plain_users_count_too_and_a_duration_limits_the_count(tmp_path: Path) -> None:
