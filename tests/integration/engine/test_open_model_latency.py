@@ -43,10 +43,15 @@ plan:
 """
 
 
-def _stage_lag_ms(result: RunResult) -> float:
-    """The worst event-loop lag the worker measured in any second of the run: how long a
-    response that had arrived could have waited for the generator to read it."""
-    return max(point.health.loop_lag_ms for point in result.series)
+def _generator_delay_ms(result: RunResult) -> float:
+    """How long the generator itself, by its own measurements, may have been slow to read a
+    response that had arrived: the worst event-loop lag of any second (a 50 ms probe, so it
+    can miss a stall between probes) or the run's dispatch lateness p99 (how late the same
+    loop ran the dispatcher), whichever is larger. That lateness is kept out of latency (the
+    test below pins that exactly), so it is a fair measure of the loop's delays here."""
+    lag = max(point.health.loop_lag_ms for point in result.series)
+    lateness = result.health.lateness
+    return max(lag, lateness.p99 if lateness is not None else 0.0)
 
 
 @pytest.mark.parametrize("rate", [1_000, 5_000, 20_000])
@@ -69,12 +74,12 @@ def test_latency_is_the_services_delay_when_the_generator_has_headroom(
         return
     run.assert_go_unless_starved()
     assert result.health.dropped == 0
-    # Headroom, by the run's own account. A generator that was descheduled now and then (the
-    # loop lag it measured) may have read a response that much late: that is the margin on
-    # top of the target, and it is the run's measurement, not a guess.
-    lag = _stage_lag_ms(result)
-    assert latency.p50 - DELAY_MS <= 0.15 + lag, (latency, lag)
-    assert latency.p99 - DELAY_MS <= 0.5 + lag, (latency, lag)
+    # Headroom, by the run's own account. A generator that was descheduled now and then may
+    # have read a response that much late: that is the margin on top of the target, and it is
+    # the run's own measurement, not a guess (a fraction of a millisecond on a quiet machine).
+    delay = _generator_delay_ms(result)
+    assert latency.p50 - DELAY_MS <= 0.15 + delay, (latency, delay)
+    assert latency.p99 - DELAY_MS <= 0.5 + delay, (latency, delay)
 
 
 def test_a_one_second_stall_at_1000_per_second_is_in_the_p99(tmp_path: Path) -> None:
