@@ -22,13 +22,8 @@ import uvloop
 
 from loadlens.engine import collector
 from loadlens.engine.compiled import compile_scenario
-from loadlens.engine.executors import (
-    ExecutorStats,
-    StageControl,
-    WorkerContext,
-    run_closed,
-    run_open,
-)
+from loadlens.engine.executors import ExecutorStats, StageControl, WorkerContext, run_closed
+from loadlens.engine.open_model import run_open
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp
 from loadlens.engine.variables import SharedData

@@ -45,7 +45,8 @@ def loadlens_cmd(scenario: str, run_dir: Path, workers: int = 1) -> list[str]:
 
 
 def loadlens_report(run_dir: Path) -> Report:
-    """req/s over the stage's full seconds (the first, warming up, left out) from result.json."""
+    """What loadlens said of its run (its req/s over the stage's full seconds, the first and
+    last left out, kept for reference: bench/measure.py counts every tool at the server)."""
     [result_path] = run_dir.glob("*/result.json")
     result = json.loads(result_path.read_text())
     series = [p for p in result["series"] if p["stage"] == 0]
@@ -54,7 +55,9 @@ def loadlens_report(run_dir: Path) -> Report:
     cpu = [p["health"]["cpu_percent"] for p in steady]
     lateness = [p["health"]["lateness_p99_ms"] for p in steady]
     latency = result["total"]["latency"]
-    steady_lateness = _steady_lateness(result_path.parent / "frames.jsonl", {p["second"] for p in steady})
+    steady_lateness = _steady_lateness(
+        result_path.parent / "frames.jsonl", {p["second"] for p in steady}
+    )
     run_lateness = result["health"].get("lateness") or {}
     extra = {
         "worker_cpu_percent": sum(cpu) / max(len(cpu), 1),

@@ -44,6 +44,7 @@ MODULES = (
     "loadlens.engine.drivers",
     "loadlens.engine.runner",
     "loadlens.engine.executors",
+    "loadlens.engine.open_model",
     "loadlens.engine.schedule",
     "loadlens.engine.compiled",
     "loadlens.engine.prepared",

@@ -3,8 +3,9 @@
 Each request ends in exactly one outcome, recorded once: `ok:N` (expected status N),
 `status:N` (unexpected status), `error:KIND` (no response), `check_failed:NAME`,
 `capture_failed:VAR`, `missing_variable:VAR@STEP` (not sent) or `cancelled` (in flight when the
-run stopped). Latency is recorded for every response; it runs from the intended send time when
-the caller gives one (open model), else from the actual send.
+run stopped). Latency is recorded for every response; it runs from the actual send, or from an
+earlier instant when the caller gives one (no executor does now: the open model's lateness is
+the generator's and is recorded apart, see `loadlens.engine.open_model`).
 
 Each request also feeds the diagnosis (`loadlens.metrics.diagnostics`): its feature tuple (a
 constant for requests with nothing templated), its response timings, and, for failures only,

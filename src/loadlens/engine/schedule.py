@@ -2,7 +2,8 @@
 
 A stage ramps linearly from its start level to its level during `ramp` seconds, then holds.
 For the open model, arrival k (0-based) is due when the integral of the rate reaches k + phase;
-the integral is quadratic during the ramp and linear after, so its inverse is closed-form.
+the integral is quadratic during the ramp and linear after, so its inverse is closed-form. A
+counted stage's schedule stops after its `limit` arrivals (or at its length, if sooner).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class ArrivalSchedule:
     ramp: float  # seconds
     length: float  # ramp + hold, seconds
     phase: float = 0.0  # fraction of an arrival this worker is offset by, in [0, 1)
+    limit: int = -1  # at most this many arrivals (a counted stage's share); -1: no limit
 
     def arrival_time(self, k: int) -> float:
         """Seconds after the stage start at which arrival k is due (inf if never)."""
@@ -72,7 +74,8 @@ class ArrivalSchedule:
         """How many arrivals fall inside the stage."""
         r0, r1, ramp = self.start_rate, self.rate, self.ramp
         total = (r0 + r1) / 2 * ramp + r1 * (self.length - ramp)
-        return max(0, math.ceil(total - self.phase))
+        arrivals = max(0, math.ceil(total - self.phase))
+        return arrivals if self.limit < 0 else min(arrivals, self.limit)
 
 
 def starting_connections(rate: float, start_rate: float) -> int:

@@ -25,12 +25,13 @@ from loadlens.engine import collector
 from loadlens.engine.compiled import CompiledRequest, CompiledScenario, compile_scenario
 from loadlens.engine.executors import (
     ExecutorStats,
+    IterationBudget,
     StageControl,
     WorkerContext,
     run_closed,
-    run_open,
 )
 from loadlens.engine.lifetime import CHANNEL_CLOSED, bind_to_coordinator, coordinator_gone
+from loadlens.engine.open_model import run_open
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp, starting_connections
 from loadlens.engine.variables import FeederCursor, SharedData
@@ -57,6 +58,11 @@ class WorkerShare:
     rate_start: float = 0.0
     rate: float = 0.0
     max_in_flight: int = 0
+    # A counted stage (`Stage.counted`): this worker's part of the shared iterations (closed),
+    # or its arrivals (open), and each user's iterations (closed `per_user`).
+    counted: bool = False
+    iterations: int = 0
+    per_user: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +219,9 @@ async def _execute(
     if isinstance(stage.load, ClosedLoad):
         ramp = UserRamp(share.users_start, share.users, stage.ramp)
         start = order.start_ns / 1e9
+        budget = IterationBudget(share.counted, share.iterations, share.per_user)
         await run_closed(
-            context, ramp, context.worker, start, stage.length, stage.grace, control, stats
+            context, ramp, context.worker, start, stage.length, stage.grace, control, stats, budget
         )
     else:
         assert isinstance(stage.load, OpenLoad)
@@ -224,9 +231,17 @@ async def _execute(
             ramp=stage.ramp,
             length=stage.length,
             phase=context.worker / context.workers,
+            limit=share.iterations if share.counted else -1,
         )
         await run_open(
-            context, schedule, share.max_in_flight, order.start_ns, stage.grace, control, stats
+            context,
+            schedule,
+            share.max_in_flight,
+            order.start_ns,
+            stage.grace,
+            control,
+            stats,
+            counted=share.counted,
         )
 
 

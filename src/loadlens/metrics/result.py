@@ -40,8 +40,10 @@ class StageInfo:
 
     @property
     def latency_origin(self) -> str:
-        """ "intended" for open-model stages (coordinated omission), "actual" for closed ones."""
-        return "intended" if self.load.get("model") == "open" else "actual"
+        """ "scheduled" for open-model stages (each arrival sent at its scheduled time whatever
+        the service does, timed from that send; the generator's lateness is measured apart),
+        "actual" for closed ones (each user's next request waits for its last response)."""
+        return "scheduled" if self.load.get("model") == "open" else "actual"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping; `latency_origin` is derived, written for readers' sake."""

@@ -130,14 +130,19 @@ def stage_rate(stage: StageResult) -> float:
 
 
 def describe_load(stage: StageResult) -> str:
-    """`5 users, 30s` or `100/s, ramp 10s, 2m`."""
+    """`5 users, 30s`, `100/s, ramp 10s, 2m` or, counted, `4 users, 400 iterations in ≤ 600s`."""
     load = stage.info.load
     model = load.get("model")
     ramp = f", ramp {stage.info.ramp_s:g}s" if stage.info.ramp_s else ""
+    length = f"{stage.info.duration_s:g}s"
+    if "iterations" in load:
+        length = f"{load['iterations']:,} iterations in ≤ {length}"
+    elif "per_user" in load:
+        length = f"{load['per_user']:,} iterations per user in ≤ {length}"
     if model == "closed":
-        return f"{load.get('users', '?')} users{ramp}, {stage.info.duration_s:g}s"
+        return f"{load.get('users', '?')} users{ramp}, {length}"
     if model == "open":
-        return f"{float(load.get('rate', 0.0)):g}/s{ramp}, {stage.info.duration_s:g}s"
+        return f"{float(load.get('rate', 0.0)):g}/s{ramp}, {length}"
     return str(model)
 
 
@@ -453,9 +458,11 @@ def _stages(result: RunResult) -> Section:
         numeric=(False, False, False, True, True, True, True, True, True),
     )
     note = (
-        "Latencies in milliseconds. Open-model stages (arrival rate) measure latency from the "
-        "intended send time, so a generator that falls behind cannot hide a slow service; "
-        "closed-model stages (users) measure it from the actual send."
+        "Latencies in milliseconds, from each request's send. Open-model stages (arrival rate) "
+        "send every arrival at its scheduled time whatever the service does, so a slow service "
+        "cannot slow the load down and hide (no coordinated omission); how late the generator "
+        "sent each arrival is its dispatch lateness, under Generator health. Closed-model "
+        "stages (users) send a user's next request when its last response is in."
     )
     return Section("stages", "Stage by stage", table=table, notes=(note,))
 

@@ -96,16 +96,19 @@ def flow(name: str, steps: Sequence[object], *, weight: float | None = None) -> 
 def stage(
     name: str,
     *,
-    duration: Duration,
+    duration: Duration | None = None,
     users: int | None = None,
     rate: str | float | None = None,
     from_: int | str | float | None = None,
     ramp: Duration | None = None,
     max_in_flight: int | None = None,
+    iterations: int | None = None,
+    per_user: int | None = None,
     grace: Duration | None = None,
     gates: Sequence[str] | None = None,
 ) -> Located:
-    """A stage of the plan: `users` (closed) or `rate` (open); `from_` is YAML's `from`."""
+    """A stage of the plan: `users` (closed) or `rate` (open); `from_` is YAML's `from`; a
+    `duration`, or `iterations` / `per_user` (with `duration` as a time limit)."""
     fields: dict[str, object] = {
         "stage": name,
         "users": users,
@@ -114,6 +117,8 @@ def stage(
         "ramp": ramp,
         "duration": duration,
         "max_in_flight": max_in_flight,
+        "iterations": iterations,
+        "per_user": per_user,
         "grace": grace,
         "gates": list(gates) if gates is not None else None,
     }

@@ -1,8 +1,13 @@
-"""`plan:`: ordered stages, each a closed (`users`) or open (`rate`) load model."""
+"""`plan:`: ordered stages, each a closed (`users`) or open (`rate`) load model.
+
+A stage runs for a `duration`, or a number of iterations: `iterations` (shared by a closed
+stage's users; an open stage's arrivals) or `per_user` (closed only), with `duration` then an
+optional time limit (ITERATIONS_TIME_LIMIT when absent).
+"""
 
 from __future__ import annotations
 
-from loadlens.model.plan import ClosedLoad, LoadModel, OpenLoad, Stage
+from loadlens.model.plan import ITERATIONS_TIME_LIMIT, ClosedLoad, LoadModel, OpenLoad, Stage
 from loadlens.model.threshold import Threshold
 from loadlens.spec.durations import QuantityError, parse_duration, parse_rate
 from loadlens.spec.nodes import Node
@@ -17,6 +22,8 @@ _STAGE_KEYS = (
     "ramp",
     "duration",
     "max_in_flight",
+    "iterations",
+    "per_user",
     "grace",
     "gates",
 )
@@ -53,7 +60,7 @@ def read_stage(
     reader: Reader, node: Node, key: str, catalog: GateCatalog | None = None
 ) -> Stage | None:
     """One stage, or None when it has problems (all reported)."""
-    fields = reader.mapping(node, key, _STAGE_KEYS, required=("stage", "duration"))
+    fields = reader.mapping(node, key, _STAGE_KEYS, required=("stage",))
     if fields is None:
         return None
     before = len(reader.problems)
@@ -62,11 +69,28 @@ def read_stage(
     duration = None
     if "duration" in fields:
         duration = _duration(reader, fields["duration"], join(key, "duration"), positive=True)
+    elif "iterations" in fields or "per_user" in fields:
+        duration = ITERATIONS_TIME_LIMIT
+    else:
+        reader.report(
+            node,
+            join(key, "duration"),
+            "missing required key `duration` (or `iterations` / `per_user` to run a count)",
+        )
     ramp = _duration(reader, fields["ramp"], join(key, "ramp")) if "ramp" in fields else 0.0
     grace = _duration(reader, fields["grace"], join(key, "grace")) if "grace" in fields else 5.0
     gates: tuple[Threshold, ...] = ()
     if "gates" in fields:
         gates = read_gates(reader, fields["gates"], join(key, "gates"), catalog or GateCatalog())
+    if isinstance(load, ClosedLoad) and "ramp" in fields and "users" in fields:
+        for counted in ("iterations", "per_user"):
+            if counted in fields:
+                reader.report(
+                    fields[counted],
+                    join(key, counted),
+                    f"`{counted}` runs a fixed set of users: it cannot be combined with `ramp`",
+                    at_key=True,
+                )
     if len(reader.problems) > before or None in (name, load, duration, ramp, grace):
         return None
     assert name is not None and load is not None and duration is not None
@@ -91,13 +115,42 @@ def _load(reader: Reader, node: Node, fields: dict[str, Node], key: str) -> Load
         start_users = None
         if start is not None:
             start_users = reader.integer(start, join(key, "from"), minimum=0)
-        return None if users is None else ClosedLoad(users, start_users)
+        iterations, per_user = _counts(reader, node, fields, key)
+        if users is None:
+            return None
+        return ClosedLoad(users, start_users, iterations=iterations, per_user=per_user)
     rate = _rate(reader, fields["rate"], join(key, "rate"), positive=True)
     start_rate = None if start is None else _rate(reader, start, join(key, "from"))
     limit = 10_000
     if "max_in_flight" in fields:
         limit = reader.integer(fields["max_in_flight"], join(key, "max_in_flight"), minimum=1) or 0
-    return None if rate is None else OpenLoad(rate, start_rate, max_in_flight=limit)
+    if "per_user" in fields:
+        reader.report(
+            fields["per_user"],
+            join(key, "per_user"),
+            "`per_user` is for `users` stages (an open stage's arrivals are all new users): "
+            "use `iterations`",
+            at_key=True,
+        )
+    iterations, _ = _counts(reader, node, fields, key)
+    if rate is None:
+        return None
+    return OpenLoad(rate, start_rate, max_in_flight=limit, iterations=iterations)
+
+
+def _counts(
+    reader: Reader, node: Node, fields: dict[str, Node], key: str
+) -> tuple[int | None, int | None]:
+    """`iterations` and `per_user` (at most one of them), each a positive integer."""
+    if "iterations" in fields and "per_user" in fields:
+        reader.report(node, key, "a stage takes `iterations` or `per_user`, not both")
+        return None, None
+    iterations = per_user = None
+    if "iterations" in fields:
+        iterations = reader.integer(fields["iterations"], join(key, "iterations"), minimum=1)
+    if "per_user" in fields:
+        per_user = reader.integer(fields["per_user"], join(key, "per_user"), minimum=1)
+    return iterations, per_user
 
 
 def _duration(reader: Reader, node: Node, key: str, *, positive: bool = False) -> float | None:

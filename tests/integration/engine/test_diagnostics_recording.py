@@ -64,7 +64,7 @@ flows:
       - request: {{name: history, method: GET, url: /conversations/general/messages,
                   query: {{limit: "5", cursor: "abc="}}}}
 plan:
-  - {{stage: s, users: 4, duration: 1s}}
+  - {{stage: s, users: 4, iterations: 200}}
 """
 
 
@@ -106,7 +106,7 @@ flows:
     steps:
       - request: {{name: read, method: GET, url: "/users/{{{{ pool.user_ids }}}}"}}
 plan:
-  - {{stage: s, users: 4, duration: 1s}}
+  - {{stage: s, users: 4, iterations: 200}}
 """
 
 
@@ -144,7 +144,7 @@ flows:
                   json: {{username: "{{{{ accounts.username }}}}", password: secret}}}}
         expect: {{status: 200}}
 plan:
-  - {{stage: s, users: 6, duration: 2s}}
+  - {{stage: s, users: 6, iterations: 300}}
 """
 
 
@@ -172,7 +172,7 @@ flows:
     steps:
       - request: {{name: get, method: GET, url: /anything}}
 plan:
-  - {{stage: s, users: 2, duration: 1s}}
+  - {{stage: s, users: 2, iterations: 100}}
 """
 
 

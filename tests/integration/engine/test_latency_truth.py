@@ -26,21 +26,21 @@ def _within(measured: float, truth: float) -> bool:
 
 def test_percentiles_match_injected_delays(tmp_path: Path) -> None:
     # the server answers 9 requests of 10 in 10 ms and the 10th in 100 ms
-    plan = "{stage: s, users: 10, duration: 3s}"
+    plan = "{stage: s, users: 10, iterations: 600}"  # a count: exact whatever the machine
     scenario = write(tmp_path / "d.yaml", ONE_GET.format(name="delays", plan=plan))
     with LocalServer("delays") as url:
         run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
     run.assert_go_unless_starved()
     latency = run.result().operations["get"].latency
-    assert latency.count > 500
+    assert latency.count == 600
     assert _within(latency.p50, 10.0), latency
     assert _within(latency.p95, 100.0), latency
 
 
 def test_open_model_latency_shows_a_server_stall(tmp_path: Path) -> None:
-    # 200 arrivals/s for 3 s; the server freezes for 500 ms once, 1 s in. Requests scheduled
-    # during the freeze must carry it in their latency (measured from the intended send).
-    plan = "{stage: s, rate: 200/s, duration: 3s}"
+    # 600 arrivals at 200/s; the server freezes for 500 ms once, 1 s in. Requests sent on
+    # schedule during the freeze must carry it in their latency.
+    plan = "{stage: s, rate: 200/s, iterations: 600}"
     scenario = write(tmp_path / "s.yaml", ONE_GET.format(name="stall", plan=plan))
     with LocalServer("stall", stall_after=1.0) as url:
         run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
@@ -54,7 +54,7 @@ def test_open_model_latency_shows_a_server_stall(tmp_path: Path) -> None:
 
 
 def test_arrivals_beyond_the_in_flight_cap_are_dropped_and_counted(tmp_path: Path) -> None:
-    plan = "{stage: s, rate: 200/s, duration: 3s, max_in_flight: 20}"
+    plan = "{stage: s, rate: 200/s, iterations: 600, max_in_flight: 20}"
     scenario = write(tmp_path / "c.yaml", ONE_GET.format(name="capped", plan=plan))
     with LocalServer("stall", stall_after=1.0) as url:
         run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")

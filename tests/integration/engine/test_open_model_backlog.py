@@ -11,7 +11,8 @@ import random
 import time
 
 from loadlens.engine.compiled import compile_scenario
-from loadlens.engine.executors import ExecutorStats, StageControl, WorkerContext, run_open
+from loadlens.engine.executors import ExecutorStats, StageControl, WorkerContext
+from loadlens.engine.open_model import run_open
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule
 from loadlens.engine.variables import SharedData
@@ -60,9 +61,14 @@ async def _run_with_a_stall(
     earlier: list[BulkHistogram] = []
     if split_at is not None:
         loop.call_later(split_at, lambda: earlier.append(stats.take()[2]))
-    schedule = ArrivalSchedule(rate, rate, 0.0, seconds)
+    # Counted: exactly `rate × seconds` arrivals, however late a busy machine makes the last
+    # of them (a 60 s time limit that never bites), so every count below is exact.
+    arrivals = round(rate * seconds)
+    schedule = ArrivalSchedule(rate, rate, 0.0, 60.0, limit=arrivals)
     try:
-        await run_open(context, schedule, 1000, time.monotonic_ns(), 2.0, StageControl(), stats)
+        await run_open(
+            context, schedule, 1000, time.monotonic_ns(), 2.0, StageControl(), stats, counted=True
+        )
     finally:
         handles[-1].cancel()
         await runner.client.close()

@@ -30,7 +30,7 @@ scenario = scenario(
             ]),
         ]),
     ],
-    plan=[stage("only", users=3, duration="1s")],
+    plan=[stage("only", users=3, iterations=60)],
 )
 """
 
@@ -42,10 +42,11 @@ def test_python_scenario_with_setup_pool_and_feeder(tmp_path: Path) -> None:
     with server as url:
         run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "2")
         served = server.counters()
-    assert run.code == 0, run.stderr
+    run.assert_go_unless_starved()  # what it checks is counts: a busy machine may starve it
     result = run.result()
     counts = op_counts(result)
     assert counts["seed-user"] == 20
+    assert counts["create"] == counts["read"] == 60  # the count, split across both workers
     assert counts["create"] + 20 == served["POST /users"]
     assert counts["read"] + counts["read-pooled"] == served["GET /users/{id}"]
     assert counts["read-pooled"] == 2 * counts["read"]

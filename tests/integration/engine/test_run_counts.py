@@ -40,7 +40,7 @@ def test_counts_per_operation_equal_the_servers_own(tmp_path: Path) -> None:
     with server as url:
         run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "2")
         served = server.counters()
-    assert run.code == 0, run.stderr
+    run.assert_go_unless_starved()
     result = run.result()
     assert result.complete and not result.interrupted
     counts = op_counts(result)
@@ -69,14 +69,14 @@ def test_counts_per_operation_equal_the_servers_own(tmp_path: Path) -> None:
     assert result.run.hot_path == ("compiled (mypyc)" if built else "interpreted")
 
 
-def test_the_open_stage_measures_from_the_intended_send(tmp_path: Path) -> None:
+def test_the_open_stage_sends_on_schedule(tmp_path: Path) -> None:
     scenario = write(tmp_path / "crud.yaml", CRUD_70_30.format(closed="1s", open="2s"))
     with LocalServer("crud") as url:
         run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
-    assert run.code == 0, run.stderr
+    run.assert_go_unless_starved()
     closed, opened = run.result().stages
     assert closed.info.latency_origin == "actual"
-    assert opened.info.latency_origin == "intended"
+    assert opened.info.latency_origin == "scheduled"
     # 300 iterations/s for 2 s, each one flow: create-read-update (70 %) or find (30 %)
     iterations = opened.operations["create"].count + opened.operations["find"].count
     assert iterations == 600

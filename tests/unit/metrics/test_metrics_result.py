@@ -35,7 +35,7 @@ def test_dict_round_trip_is_equal() -> None:
     data = json.loads(json.dumps(result.to_dict()))
     assert RunResult.from_dict(data) == result
     assert data["health"]["lateness"]["count"] == 2
-    assert data["stages"][1]["info"]["latency_origin"] == "intended"
+    assert data["stages"][1]["info"]["latency_origin"] == "scheduled"
     assert data["stages"][0]["info"]["latency_origin"] == "actual"
     assert data["total"]["error_rate"] == result.total.error_rate > 0
 
