@@ -225,9 +225,15 @@ class Coordinator:
         self._start_workers()
         index = 0
         pools: dict[str, list[object]] = {}
-        variables: dict[str, object] = {}
+        # `vars:` (and `--var`) written as plain text start every user's variables; setup's
+        # captures add to them.
+        variables: dict[str, object] = {
+            name: template.static
+            for name, template in compiled.scenario.variables
+            if template.static is not None
+        }
         if compiled.setup:
-            pools, variables = self._in_process(directory, index, compiled.setup)
+            pools, variables = self._in_process(directory, index, compiled.setup, variables)
             index += 1
         self._await_workers()
         self.service.start_observing()
@@ -266,13 +272,22 @@ class Coordinator:
         return not (self.interrupts or self.failures)
 
     def _in_process(
-        self, directory: RunDirectory, index: int, steps: tuple[CompiledStep, ...]
+        self,
+        directory: RunDirectory,
+        index: int,
+        steps: tuple[CompiledStep, ...],
+        variables: dict[str, object] | None = None,
     ) -> tuple[dict[str, list[object]], dict[str, object]]:
         info = self.infos[index]
         self.listener.stage_started(info)
         started = time.time()
         frame, pools, variables = run_phase(
-            self.compiled, steps, index, self.options.client, lambda: self.interrupts > 0
+            self.compiled,
+            steps,
+            index,
+            self.options.client,
+            lambda: self.interrupts > 0,
+            variables,
         )
         self._take(directory, frame)
         self.accumulator.mark_stage(index, started_at=started, ended_at=time.time())
