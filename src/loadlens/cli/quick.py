@@ -37,9 +37,18 @@ _OPTION_OF_KEY = (
 
 @click.command()
 @click.argument("url")
-@click.option("-u", "--users", type=int, default=None, help="Virtual users (closed load; 1).")
+@click.option(
+    "-u", "--users", type=int, default=None, help="Virtual users (closed load; default 1)."
+)
 @click.option("-r", "--rate", metavar="RATE", help="Arrival rate instead of users: 100/s, 600/m.")
-@click.option("-d", "--duration", metavar="DURATION", default=_DEFAULT_DURATION, show_default=True)
+@click.option(
+    "-d",
+    "--duration",
+    metavar="DURATION",
+    default=_DEFAULT_DURATION,
+    show_default=True,
+    help="How long the load holds: 30s, 2m.",
+)
 @click.option("-m", "--method", default="GET", show_default=True, help="HTTP method.")
 @click.option(
     "-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'", help="A request header."
