@@ -164,3 +164,24 @@ def test_quick_is_listed_in_the_help() -> None:
     )
     assert code == 0
     assert "  quick     Load one URL from the command line, no scenario file" in output
+
+
+def test_quick_env_values_are_secrets_and_the_run_goes_to_the_given_store(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    token = "tok-5e3c1d2b9a"
+    store = tmp_path / "elsewhere.db"
+    run = _quick(
+        tmp_path / "runs",
+        f"{server.url}/users?limit=2",
+        "-u", "1", "-d", "1s",
+        "-H", "authorization: Bearer ${env:LL_QUICK_TOKEN}", "-e", f"LL_QUICK_TOKEN={token}",
+        "--store", f"sqlite:///{store}",
+    )  # fmt: skip
+    run.assert_go_unless_starved()
+    assert list(run.result().operations) == ["GET /users"]
+    assert store.is_file()
+    assert not (tmp_path / "runs" / "history.db").exists()
+    for path in run.run_dir.rglob("*"):
+        assert token not in path.read_text(encoding="utf-8", errors="replace"), path
+    assert token not in run.stdout + run.stderr
