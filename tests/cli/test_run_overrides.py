@@ -16,8 +16,9 @@ name: overridden
 target: http://127.0.0.1:1
 vars:
   tenant: acme
+  where: "{{ tenant }}/{{ token }}"  # the same for every user: resolved once
 steps:
-  - request: {name: find, method: GET, url: "/t/{{ tenant }}/{{ token }}-${env:LL_TEST_KEY}"}
+  - request: {name: find, method: GET, url: "/t/{{ where }}-${env:LL_TEST_KEY}"}
     expect: {status: 404}
 plan:
   - {stage: warm, users: 1, duration: 30s}
@@ -98,5 +99,5 @@ def test_without_var_the_template_variable_is_reported_where_it_is_used(tmp_path
     code, printed = _invoke(str(scenario), "-e", "LL_TEST_KEY=k", "--out", str(tmp_path / "r"))
     assert (code, printed) == (
         2,
-        f"{scenario}:6:45: steps[0].request.url: undefined variable `token`\n",
+        f"{scenario}:5:10: vars.where: undefined variable `token`\n",
     )
