@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck layers unit native demo bench clean
+.PHONY: test lint typecheck layers unit native demo bench clean dist wheel-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP) lint typecheck layers unit
+test: $(STAMP) lint typecheck layers unit wheel-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests tools
@@ -29,6 +29,17 @@ native: $(STAMP)
 
 layers: $(STAMP)
 	$(BIN)/lint-imports
+
+# The wheel and sdist in dist/: the wheel carries the compiled hot path when `native` built it
+# (hatch_build.py), else it is pure Python. No build isolation: hatchling is in the dev extras.
+dist: $(STAMP) native
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --sdist --wheel --outdir dist . >/dev/null
+	@ls dist
+
+# The wheel installed into a fresh venv runs `loadlens quick` against a local test server.
+wheel-check: dist
+	$(BIN)/python tools/check_wheel.py dist
 
 # The tests need Chromium and PostgreSQL: with-services.sh installs and starts them.
 unit: $(STAMP) native
@@ -46,5 +57,5 @@ bench: $(STAMP) native
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
 	find src -name '*.so' -delete

@@ -139,3 +139,57 @@ def test_compare_names_a_run_it_cannot_find(tmp_path: Path) -> None:
         "error: 'nope' is not a run directory, a result file or a stored run id\n"
         "hint: `loadlens history` lists stored runs\n"
     )
+
+
+def _write_judged(directory: Path, run_id: str, median: float, **state: object) -> Path:
+    from loadlens.metrics.result import write_result
+    from loadlens.model.verdict import Verdict, VerdictKind
+
+    run_dir = directory / run_id
+    run_dir.mkdir(parents=True)
+    result = make_result(run_id, {"read": (lognormal(median, 2000, 1), 0)})
+    result.verdict = Verdict(VerdictKind(state.pop("verdict", "go")), ())
+    for name, value in state.items():
+        setattr(result, name, value)
+    write_result(result, run_dir / "result.json")
+    return run_dir
+
+
+def test_fail_on_regression_exits_1_on_a_significant_regression(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _write_judged(runs, "r-a", 10.0)
+    _write_judged(runs, "r-b", 30.0)
+    args = ["r-a", "r-b", "--runs", str(runs)]
+    assert CliRunner().invoke(compare_command, args).exit_code == 0  # without it: 0
+    result = CliRunner().invoke(compare_command, [*args, "--fail-on", "regression"])
+    assert result.exit_code == 1, result.output
+    assert "warning:" not in result.output  # both runs were GO
+    last = result.output.splitlines()[-1]
+    assert last.startswith("failing (--fail-on regression): ")
+    assert last.endswith(" significant regressions")
+    assert "REGRESSION: p95 of read" in result.output
+
+
+def test_fail_on_regression_exits_0_without_one(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _write_judged(runs, "r-a", 10.0)
+    _write_judged(runs, "r-b", 10.0)
+    result = CliRunner().invoke(
+        compare_command, ["r-a", "r-b", "--runs", str(runs), "--fail-on", "regression"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "failing" not in result.output
+
+
+def test_an_inconclusive_or_interrupted_run_is_warned_about_first(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _write_judged(runs, "r-a", 10.0, interrupted=True, complete=False)
+    _write_judged(runs, "r-b", 10.0, verdict="inconclusive")
+    result = CliRunner().invoke(compare_command, ["r-a", "r-b", "--runs", str(runs)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[:2] == [
+        "warning: run A (baseline) r-a was interrupted: the changes below may be noise, "
+        "not a change of the service",
+        "warning: run B (candidate) r-b was INCONCLUSIVE: the changes below may be noise, "
+        "not a change of the service",
+    ]

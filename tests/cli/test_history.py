@@ -118,3 +118,67 @@ def test_no_changes_in_a_flat_history(tmp_path: Path) -> None:
     _write_runs(runs, [10.0] * 8)
     assert _invoke("import", str(runs), "--runs", str(runs))[0] == 0
     assert _invoke("--changes", "--runs", str(runs)) == (0, "no change points\n")
+
+
+def test_runs_as_json_carry_every_field_uncut(tmp_path: Path) -> None:
+    import json
+
+    runs = tmp_path / "runs"
+    ids = _write_runs(runs, [10.0, 10.0])
+    assert _invoke("import", str(runs), "--runs", str(runs))[0] == 0
+    code, output = _invoke("--format", "json", "--runs", str(runs))
+    assert code == 0, output
+    records = json.loads(output)
+    assert [r["run_id"] for r in records] == [ids[1], ids[0]]
+    assert records[1] == {
+        "run_id": ids[0],
+        "started_at": "2025-11-20T00:53:20Z",
+        "ended_at": records[1]["ended_at"],
+        "scenario": "shop",
+        "requests": 1000,
+        "rps": 100.0,
+        "error_rate": 0.0,
+        "p95_ms": records[1]["p95_ms"],
+        "verdict": "GO",
+        "complete": True,
+        "interrupted": False,
+        "run_dir": str((runs / ids[0]).absolute()),
+    }
+    assert records[0]["verdict"] is None  # never judged
+    assert 9.0 < records[1]["p95_ms"] < 30.0
+
+
+def test_runs_as_csv_have_a_header_and_one_row_per_run(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    runs = tmp_path / "runs"
+    ids = _write_runs(runs, [10.0, 10.0])
+    assert _invoke("import", str(runs), "--runs", str(runs))[0] == 0
+    code, output = _invoke("--format", "csv", "--runs", str(runs), "--limit", "1")
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0] == (
+        "run_id,started_at,ended_at,scenario,requests,rps,error_rate,p95_ms,verdict,"
+        "complete,interrupted,run_dir"
+    )
+    (row,) = csv.DictReader(io.StringIO(output))
+    assert (row["run_id"], row["started_at"], row["verdict"], row["complete"]) == (
+        ids[1],
+        "2025-11-20T00:54:20Z",
+        "",
+        "true",
+    )
+
+
+def test_an_empty_history_in_machine_formats(tmp_path: Path) -> None:
+    assert _invoke("--format", "json", "--runs", str(tmp_path)) == (0, "[]\n")
+    code, output = _invoke("--format", "csv", "--runs", str(tmp_path))
+    assert (code, output.count("\n")) == (0, 1)
+
+
+def test_changes_have_no_machine_format(tmp_path: Path) -> None:
+    assert _invoke("--changes", "--format", "csv", "--runs", str(tmp_path)) == (
+        2,
+        "error: --format csv lists runs; --changes prints sentences\n",
+    )

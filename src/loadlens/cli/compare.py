@@ -1,7 +1,10 @@
 """`loadlens compare A B`: run B against baseline A, in the terminal and as compare.md/.html.
 
 A and B are each a run directory, a result.json, or a run id found in the store (or under
---runs). The exit code is 0 whatever the comparison finds; 2 when a run cannot be read.
+--runs). The exit code is 0 whatever the comparison finds, unless `--fail-on regression` asks
+for 1 when any metric regressed significantly; 2 when a run cannot be read. A run that was not
+a clean measurement (INCONCLUSIVE, interrupted or incomplete) gets a warning first: differences
+to it may be noise.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from loadlens.cli.history import runs_option, store_option
-from loadlens.errors import LoadlensError, UsageError
+from loadlens.errors import EXIT_FAILED, LoadlensError, UsageError
 
 if TYPE_CHECKING:
     from loadlens.analysis.compare import Comparison
@@ -41,6 +44,13 @@ if TYPE_CHECKING:
     show_default=True,
     help="Latency change in ms below which a significant change is still 'unchanged'.",
 )
+@click.option(
+    "--fail-on",
+    "fail_on",
+    type=click.Choice(["regression"]),
+    default=None,
+    help="Exit 1 when any metric of any operation is a significant regression (for CI).",
+)
 @store_option
 @runs_option
 def compare(
@@ -50,6 +60,7 @@ def compare(
     tolerance: float,
     confidence: float,
     latency_floor_ms: float,
+    fail_on: str | None,
     store_url: str | None,
     runs_dir: Path,
 ) -> None:
@@ -57,11 +68,19 @@ def compare(
     from loadlens.cli.main import abort
 
     try:
-        execute(
+        comparison = execute(
             baseline, candidate, out, tolerance, confidence, store_url, runs_dir, latency_floor_ms
         )
     except LoadlensError as error:
         abort(error)
+        return
+    regressions = count_regressions(comparison)
+    if fail_on == "regression" and regressions:
+        click.echo(
+            f"failing (--fail-on regression): {regressions} significant "
+            f"regression{'' if regressions == 1 else 's'}"
+        )
+        raise SystemExit(EXIT_FAILED)
 
 
 def execute(
@@ -73,7 +92,7 @@ def execute(
     store_url: str | None,
     runs_dir: Path,
     latency_floor_ms: float = 5.0,
-) -> None:
+) -> Comparison:
     """Read both runs, compare them, print the table and write the reports."""
     from loadlens.analysis.compare import compare as compare_runs
     from loadlens.metrics.result import read_result
@@ -92,12 +111,43 @@ def execute(
     comparison = compare_runs(
         a, b, tolerance=tolerance, confidence=confidence, latency_floor_ms=latency_floor_ms
     )
+    for line in noise_warnings(a, b):
+        click.echo(f"warning: {line}")
     print_comparison(comparison, a, b)
     target = out if out is not None else path_b.parent
     target.mkdir(parents=True, exist_ok=True)
     (target / "compare.md").write_text(render_markdown(comparison), encoding="utf-8")
     (target / "compare.html").write_text(render_html(comparison), encoding="utf-8")
     click.echo(f"wrote {target / 'compare.md'} and {target / 'compare.html'}")
+    return comparison
+
+
+def count_regressions(comparison: Comparison) -> int:
+    """Metrics, over every operation, that regressed significantly (beyond the tolerance)."""
+    from loadlens.analysis.compare import Change
+
+    return sum(m.change is Change.REGRESSION for op in comparison.operations for m in op.metrics)
+
+
+def noise_warnings(a: RunResult, b: RunResult) -> list[str]:
+    """One line per run that was not a clean measurement: its differences may be noise."""
+    from loadlens.model.verdict import VerdictKind
+
+    lines = []
+    for label, result in (("A (baseline)", a), ("B (candidate)", b)):
+        if result.interrupted:
+            state = "was interrupted"
+        elif not result.complete:
+            state = "is incomplete"
+        elif result.verdict is not None and result.verdict.kind is VerdictKind.INCONCLUSIVE:
+            state = "was INCONCLUSIVE"
+        else:
+            continue
+        lines.append(
+            f"run {label} {result.run.run_id} {state}: the changes below may be noise, "
+            "not a change of the service"
+        )
+    return lines
 
 
 def locate(run: str, store_url: str | None, runs_dir: Path) -> Path:

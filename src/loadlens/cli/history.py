@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from loadlens.errors import LoadlensError
+from loadlens.errors import LoadlensError, UsageError
 
 if TYPE_CHECKING:
     from loadlens.store import RunSummary
@@ -33,6 +33,15 @@ runs_option = click.option(
 @click.option("--scenario", metavar="NAME", help="Only the runs of this scenario.")
 @click.option("--limit", default=50, show_default=True, help="How many runs to list.")
 @click.option("--changes", is_flag=True, help="Find change points across the stored runs.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="How runs are listed: a table for people; JSON or CSV (every field, never cut) for "
+    "scripts.",
+)
 @store_option
 @runs_option
 @click.pass_context
@@ -41,6 +50,7 @@ def history(
     scenario: str | None,
     limit: int,
     changes: bool,
+    output_format: str,
     store_url: str | None,
     runs_dir: Path,
 ) -> None:
@@ -51,14 +61,18 @@ def history(
     from loadlens.store import open_store
 
     try:
+        if changes and output_format != "table":
+            raise UsageError(f"--format {output_format} lists runs; --changes prints sentences")
         with open_store(store_url, runs_dir) as store:
             if changes:
                 from loadlens.store.changes import history_changes
 
                 lines = [describe_change(c) for c in history_changes(store, scenario)]
                 click.echo("\n".join(lines) if lines else "no change points")
-            else:
+            elif output_format == "table":
                 print_runs(store.runs(scenario, limit))
+            else:
+                print_records(store.runs(scenario, limit), output_format)
     except LoadlensError as error:
         abort(error)
 
@@ -88,6 +102,15 @@ def import_command(dirs: tuple[Path, ...], store_url: str | None, runs_dir: Path
         click.echo(f"skipped {path}: {why}", err=True)
     count = len(report.imported)
     click.echo(f"{count} run{'' if count == 1 else 's'} imported into {url}")
+
+
+def print_records(runs: list[RunSummary], output_format: str) -> None:
+    """The runs as JSON or CSV on stdout (`loadlens.cli.history_formats`)."""
+    import sys
+
+    from loadlens.cli.history_formats import write_runs
+
+    write_runs(runs, output_format, sys.stdout)
 
 
 def print_runs(runs: list[RunSummary]) -> None:

@@ -16,6 +16,11 @@ from loadlens.errors import EXIT_INTERRUPTED, LoadlensError, SpecError
 # command name -> (module, attribute, one-line help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("loadlens.cli.run", "run", "Run a scenario's plan against its target."),
+    "quick": (
+        "loadlens.cli.quick",
+        "quick",
+        "Load one URL from the command line, no scenario file (as `run` otherwise).",
+    ),
     "validate": ("loadlens.cli.validate", "validate", "Check a scenario and list every problem."),
     "demo": ("loadlens.cli.demo", "demo", "Run the bundled demo service and a plan against it."),
     "analyze": (

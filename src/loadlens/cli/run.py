@@ -8,6 +8,7 @@ INCONCLUSIVE). The scheme is `loadlens.errors`'s.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,56 +29,118 @@ if TYPE_CHECKING:
 
     from loadlens.metrics.result import RunResult
     from loadlens.model.scenario import Scenario
+    from loadlens.spec.overrides import Overrides
+
+
+def run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options `loadlens run` and `loadlens quick` share: where results go, how the run
+    goes, and `-e`/`--var` values."""
+    decorators = (
+        click.option(
+            "--out",
+            "out",
+            default="loadlens-runs",
+            show_default=True,
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Directory that receives one sub-directory per run.",
+        ),
+        click.option(
+            "--workers", type=int, default=None, help="Worker processes (default: one per core)."
+        ),
+        click.option(
+            "--quiet", is_flag=True, help="No live view; print only the summary (for CI)."
+        ),
+        click.option("--insecure", is_flag=True, help="Do not verify TLS certificates."),
+        click.option(
+            "--continue-on-fail",
+            is_flag=True,
+            help="Run every stage even when one fails its gates.",
+        ),
+        click.option(
+            "--store",
+            metavar="URL",
+            envvar="LOADLENS_STORE",
+            help="Run history database (default: history.db in --out; env LOADLENS_STORE).",
+        ),
+        click.option(
+            "-e",
+            "--env",
+            "env",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Supply `${env:NAME}`, over the environment's own NAME.",
+        ),
+        click.option(
+            "--var",
+            "assignments",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="A constant variable: fills `{{ NAME }}` in requests, invariants and "
+            "reconciliation (e.g. db=sqlite:///app.db); over the scenario's own `vars:`.",
+        ),
+    )
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
 
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
-@click.option(
-    "--out",
-    "out",
-    default="loadlens-runs",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory that receives one sub-directory per run.",
-)
-@click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
 @click.option("--target", metavar="URL", help="Target URL, overriding the scenario's `target`.")
-@click.option("--quiet", is_flag=True, help="No live view; print only the summary (for CI).")
-@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates.")
 @click.option(
-    "--continue-on-fail", is_flag=True, help="Run every stage even when one fails its gates."
+    "-u",
+    "--users",
+    type=int,
+    default=None,
+    help="Users of every closed stage (or of --stage NAME).",
 )
 @click.option(
-    "--store",
-    metavar="URL",
-    envvar="LOADLENS_STORE",
-    help="Run history database (default: history.db in --out; env LOADLENS_STORE).",
+    "-r",
+    "--rate",
+    metavar="RATE",
+    default=None,
+    help="Arrival rate (100/s, 600/m) of every open stage (or of --stage NAME).",
 )
 @click.option(
-    "--var",
-    "assignments",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Fill `{{ NAME }}` in invariants and reconciliation (e.g. db=sqlite:///app.db).",
+    "-d",
+    "--duration",
+    metavar="DURATION",
+    default=None,
+    help="Hold duration (30s, 2m) of every stage (or of --stage NAME).",
 )
+@click.option("--stage", metavar="NAME", help="The one stage -u, -r and -d change.")
+@run_options
 def run(
     file: str,
+    target: str | None,
+    users: int | None,
+    rate: str | None,
+    duration: str | None,
+    stage: str | None,
     out: Path,
     workers: int | None,
-    target: str | None,
     quiet: bool,
     insecure: bool,
     continue_on_fail: bool,
     store: str | None,
+    env: tuple[str, ...],
     assignments: tuple[str, ...],
 ) -> None:
     """Run a scenario's plan against its target."""
     from loadlens.cli.main import abort
+    from loadlens.spec.overrides import parse_overrides
 
     try:
-        variables = parse_assignments(assignments)
+        overrides = parse_overrides(
+            users=users,
+            rate=rate,
+            duration=duration,
+            stage=stage,
+            env=env,
+            variables=assignments,
+        )
         code = execute(
-            file, out, workers, target, quiet, insecure, continue_on_fail, store, variables
+            file, out, workers, target, quiet, insecure, continue_on_fail, store, overrides
         )
     except LoadlensError as error:
         abort(error)
@@ -94,13 +157,13 @@ def execute(
     insecure: bool,
     continue_on_fail: bool = False,
     store: str | None = None,
-    variables: dict[str, str] | None = None,
+    overrides: Overrides | None = None,
 ) -> int:
     """Load, run and summarise; returns the exit code."""
     from loadlens.spec import load_scenario
 
     check_workers(workers)
-    scenario = load_scenario(file, target_override=target)
+    scenario = load_scenario(file, target_override=target, overrides=overrides)
     return run_and_summarise(
         scenario,
         out,
@@ -110,19 +173,8 @@ def execute(
         console_for_output(),
         continue_on_fail=continue_on_fail,
         store=store,
-        variables=variables,
+        variables=dict(overrides.variables) if overrides is not None else None,
     )
-
-
-def parse_assignments(assignments: tuple[str, ...]) -> dict[str, str]:
-    """`NAME=VALUE` pairs of `--var`."""
-    variables: dict[str, str] = {}
-    for assignment in assignments:
-        name, equals, value = assignment.partition("=")
-        if not equals or not name.strip():
-            raise UsageError(f"--var takes NAME=VALUE, not `{assignment}`")
-        variables[name.strip()] = value
-    return variables
 
 
 def check_workers(workers: int | None) -> None:

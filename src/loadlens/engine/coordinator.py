@@ -60,6 +60,7 @@ from loadlens.metrics.lost_worker import LostWorker
 from loadlens.metrics.result import RunInfo, RunResult, StageInfo, write_result
 from loadlens.model.integrity import Ledger, Moment
 from loadlens.model.redaction import Redactor
+from loadlens.model.template import Template, VarSource
 
 _START_DELAY_NS = 200_000_000  # lets every worker receive its order before the common start
 _POLL_S = 0.1
@@ -225,9 +226,9 @@ class Coordinator:
         self._start_workers()
         index = 0
         pools: dict[str, list[object]] = {}
-        variables: dict[str, object] = {}
+        variables = _constant_variables(compiled.scenario.variables)
         if compiled.setup:
-            pools, variables = self._in_process(directory, index, compiled.setup)
+            pools, variables = self._in_process(directory, index, compiled.setup, variables)
             index += 1
         self._await_workers()
         self.service.start_observing()
@@ -266,13 +267,22 @@ class Coordinator:
         return not (self.interrupts or self.failures)
 
     def _in_process(
-        self, directory: RunDirectory, index: int, steps: tuple[CompiledStep, ...]
+        self,
+        directory: RunDirectory,
+        index: int,
+        steps: tuple[CompiledStep, ...],
+        variables: dict[str, object] | None = None,
     ) -> tuple[dict[str, list[object]], dict[str, object]]:
         info = self.infos[index]
         self.listener.stage_started(info)
         started = time.time()
         frame, pools, variables = run_phase(
-            self.compiled, steps, index, self.options.client, lambda: self.interrupts > 0
+            self.compiled,
+            steps,
+            index,
+            self.options.client,
+            lambda: self.interrupts > 0,
+            variables,
         )
         self._take(directory, frame)
         self.accumulator.mark_stage(index, started_at=started, ended_at=time.time())
@@ -446,3 +456,21 @@ class Coordinator:
 def default_workers() -> int:
     """One worker per core."""
     return max(1, os.cpu_count() or 1)
+
+
+def _constant_variables(variables: tuple[tuple[str, Template], ...]) -> dict[str, object]:
+    """The `vars:` (and `--var`) values that are the same for every user: plain text, or
+    templates of such values only; they start every user's variables (setup's captures add to
+    them). A template with a builtin, feeder or pool reference is left out."""
+    values: dict[str, object] = {}
+    for name, template in variables:
+        if template.static is not None:
+            values[name] = template.static
+        elif all(
+            isinstance(part, str) or (part.source is VarSource.USER and part.name in values)
+            for part in template.parts
+        ):
+            values[name] = "".join(
+                part if isinstance(part, str) else str(values[part.name]) for part in template.parts
+            )
+    return values

@@ -23,12 +23,14 @@ def run_phase(
     stage: int,
     client: ClientOptions,
     should_stop: Callable[[], bool],
+    variables: dict[str, object] | None = None,
 ) -> tuple[Frame, dict[str, list[object]], dict[str, object]]:
-    """Run the steps once; the frame of what was sent, and the pools and variables it left."""
+    """Run the steps once, the user starting with `variables`; the frame of what was sent, and
+    the pools and variables it left."""
     shared = SharedData(rng=random.Random())
     for feeder in compiled.scenario.feeders:
         shared.feeders[feeder.name] = FeederCursor(feeder, 0, 1, shared.rng)
-    user = UserState(user_id=0, shared=shared, variables={})
+    user = UserState(user_id=0, shared=shared, variables=dict(variables or {}))
     recorder = Recorder(compiled.operations)
     asyncio.run(_run(steps, user, recorder, client, should_stop))
     health = Health(

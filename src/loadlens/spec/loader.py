@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import runpy
 import traceback
 from collections.abc import Mapping
@@ -13,13 +14,20 @@ from loadlens.errors import Problem, SpecError
 from loadlens.model.scenario import Scenario
 from loadlens.spec.env import EnvSubstitution
 from loadlens.spec.nodes import Origin, from_python
+from loadlens.spec.overrides import Overrides
 from loadlens.spec.reader import Reader
 from loadlens.spec.validate_scenario import build_scenario, check_target
 from loadlens.spec.yaml_nodes import YamlSyntaxError, compose_yaml
 
 
-def load_scenario(path: str | Path, *, target_override: str | None = None) -> Scenario:
-    """The scenario in `path`, validated; raises SpecError listing every problem."""
+def load_scenario(
+    path: str | Path,
+    *,
+    target_override: str | None = None,
+    overrides: Overrides | None = None,
+) -> Scenario:
+    """The scenario in `path`, validated, with the command line's `overrides` applied; raises
+    SpecError listing every problem."""
     path = Path(path)
     file = str(path)
     try:
@@ -36,10 +44,14 @@ def load_scenario(path: str | Path, *, target_override: str | None = None) -> Sc
             problem = Problem(file, 1, 1, "", f"not UTF-8 text: {error.reason}")
             raise SpecError([problem]) from None
         scenario = parse_yaml_text(
-            text, file=file, base_dir=path.parent, target_override=target_override
+            text,
+            file=file,
+            base_dir=path.parent,
+            target_override=target_override,
+            overrides=overrides,
         )
     elif path.suffix == ".py":
-        scenario = _load_python(path, target_override)
+        scenario = _load_python(path, target_override, overrides or Overrides())
     else:
         message = "expected a `.yaml`, `.yml` or `.py` scenario file"
         raise SpecError([Problem(file, 0, 0, "", message)])
@@ -52,15 +64,18 @@ def parse_yaml_text(
     file: str = "<string>",
     base_dir: Path | None = None,
     target_override: str | None = None,
+    overrides: Overrides | None = None,
 ) -> Scenario:
     """The scenario written in YAML `text`; `file` names it in problems."""
-    env = EnvSubstitution()
+    overrides = overrides or Overrides()
+    env = EnvSubstitution(overrides.environ(os.environ))
     try:
         root = compose_yaml(text, file, env)
     except YamlSyntaxError as error:
         raise SpecError([error.problem]) from None
     if root is None:
         raise SpecError([Problem(file, 1, 1, "", "the scenario is empty")])
+    overrides.declare_variables(root)
     scenario = build_scenario(
         root,
         Reader(file),
@@ -69,6 +84,7 @@ def parse_yaml_text(
         target_override=target_override,
     )
     digest = hashlib.sha256(text.encode()).hexdigest()
+    scenario = overrides.apply(scenario)
     return dataclasses.replace(scenario, source_sha256=digest, secrets=env.secrets_of(scenario))
 
 
@@ -78,10 +94,13 @@ def build_from_mapping(
     origin: Origin,
     base_dir: Path,
     target_override: str | None = None,
+    overrides: Overrides | None = None,
 ) -> Scenario:
     """The scenario written as plain Python values (what the builder functions make)."""
-    env = EnvSubstitution()
+    overrides = overrides or Overrides()
+    env = EnvSubstitution(overrides.environ(os.environ))
     root = from_python(dict(tree), origin, env)
+    overrides.declare_variables(root)
     scenario = build_scenario(
         root,
         Reader(origin.file),
@@ -89,10 +108,11 @@ def build_from_mapping(
         secrets=frozenset(env.secrets),
         target_override=target_override,
     )
+    scenario = overrides.apply(scenario)
     return dataclasses.replace(scenario, secrets=env.secrets_of(scenario))
 
 
-def _load_python(path: Path, target_override: str | None) -> Scenario:
+def _load_python(path: Path, target_override: str | None, overrides: Overrides) -> Scenario:
     from loadlens.spec.builder import ScenarioDraft  # the builder imports this module
 
     file = str(path)
@@ -113,15 +133,22 @@ def _load_python(path: Path, target_override: str | None) -> Scenario:
         message = f"{type(error).__name__} while importing: {error}"
         raise SpecError([Problem(file, line, 0, "", message)]) from None
     value = namespace.get("scenario")
-    if isinstance(value, ScenarioDraft):
-        return value.build(target_override=target_override)
-    if isinstance(value, Scenario):
+    if isinstance(value, ScenarioDraft):  # validated here, so `-e` and `--var` reach it
+        origin = value.tree.origin or Origin("<python>", 0)
+        return build_from_mapping(
+            value.tree,
+            origin=origin,
+            base_dir=value.base_dir,
+            target_override=target_override,
+            overrides=overrides,
+        )
+    if isinstance(value, Scenario):  # built while imported: `-e` came too late for it
         if target_override is not None:
             problem = check_target(target_override)
             if problem:
                 raise SpecError([Problem(file, 0, 0, "--target", problem)])
-            return dataclasses.replace(value, target=target_override)
-        return value
+            value = dataclasses.replace(value, target=target_override)
+        return overrides.apply(value)
     message = (
         "a Python scenario must set a module-level `scenario` "
         "(from `loadlens.scenario.scenario(...)`)"
