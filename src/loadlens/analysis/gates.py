@@ -4,6 +4,12 @@ A gate sees a `Measurement`: the outcome counts and the lossless merge of the la
 histograms of the operations it selects, over the whole stage or one window, plus the
 generator's late and dropped iterations and how many seconds it spans. Percentiles come from
 the merged histogram, never from averaging per-operation or per-second percentiles.
+
+The generator's error bound (analysis/generator.py) comes as a `Bounded`: the same latencies
+with each worker second's bound subtracted and added. A latency gate FAILS only when it fails
+on both, PASSES only when it passes on both, and is UNCERTAIN when the two disagree: the bound
+straddles the target. Error-rate and other count gates never see the bound; a throughput gate
+that fails while the generator was saturated is UNCERTAIN (the generator could send no more).
 """
 
 from __future__ import annotations
@@ -16,10 +22,26 @@ from loadlens.metrics.frame import Health
 from loadlens.metrics.histogram import LatencySummary, decode_histogram, merge_into, new_histogram
 from loadlens.metrics.result import OpStats
 from loadlens.model.outcome import OutcomeKind, is_success_key
-from loadlens.model.threshold import Metric, Threshold, Unit
+from loadlens.model.threshold import Comparison, Metric, Threshold, Unit
 from loadlens.model.verdict import GateResult, GateStatus
 
 _SUMMARY_PERCENTILES = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p999"}
+
+
+@dataclass(slots=True)
+class Bounded:
+    """The selected latencies with each worker second's error bound subtracted and added."""
+
+    low: Any = field(default_factory=new_histogram)
+    high: Any = field(default_factory=new_histogram)
+    bound_ms: float = 0.0  # the largest bound of a second in it
+    cause: str = ""  # that second's cause
+    saturated: str = ""  # why the generator was the limit, when it was (throughput gates)
+
+    def add_bound(self, bound_ms: float, cause: str) -> None:
+        """Keep the largest bound and its cause."""
+        if bound_ms > self.bound_ms:
+            self.bound_ms, self.cause = bound_ms, cause
 
 
 @dataclass(slots=True)
@@ -32,6 +54,7 @@ class Measurement:
     late: int = 0
     dropped: int = 0
     observed: Mapping[str, Sequence[float]] = field(default_factory=dict)  # service samples
+    bounded: Bounded | None = None  # None: judged without an error bound (e.g. from disk)
 
     @property
     def count(self) -> int:
@@ -59,10 +82,12 @@ def evaluate_stage(
     *,
     stage: str = "",
     observed: Mapping[str, Sequence[float]] | None = None,
+    bounded: Bounded | None = None,
 ) -> GateResult:
     """Judge a gate over a whole stage from its per-operation stats (histograms merged) and,
-    for a service metric, the samples observed during the stage."""
-    measurement = Measurement(seconds=duration_s, observed=observed or {})
+    for a service metric, the samples observed during the stage; `bounded`: the generator's
+    error bound over the same operations."""
+    measurement = Measurement(seconds=duration_s, observed=observed or {}, bounded=bounded)
     for name in selected(threshold, operations):
         stats = operations[name]
         measurement.add_outcomes(stats.outcomes)
@@ -89,6 +114,10 @@ def judge(
         status = GateStatus.INSUFFICIENT
     else:
         status = GateStatus.PASSED if threshold.passes(measured) else GateStatus.FAILED
+    bound_ms, cause = 0.0, ""
+    bounded = measurement.bounded
+    if bounded is not None and measured is not None and status is not GateStatus.INSUFFICIENT:
+        status, bound_ms, cause = _within_bound(threshold, bounded, measured, status)
     return GateResult(
         gate=threshold.describe(),
         stage=stage,
@@ -100,7 +129,38 @@ def judge(
         required=required,
         measured_text="" if measured is None else display(threshold, measured),
         at_second=at_second,
+        bound_ms=bound_ms,
+        bound_cause=cause,
     )
+
+
+def _within_bound(
+    threshold: Threshold, bounded: Bounded, measured: float, status: GateStatus
+) -> tuple[GateStatus, float, str]:
+    """The status judged against the generator's error bound, the bound on the gate's value
+    and its cause (module docstring)."""
+    if threshold.metric in (Metric.RPS, Metric.COUNT):
+        if status is GateStatus.FAILED and bounded.saturated:
+            return GateStatus.UNCERTAIN, 0.0, bounded.saturated
+        return status, 0.0, ""
+    if threshold.unit is not Unit.LATENCY or bounded.bound_ms <= 0:
+        return status, 0.0, ""
+    low, _ = _latency(threshold, bounded.low)
+    high, _ = _latency(threshold, bounded.high)
+    low = measured if low is None else min(low, measured)
+    high = measured if high is None else max(high, measured)
+    bound = max(measured - low, high - measured)
+    verdicts = {threshold.passes(value) for value in (low, measured, high)}
+    straddles = (
+        threshold.op is Comparison.BETWEEN
+        and low < threshold.low
+        and (threshold.high is not None and high > threshold.high)
+    )
+    if verdicts == {True}:
+        return GateStatus.PASSED, bound, bounded.cause
+    if verdicts == {False} and not straddles:
+        return GateStatus.FAILED, bound, bounded.cause
+    return GateStatus.UNCERTAIN, bound, bounded.cause
 
 
 def measure(threshold: Threshold, m: Measurement) -> tuple[float | None, int]:
@@ -215,8 +275,19 @@ def describe_result(result: GateResult) -> str:
         )
     if result.status is GateStatus.NOT_AVAILABLE:
         return f"{where}{result.gate} could not be judged: the metric was not measured"
+    default = " (a default gate)" if result.default else ""
+    if result.status is GateStatus.UNCERTAIN:
+        within = f" ± {result.bound_ms:,.1f} ms" if result.bound_ms else ""
+        return (
+            f"{where}{result.gate}{default} is uncertain: measured {result.measured_text}"
+            f"{within}{window} ({result.samples:,} samples); the generator's error bound "
+            f"straddles the target: {result.bound_cause}"
+        )
     verb = "passed" if result.status is GateStatus.PASSED else "failed"
+    bound = ""
+    if result.bound_ms >= 1.0:
+        bound = f", even allowing ± {result.bound_ms:,.1f} ms for the generator's own delays"
     return (
-        f"{where}{result.gate} {verb}: measured {result.measured_text}{window} "
-        f"({result.samples:,} samples)"
+        f"{where}{result.gate}{default} {verb}: measured {result.measured_text}{window} "
+        f"({result.samples:,} samples{bound})"
     )

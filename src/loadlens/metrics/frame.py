@@ -61,6 +61,10 @@ class Health:
     late: int = 0  # open model: iterations started > 2 ms after their intended time
     dropped: int = 0  # open model: iterations not started because max_in_flight was reached
     lateness_p99_ms: float = 0.0  # open model: p99 of (actual - intended) send time
+    # Whether the process was descheduled (docs/thresholds.md, "The generator's error bound"):
+    loop_lag_p99_ms: float = 0.0  # p99 of the second's event-loop lag probes
+    involuntary_switches: int = 0  # the kernel took the CPU away this often (getrusage)
+    steal_percent: float = 0.0  # the host's CPU time stolen by its hypervisor (/proc/stat)
 
     def merge(self, other: Health) -> None:
         """Fold another worker's health for the same second in: sums and maxima."""
@@ -71,6 +75,9 @@ class Health:
         self.late += other.late
         self.dropped += other.dropped
         self.lateness_p99_ms = max(self.lateness_p99_ms, other.lateness_p99_ms)
+        self.loop_lag_p99_ms = max(self.loop_lag_p99_ms, other.loop_lag_p99_ms)
+        self.involuntary_switches += other.involuntary_switches
+        self.steal_percent = max(self.steal_percent, other.steal_percent)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -82,6 +89,9 @@ class Health:
             "late": self.late,
             "dropped": self.dropped,
             "lateness_p99_ms": self.lateness_p99_ms,
+            "loop_lag_p99_ms": self.loop_lag_p99_ms,
+            "involuntary_switches": self.involuntary_switches,
+            "steal_percent": self.steal_percent,
         }
 
     @classmethod
@@ -95,6 +105,9 @@ class Health:
             late=int(d["late"]),
             dropped=int(d["dropped"]),
             lateness_p99_ms=float(d["lateness_p99_ms"]),
+            loop_lag_p99_ms=float(d.get("loop_lag_p99_ms", 0.0)),
+            involuntary_switches=int(d.get("involuntary_switches", 0)),
+            steal_percent=float(d.get("steal_percent", 0.0)),
         )
 
 

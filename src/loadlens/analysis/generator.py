@@ -1,0 +1,144 @@
+"""The generator's error bound: how much its own delays could have moved each second's latencies.
+
+Why the event-loop lag bounds it (docs/thresholds.md, "The generator's error bound"): a worker
+times a request from its send to the moment its event loop handles the response. When the
+process is descheduled (the host is busy) or the loop is stuck in other work (the generator is
+saturated), a response that has arrived waits until the loop runs again, and that wait is added
+to its latency. The lag probe (a 50 ms sleep, timed) overshoots by the same stall, so no wait
+in a second was longer than that second's largest lag. A stall is recorded when the loop
+resumes, which may fall in the next second's frame, so a worker second's bound is the larger
+of its own lag and the lag of its previous second. Lag never makes a request faster, but a
+stalled generator also sends later and so loads the service less than planned: the bound is
+applied both ways, and a gate is judged on the interval [measured - bound, measured + bound].
+
+Each bound carries its cause: a worker at or above `max_cpu` was saturated (the generator was
+the limit); lag with the CPU below it, with involuntary context switches or stolen CPU, means
+the host was busy (the process was descheduled); lag without either is the loop's own work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from loadlens.metrics.frame import Health
+from loadlens.metrics.result import RunResult, SeriesPoint
+from loadlens.model.generator import GeneratorLimits, LagBound
+
+# Below this much lag there is nothing to name: the timer's own slack (about 0.1-1 ms).
+SLACK_MS = 2.0
+# Stolen CPU above this share of the host's time says the hypervisor, not we, were short.
+STEAL_PERCENT = 1.0
+# Open model: more than this share of a stage's arrivals started late (> 2 ms after their
+# time) says the generator could not keep the schedule, whatever its CPU showed.
+MAX_LATE_FRACTION = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class SecondBound:
+    """The bound on one worker second's latencies, and why."""
+
+    bound_ms: float
+    cause: str
+
+
+def lag_of(health: Health, limits: GeneratorLimits) -> float:
+    """The lag (ms) of one worker second that the scenario's `lag_bound` counts."""
+    if limits.lag_bound is LagBound.P99:
+        return health.loop_lag_p99_ms
+    return health.loop_lag_ms
+
+
+def worker_bound(
+    health: Health,
+    previous_lag_ms: float,
+    limits: GeneratorLimits,
+    *,
+    worker: int,
+    second: int,
+) -> SecondBound:
+    """The bound on a worker second, given that worker's counted lag in its previous second."""
+    bound = max(lag_of(health, limits), previous_lag_ms)
+    if bound <= 0:
+        return SecondBound(0.0, "")
+    return SecondBound(
+        bound, f"event-loop lag {bound:,.1f} ms in second {second} ({why(health, limits, worker)})"
+    )
+
+
+def why(health: Health, limits: GeneratorLimits, worker: int | None = None) -> str:
+    """What the health of one worker second says: saturated, host busy, or neither."""
+    who = "worker" if worker is None else f"worker {worker}"
+    cpu = f"{who} at {health.cpu_percent:.0f} % CPU"
+    if health.cpu_percent >= limits.max_cpu_percent:
+        return f"{cpu}: the generator was saturated"
+    signs = []
+    if health.involuntary_switches:
+        signs.append(f"descheduled {health.involuntary_switches:,} times")
+    if health.steal_percent >= STEAL_PERCENT:
+        signs.append(f"{health.steal_percent:.0f} % of the host's CPU stolen")
+    if signs or health.loop_lag_ms >= SLACK_MS:
+        return ", ".join([cpu, *signs]) + ": the host was busy"
+    return f"{cpu}: timer slack"
+
+
+def saturated(health: Health, limits: GeneratorLimits, workers: int = 1) -> bool:
+    """Whether a second's worker CPU (summed over `workers`) reached the saturation limit."""
+    return health.cpu_percent / max(workers, 1) >= limits.max_cpu_percent
+
+
+def generator_notes(result: RunResult, limits: GeneratorLimits | None = None) -> list[str]:
+    """Per stage, what the generator's health says when it says anything: saturated seconds
+    (the generator was the limit) and the largest lag (what bounded the latencies)."""
+    limits = limits or GeneratorLimits()
+    notes = saturation(result, limits)
+    for name, points in _by_stage(result):
+        worst = max(points, key=lambda p: p.health.loop_lag_ms)
+        if worst.health.loop_lag_ms >= SLACK_MS:
+            health = worst.health
+            per_worker = Health(
+                cpu_percent=health.cpu_percent / max(worst.workers, 1),
+                loop_lag_ms=health.loop_lag_ms,
+                involuntary_switches=health.involuntary_switches,
+                steal_percent=health.steal_percent,
+            )
+            notes.append(
+                f"stage `{name}`: event-loop lag up to {health.loop_lag_ms:,.1f} ms in second "
+                f"{worst.second} ({why(per_worker, limits)}); latency gates are judged within "
+                "this bound"
+            )
+    return notes
+
+
+def saturation(result: RunResult, limits: GeneratorLimits | None = None) -> list[str]:
+    """The stages in which the generator, not the service, was the limit (its CPU, or its
+    schedule in the open model), described."""
+    limits = limits or GeneratorLimits()
+    notes: list[str] = []
+    requests = {stage.info.name: stage.total.count for stage in result.stages}
+    for name, points in _by_stage(result):
+        late = sum(p.health.late for p in points)
+        total = requests.get(name, 0)
+        if total and late > MAX_LATE_FRACTION * total:
+            notes.append(
+                f"stage `{name}`: the generator was saturated: {late:,} iterations started "
+                f"late ({late / total:.1%} of {total:,} requests)"
+            )
+        busy = sum(1 for p in points if saturated(p.health, limits, p.workers))
+        if busy > limits.saturated_seconds * len(points):
+            top = max(p.health.cpu_percent / max(p.workers, 1) for p in points)
+            notes.append(
+                f"stage `{name}`: the generator was saturated: worker CPU ≥ "
+                f"{limits.max_cpu_percent:.0f} % in {busy} of {len(points)} seconds "
+                f"(max {top:.0f} %)"
+            )
+    return notes
+
+
+def _by_stage(result: RunResult) -> Iterable[tuple[str, list[SeriesPoint]]]:
+    by_stage: dict[int, list[SeriesPoint]] = {}
+    for point in result.series:
+        by_stage.setdefault(point.stage, []).append(point)
+    names = {stage.info.index: stage.info.name for stage in result.stages}
+    for index, points in sorted(by_stage.items()):
+        yield names.get(index, str(index)), points
