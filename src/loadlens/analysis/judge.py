@@ -140,6 +140,19 @@ class GateJudge:
         self.tracker.forget(stage)
         return passed
 
+    def live(self, stage: int) -> list[GateResult]:
+        """Each of a stage's gates judged on what has arrived so far (for a live view): a
+        windowed gate on its newest window, any other on the stage so far."""
+        name = self.names.get(stage, str(stage))
+        newest = self.tracker.newest_second(stage)
+        if newest < 0:
+            return []
+        results = []
+        for gate in self.gates.get(stage, ()):
+            result = self.tracker.evaluate(gate, stage, newest, stage_name=name)
+            results.append(dataclasses.replace(result, default=self.defaulted))
+        return results
+
     def tracker_late(self, stage: int) -> int:
         """Late iterations of a stage so far."""
         return self.tracker.stage_totals(stage)[0]

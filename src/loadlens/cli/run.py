@@ -177,7 +177,9 @@ def run_and_summarise(
     )
     listener = None if quiet else LiveView(console, len(scenario.plan))
     coordinator = Coordinator(compiled, options, listener)
-    attach_judge(coordinator)
+    judge = attach_judge(coordinator)
+    if listener is not None:
+        listener.gates = judge.live
     outcome = coordinator.run()
     console.print(summary(outcome.result))
     for note in outcome.notes:
