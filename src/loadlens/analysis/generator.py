@@ -91,7 +91,7 @@ def generator_notes(result: RunResult, limits: GeneratorLimits | None = None) ->
     """Per stage, what the generator's health says when it says anything: saturated seconds
     (the generator was the limit) and the largest lag (what bounded the latencies)."""
     limits = limits or GeneratorLimits()
-    notes = saturation(result, limits)
+    notes = saturation(result, limits) + behind_schedule(result)
     for name, points in _by_stage(result):
         worst = max(points, key=lambda p: p.health.loop_lag_ms)
         if worst.health.loop_lag_ms >= SLACK_MS:
@@ -111,19 +111,10 @@ def generator_notes(result: RunResult, limits: GeneratorLimits | None = None) ->
 
 
 def saturation(result: RunResult, limits: GeneratorLimits | None = None) -> list[str]:
-    """The stages in which the generator, not the service, was the limit (its CPU, or its
-    schedule in the open model), described."""
+    """The stages in which the generator's CPU, not the service, was the limit, described."""
     limits = limits or GeneratorLimits()
     notes: list[str] = []
-    requests = {stage.info.name: stage.total.count for stage in result.stages}
     for name, points in _by_stage(result):
-        late = sum(p.health.late for p in points)
-        total = requests.get(name, 0)
-        if total and late > MAX_LATE_FRACTION * total:
-            notes.append(
-                f"stage `{name}`: the generator was saturated: {late:,} iterations started "
-                f"late ({late / total:.1%} of {total:,} requests)"
-            )
         busy = sum(1 for p in points if saturated(p.health, limits, p.workers))
         if busy > limits.saturated_seconds * len(points):
             top = max(p.health.cpu_percent / max(p.workers, 1) for p in points)
@@ -131,6 +122,22 @@ def saturation(result: RunResult, limits: GeneratorLimits | None = None) -> list
                 f"stage `{name}`: the generator was saturated: worker CPU ≥ "
                 f"{limits.max_cpu_percent:.0f} % in {busy} of {len(points)} seconds "
                 f"(max {top:.0f} %)"
+            )
+    return notes
+
+
+def behind_schedule(result: RunResult) -> list[str]:
+    """Open-model stages whose arrivals mostly could not start on time, described (a busy host
+    or a saturated generator: either way the planned rate was not sent as planned)."""
+    notes: list[str] = []
+    requests = {stage.info.name: stage.total.count for stage in result.stages}
+    for name, points in _by_stage(result):
+        late = sum(p.health.late for p in points)
+        total = requests.get(name, 0)
+        if total and late > MAX_LATE_FRACTION * total:
+            notes.append(
+                f"stage `{name}`: {late:,} iterations started late "
+                f"({late / total:.1%} of {total:,} requests)"
             )
     return notes
 

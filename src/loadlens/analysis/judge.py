@@ -55,7 +55,8 @@ class GateJudge:
         self.results: list[GateResult] = []
         self.observed: dict[int, dict[str, Sequence[float]]] = {}  # stage -> metric -> samples
         every = [g for stage_gates in self.gates.values() for g in stage_gates]
-        self.tracker = WindowTracker.for_gates(every, limits)
+        self.limits = limits or GeneratorLimits()
+        self.tracker = WindowTracker.for_gates(every, self.limits)
         self._judged: dict[int, int] = {}  # stage -> newest second judged
         self._windows: dict[tuple[int, int], GateResult] = {}  # (stage, gate index) -> kept
 
@@ -167,7 +168,9 @@ class GateJudge:
 
         result.gates = list(self.results)
         result.findings = diagnose(result)
-        result.verdict = decide(result, self.results, stages_not_run=stages_not_run)
+        result.verdict = decide(
+            result, self.results, stages_not_run=stages_not_run, limits=self.limits
+        )
 
 
 def _abort_reason(result: GateResult, by_confidence: bool) -> str:

@@ -6,9 +6,10 @@ cannot be trusted) makes the run INCONCLUSIVE. Then a FAILED gate, an unreachabl
 major SERVICE_BUG finding (a race, leak-like drift, an input-dependent 5xx) gives NO-GO: gates
 are judged against the generator's error bound (analysis/generator.py), so a FAILED gate
 failed even with the bound subtracted, however busy the host was. Then an interrupted or
-incomplete run, a gate whose bound straddles its target (UNCERTAIN), or a gate without enough
-samples to judge gives INCONCLUSIVE. Otherwise GO. The generator's health is no veto by itself:
-it widens the bound, and the reasons name the bound and its cause when it decided.
+incomplete run, a gate whose bound straddles its target (UNCERTAIN), a gate without enough
+samples to judge, or a saturated generator (its CPU at the `generator:` limit: the planned load
+was not delivered, so a pass says nothing) gives INCONCLUSIVE. Otherwise GO. A busy host is no
+veto: it widens the bound, and the reasons name the bound and its cause when it decided.
 
 TEST_SCRIPT, TEST_DATA and POLICY findings never decide the verdict by themselves; they, and
 every other finding above info, are named in the reasons.
@@ -19,8 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from loadlens.analysis.gates import describe_result
+from loadlens.analysis.generator import saturation
 from loadlens.metrics.result import RunResult
 from loadlens.model.finding import Attribution, Finding, FindingClass, Severity
+from loadlens.model.generator import GeneratorLimits
 from loadlens.model.integrity import InvariantResult, ReconciliationResult
 from loadlens.model.verdict import GateResult, GateStatus, Verdict, VerdictKind
 
@@ -31,9 +34,10 @@ def decide(
     *,
     stages_not_run: Sequence[str] = (),
     findings: Sequence[Finding] | None = None,
+    limits: GeneratorLimits | None = None,
 ) -> Verdict:
     """The verdict on a run from its gate results and findings (default: the result's own);
-    the reasons say what decided it."""
+    `limits`: the scenario's `generator:` block. The reasons say what decided it."""
     found = list(result.findings if findings is None else findings)
     gates = tuple(gate_results)
     failed = [g for g in gates if g.status is GateStatus.FAILED]
@@ -72,6 +76,9 @@ def decide(
             "the run is incomplete" + (f": stages not run: {missing}" if missing else "")
         )
     reasons.extend(describe_result(g) for g in gates if g.status is GateStatus.UNCERTAIN)
+    reasons.extend(
+        f"the planned load was not delivered: {note}" for note in saturation(result, limits)
+    )
     reasons.extend(describe_result(g) for g in insufficient)
     reasons.extend(
         f"invariant `{i.name}` could not be checked: {i.error}"

@@ -68,6 +68,15 @@ def test_a_failed_gate_is_no_go_however_busy_the_generator() -> None:
     assert verdict.failed_stage == "warm"
 
 
+def test_a_saturated_generator_leaves_passing_gates_inconclusive() -> None:
+    verdict = decide(_result(cpu=99.0), [_gate(GateStatus.PASSED)])
+    assert verdict.kind is VerdictKind.INCONCLUSIVE
+    assert verdict.reasons == (
+        "the planned load was not delivered: stage `warm`: the generator was saturated: "
+        "worker CPU ≥ 90 % in 10 of 10 seconds (max 99 %)",
+    )
+
+
 def test_loop_lag_and_late_iterations_alone_decide_nothing() -> None:
     assert decide(_result(lag=80.0), [_gate(GateStatus.PASSED)]).kind is VerdictKind.GO
     assert decide(_result(late=2), []).kind is VerdictKind.GO

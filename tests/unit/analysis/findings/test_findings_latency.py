@@ -101,8 +101,9 @@ def test_throughput_that_follows_load_is_no_saturation() -> None:
     assert majors(diagnose(run(stages))) == []
 
 
-def test_a_busy_generator_is_a_load_generator_finding_but_no_veto() -> None:
-    # the gates were judged against the generator's error bound; its health is named only
+def test_a_saturated_generator_is_named_and_leaves_a_pass_inconclusive() -> None:
+    # it could not deliver the planned load, so passing gates say nothing; it is a minor
+    # finding (the gates were judged against its error bound) and a reason of the verdict
     series = [
         point(0, t, {"get": SeriesOp(100, 100, 0, 100, 5, 6, 7)}, cpu=99.0) for t in range(10)
     ]
@@ -112,7 +113,11 @@ def test_a_busy_generator_is_a_load_generator_finding_but_no_veto() -> None:
     assert findings[0].severity is Severity.MINOR
     assert "saturated: worker CPU ≥ 90 % in 10 of 10 seconds" in findings[0].evidence[0].text
     verdict = decide(result, [], findings=findings)
-    assert verdict.kind is VerdictKind.GO
+    assert verdict.kind is VerdictKind.INCONCLUSIVE
+    assert verdict.reasons[0] == (
+        "the planned load was not delivered: stage `s1`: the generator was saturated: worker "
+        "CPU ≥ 90 % in 10 of 10 seconds (max 99 %)"
+    )
 
 
 def test_a_violated_invariant_is_a_service_bug_with_its_rows() -> None:
