@@ -74,7 +74,8 @@ def why(health: Health, limits: GeneratorLimits, worker: int | None = None) -> s
         return f"{cpu}: the generator was saturated"
     signs = []
     if health.involuntary_switches:
-        signs.append(f"descheduled {health.involuntary_switches:,} times")
+        times = "time" if health.involuntary_switches == 1 else "times"
+        signs.append(f"descheduled {health.involuntary_switches:,} {times}")
     if health.steal_percent >= STEAL_PERCENT:
         signs.append(f"{health.steal_percent:.0f} % of the host's CPU stolen")
     if signs or health.loop_lag_ms >= SLACK_MS:

@@ -41,7 +41,8 @@ def find(result: RunResult) -> list[Finding]:
             )
         )
     samples = result.total.latency.count
-    if requests and samples < MIN_RUN_SAMPLES:
+    # none at all: nothing answered, which the unreachable finding names (not "run longer")
+    if requests and 0 < samples < MIN_RUN_SAMPLES:
         findings.append(
             Finding(
                 kind=FindingClass.MEASUREMENT,
