@@ -29,6 +29,10 @@ from loadlens.model.generator import GeneratorLimits, LagBound
 SLACK_MS = 2.0
 # Stolen CPU above this share of the host's time says the hypervisor, not we, were short.
 STEAL_PERCENT = 1.0
+# Open model: a stage that sent fewer than this share of the arrivals its rate planned did not
+# deliver its load (late arrivals are still sent, so a busy host's stalls do not count here).
+MIN_DELIVERED = 0.80
+MIN_PLANNED = 20  # fewer planned arrivals than this: too few to tell a shortfall from rounding
 # Open model: more than this share of a stage's arrivals started late (> 2 ms after their
 # time) says the generator could not keep the schedule, whatever its CPU showed.
 MAX_LATE_FRACTION = 0.05
@@ -92,7 +96,7 @@ def generator_notes(result: RunResult, limits: GeneratorLimits | None = None) ->
     """Per stage, what the generator's health says when it says anything: saturated seconds
     (the generator was the limit) and the largest lag (what bounded the latencies)."""
     limits = limits or GeneratorLimits()
-    notes = saturation(result, limits) + behind_schedule(result)
+    notes = saturation(result, limits) + undelivered(result) + behind_schedule(result)
     for name, points in _by_stage(result):
         worst = max(points, key=lambda p: p.health.loop_lag_ms)
         if worst.health.loop_lag_ms >= SLACK_MS:
@@ -123,6 +127,31 @@ def saturation(result: RunResult, limits: GeneratorLimits | None = None) -> list
                 f"stage `{name}`: the generator was saturated: worker CPU ≥ "
                 f"{limits.max_cpu_percent:.0f} % in {busy} of {len(points)} seconds "
                 f"(max {top:.0f} %)"
+            )
+    return notes
+
+
+def undelivered(result: RunResult) -> list[str]:
+    """Open-model stages that sent far fewer arrivals than their rate planned, described: the
+    generator could not produce the load, so a pass says nothing about the service."""
+    notes: list[str] = []
+    dropped: dict[int, int] = {}
+    for point in result.series:
+        dropped[point.stage] = dropped.get(point.stage, 0) + point.health.dropped
+    for stage in result.stages:
+        load, info = stage.info.load, stage.info
+        if not stage.ran or load.get("model") != "open" or stage.started_at is None:
+            continue
+        ended = stage.ended_at if stage.ended_at is not None else stage.started_at
+        span = min(info.duration_s + info.ramp_s, max(ended - stage.started_at, 0.0))
+        rate, start = float(load.get("rate", 0.0)), float(load.get("start_rate", 0.0))
+        ramp = min(info.ramp_s, span)
+        planned = rate * (span - ramp) + (start + rate) / 2 * ramp
+        sent = stage.total.count + dropped.get(info.index, 0)
+        if planned >= MIN_PLANNED and sent < MIN_DELIVERED * planned:
+            notes.append(
+                f"stage `{info.name}`: the generator sent {sent:,} of the {planned:,.0f} "
+                f"arrivals planned ({sent / planned:.0%})"
             )
     return notes
 

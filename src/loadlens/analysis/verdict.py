@@ -7,8 +7,9 @@ major SERVICE_BUG finding (a race, leak-like drift, an input-dependent 5xx) give
 are judged against the generator's error bound (analysis/generator.py), so a FAILED gate
 failed even with the bound subtracted, however busy the host was. Then an interrupted or
 incomplete run, a gate whose bound straddles its target (UNCERTAIN), a gate without enough
-samples to judge, or a saturated generator (its CPU at the `generator:` limit: the planned load
-was not delivered, so a pass says nothing) gives INCONCLUSIVE. Otherwise GO. A busy host is no
+samples to judge, or a saturated generator (its CPU at the `generator:` limit, or an open stage
+that sent under 80 % of its planned arrivals: the planned load was not delivered, so a pass says
+nothing) gives INCONCLUSIVE. Otherwise GO. A busy host is no
 veto: it widens the bound, and the reasons name the bound and its cause when it decided.
 
 TEST_SCRIPT, TEST_DATA and POLICY findings never decide the verdict by themselves; they, and
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from loadlens.analysis.gates import describe_result
-from loadlens.analysis.generator import saturation
+from loadlens.analysis.generator import saturation, undelivered
 from loadlens.metrics.result import RunResult
 from loadlens.model.finding import Attribution, Finding, FindingClass, Severity
 from loadlens.model.generator import GeneratorLimits
@@ -77,7 +78,8 @@ def decide(
         )
     reasons.extend(describe_result(g) for g in gates if g.status is GateStatus.UNCERTAIN)
     reasons.extend(
-        f"the planned load was not delivered: {note}" for note in saturation(result, limits)
+        f"the planned load was not delivered: {note}"
+        for note in saturation(result, limits) + undelivered(result)
     )
     reasons.extend(describe_result(g) for g in insufficient)
     reasons.extend(
