@@ -6,20 +6,30 @@ generator's late and dropped iterations and how many seconds it spans. Percentil
 the merged histogram, never from averaging per-operation or per-second percentiles.
 
 The generator's error bound (analysis/generator.py) comes as a `Bounded`: the same latencies
-with each worker second's bound subtracted and added. A latency gate FAILS only when it fails
-on both, PASSES only when it passes on both, and is UNCERTAIN when the two disagree: the bound
-straddles the target. Error-rate and other count gates never see the bound; a throughput gate
-that fails while the generator was saturated is UNCERTAIN (the generator could send no more).
+with each worker second's base lag subtracted and added, how many of them a stall may have
+delayed further, and by at most how much. From these `_interval` gives the lowest and highest
+value the gate's metric could take; a latency gate FAILS only when it fails at both ends,
+PASSES only when it passes at both, and is UNCERTAIN when the interval straddles the target.
+Error-rate and other count gates never see the bound; a throughput gate that fails while the
+generator was saturated is UNCERTAIN (the generator could send no more).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadlens.analysis import confidence
 from loadlens.metrics.frame import Health
-from loadlens.metrics.histogram import LatencySummary, decode_histogram, merge_into, new_histogram
+from loadlens.metrics.histogram import (
+    LatencySummary,
+    decode_histogram,
+    merge_into,
+    new_histogram,
+    value_at,
+)
 from loadlens.metrics.result import OpStats
 from loadlens.model.outcome import OutcomeKind, is_success_key
 from loadlens.model.threshold import Comparison, Metric, Threshold, Unit
@@ -32,9 +42,10 @@ _SUMMARY_PERCENTILES = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9
 class Bounded:
     """The selected latencies with each worker second's error bound subtracted and added."""
 
-    low: Any = field(default_factory=new_histogram)
-    high: Any = field(default_factory=new_histogram)
-    bound_ms: float = 0.0  # the largest bound of a second in it
+    low: Any = field(default_factory=new_histogram)  # each latency less its second's base lag
+    high: Any = field(default_factory=new_histogram)  # ... plus it
+    affected: int = 0  # how many of them a stall may have delayed by up to `bound_ms`
+    bound_ms: float = 0.0  # the largest lag of a second in it
     cause: str = ""  # that second's cause
     saturated: str = ""  # why the generator was the limit, when it was (throughput gates)
 
@@ -110,8 +121,11 @@ def judge(
     required = threshold.min_samples
     if threshold.metric is Metric.OBSERVED and measured is None:
         status = GateStatus.NOT_AVAILABLE  # not observed (no source, or every sample missed)
-    elif measured is None or samples < required:
+    elif measured is None:
         status = GateStatus.INSUFFICIENT
+    elif samples < required:
+        # fewer samples than a percentile usually needs: judged only when already clear
+        status = _early(threshold, measurement) or GateStatus.INSUFFICIENT
     else:
         status = GateStatus.PASSED if threshold.passes(measured) else GateStatus.FAILED
     bound_ms, cause = 0.0, ""
@@ -134,6 +148,16 @@ def judge(
     )
 
 
+def _early(threshold: Threshold, m: Measurement) -> GateStatus | None:
+    """A percentile gate's status when a confidence bound decides it already (confidence.py)."""
+    if not confidence.applies(threshold):
+        return None
+    b = m.bounded
+    if b is None or b.bound_ms <= 0:
+        return confidence.decided(threshold, m.histogram)
+    return confidence.decided(threshold, m.histogram, b.low, b.high, b.affected, b.bound_ms)
+
+
 def _within_bound(
     threshold: Threshold, bounded: Bounded, measured: float, status: GateStatus
 ) -> tuple[GateStatus, float, str]:
@@ -145,10 +169,8 @@ def _within_bound(
         return status, 0.0, ""
     if threshold.unit is not Unit.LATENCY or bounded.bound_ms <= 0:
         return status, 0.0, ""
-    low, _ = _latency(threshold, bounded.low)
-    high, _ = _latency(threshold, bounded.high)
-    low = measured if low is None else min(low, measured)
-    high = measured if high is None else max(high, measured)
+    low, high = _interval(threshold, bounded)
+    low, high = min(low, measured), max(high, measured)
     bound = max(measured - low, high - measured)
     verdicts = {threshold.passes(value) for value in (low, measured, high)}
     straddles = (
@@ -161,6 +183,30 @@ def _within_bound(
     if verdicts == {False} and not straddles:
         return GateStatus.FAILED, bound, bounded.cause
     return GateStatus.UNCERTAIN, bound, bounded.cause
+
+
+def _interval(threshold: Threshold, bounded: Bounded) -> tuple[float, float]:
+    """The lowest and highest value a latency metric could take within the error bound."""
+    n = int(bounded.low.get_total_count())
+    if n == 0:
+        return 0.0, 0.0
+    share = min(bounded.affected / n, 1.0)
+    most = bounded.bound_ms
+    if threshold.metric is Metric.PERCENTILE:
+        assert threshold.percentile is not None
+        p = threshold.percentile
+        low_at, high_at = value_at(bounded.low, p), value_at(bounded.high, p)
+        # at most `affected` values moved: the percentile moves no further than the values
+        # `share` away from it, and never by more than the largest lag
+        below = value_at(bounded.low, p - 100 * share) if p - 100 * share >= 0 else 0.0
+        above = value_at(bounded.high, p + 100 * share) if p + 100 * share <= 100 else math.inf
+        return max(below, low_at - most), min(above, high_at + most)
+    low_summary, high_summary = LatencySummary.of(bounded.low), LatencySummary.of(bounded.high)
+    if threshold.metric is Metric.AVG:
+        return low_summary.mean - most * share, high_summary.mean + most * share
+    if threshold.metric is Metric.MIN:
+        return low_summary.min - most, high_summary.min + most
+    return low_summary.max - most, high_summary.max + most
 
 
 def measure(threshold: Threshold, m: Measurement) -> tuple[float | None, int]:
@@ -287,6 +333,10 @@ def describe_result(result: GateResult) -> str:
     bound = ""
     if result.bound_ms >= 1.0:
         bound = f", even allowing ± {result.bound_ms:,.1f} ms for the generator's own delays"
+    if result.samples < result.required:
+        bound += (
+            f"; fewer than the {result.required:,} usually needed, but clear with 95 % confidence"
+        )
     return (
         f"{where}{result.gate}{default} {verb}: measured {result.measured_text}{window} "
         f"({result.samples:,} samples{bound})"

@@ -4,12 +4,23 @@ Why the event-loop lag bounds it (docs/thresholds.md, "The generator's error bou
 times a request from its send to the moment its event loop handles the response. When the
 process is descheduled (the host is busy) or the loop is stuck in other work (the generator is
 saturated), a response that has arrived waits until the loop runs again, and that wait is added
-to its latency. The lag probe (a 50 ms sleep, timed) overshoots by the same stall, so no wait
-in a second was longer than that second's largest lag. A stall is recorded when the loop
-resumes, which may fall in the next second's frame, so a worker second's bound is the larger
-of its own lag and the lag of its previous second. Lag never makes a request faster, but a
-stalled generator also sends later and so loads the service less than planned: the bound is
-applied both ways, and a gate is judged on the interval [measured - bound, measured + bound].
+to its latency. Twenty times a second a probe times a 50 ms sleep; its overshoot (the lag) is
+the stall it ran into. So, per worker second:
+
+- every request may carry the second's median lag (`base_ms`: the timer's slack);
+- a stall holds up only the requests in flight at the time, at most the worker's concurrency
+  (its users, or its iterations in flight), so at most `affected` = stalls x concurrency
+  requests of the second (and never more than it had) may carry up to the largest lag
+  (`bound_ms`). A stall is recorded when the loop resumes, which may fall in the next second's
+  frame, so the previous second's stalls and lag count too.
+
+A gate at percentile p over n requests of which `affected` may have moved is then judged on the
+interval between the (p - affected/n) quantile of the latencies less the base and the
+(p + affected/n) quantile plus the base, each no further than `bound_ms` from the percentile
+itself (analysis/gates.py). Lag never makes a request faster, but a stalled generator also sends
+later and so loads the service less than planned: the interval is applied both ways. This is an
+estimate, not a proof: a stall shorter than the probe's sleep that ends before the probe wakes
+is not seen; the probe's rate (20/s) keeps that under 50 ms.
 
 Each bound carries its cause: a worker at or above `max_cpu` was saturated (the generator was
 the limit); lag with the CPU below it, with involuntary context switches or stolen CPU, means
@@ -21,12 +32,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from loadlens.metrics.frame import Health
+from loadlens.metrics.frame import STALL_MS, Health
 from loadlens.metrics.result import RunResult, SeriesPoint
 from loadlens.model.generator import GeneratorLimits, LagBound
 
-# Below this much lag there is nothing to name: the timer's own slack (about 0.1-1 ms).
-SLACK_MS = 2.0
+SLACK_MS = STALL_MS  # below this much lag there is nothing to name: the timer's own slack
 # Stolen CPU above this share of the host's time says the hypervisor, not we, were short.
 STEAL_PERCENT = 1.0
 # Open model: a stage that sent fewer than this share of the arrivals its rate planned did not
@@ -40,10 +50,12 @@ MAX_LATE_FRACTION = 0.05
 
 @dataclass(frozen=True, slots=True)
 class SecondBound:
-    """The bound on one worker second's latencies, and why."""
+    """The bound on one worker second's latencies, and why (module docstring)."""
 
-    bound_ms: float
+    bound_ms: float  # the most any request of the second may have been delayed
     cause: str
+    base_ms: float = 0.0  # what every request of the second may have been delayed
+    affected: int = 0  # how many requests may have been delayed by more than the base
 
 
 def lag_of(health: Health, limits: GeneratorLimits) -> float:
@@ -55,19 +67,24 @@ def lag_of(health: Health, limits: GeneratorLimits) -> float:
 
 def worker_bound(
     health: Health,
-    previous_lag_ms: float,
+    previous: Health | None,
     limits: GeneratorLimits,
     *,
     worker: int,
     second: int,
+    requests: int,
 ) -> SecondBound:
-    """The bound on a worker second, given that worker's counted lag in its previous second."""
-    bound = max(lag_of(health, limits), previous_lag_ms)
+    """The bound on a worker second of `requests` requests, given the same worker's previous
+    second's health (None for its first)."""
+    before = previous or Health()
+    bound = max(lag_of(health, limits), lag_of(before, limits))
+    base = min(health.loop_lag_p50_ms, bound)
     if bound <= 0:
         return SecondBound(0.0, "")
-    return SecondBound(
-        bound, f"event-loop lag {bound:,.1f} ms in second {second} ({why(health, limits, worker)})"
-    )
+    concurrency = max(health.users, health.in_flight, before.users, before.in_flight, 1)
+    affected = min(requests, (health.stalls + before.stalls) * concurrency)
+    cause = f"event-loop lag {bound:,.1f} ms in second {second} ({why(health, limits, worker)})"
+    return SecondBound(bound, cause, base, affected)
 
 
 def why(health: Health, limits: GeneratorLimits, worker: int | None = None) -> str:

@@ -96,7 +96,7 @@ class GateJudge:
             else:
                 breached = result.status is GateStatus.FAILED
             if gate.abort and breached and elapsed_s >= gate.abort_after_s:
-                reason = reason or _abort_reason(result, early_abort.decided(gate))
+                reason = reason or describe_result(result)
         return reason
 
     def _keep_window(self, stage: int, position: int, result: GateResult) -> None:
@@ -171,14 +171,3 @@ class GateJudge:
         result.verdict = decide(
             result, self.results, stages_not_run=stages_not_run, limits=self.limits
         )
-
-
-def _abort_reason(result: GateResult, by_confidence: bool) -> str:
-    if not by_confidence or result.status is GateStatus.FAILED:
-        return describe_result(result)
-    where = f"stage `{result.stage}`: " if result.stage else ""
-    return (
-        f"{where}{result.gate} failed: with 95 % confidence more requests than the percentile "
-        f"allows miss the target (measured {result.measured_text or 'n/a'} on "
-        f"{result.samples:,} samples so far)"
-    )

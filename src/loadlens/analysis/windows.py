@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadlens.analysis.gates import Bounded, Measurement, judge, selected
-from loadlens.analysis.generator import SecondBound, lag_of, saturated, worker_bound
-from loadlens.metrics.frame import Frame
+from loadlens.analysis.generator import SecondBound, saturated, worker_bound
+from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.histogram import merge_into, new_histogram, shift_into
 from loadlens.model.generator import GeneratorLimits
 from loadlens.model.threshold import Threshold, Unit
@@ -67,7 +67,7 @@ class _Bucket:
         *,
         bounded: bool,
     ) -> None:
-        delta_us = round(bound.bound_ms * 1000)
+        delta_us = round(bound.base_ms * 1000)
         for name, op_frame in frame.ops.items():
             op = self.ops.get(name)
             if op is None:
@@ -78,6 +78,8 @@ class _Bucket:
             if op.bounded is not None:
                 shift_into(op.bounded.low, histograms[name], -delta_us)
                 shift_into(op.bounded.high, histograms[name], delta_us)
+                count = int(histograms[name].get_total_count())
+                op.bounded.affected += min(count, bound.affected)
         self.late += frame.health.late
         self.dropped += frame.health.dropped
         self.frames += 1
@@ -110,6 +112,7 @@ class _Bucket:
             assert bounded is not None
             merge_into(m.bounded.low, bounded.low)
             merge_into(m.bounded.high, bounded.high)
+            m.bounded.affected += bounded.affected
         m.bounded.add_bound(self.bound_ms, self.cause)
 
     def saturated_share(self) -> float:
@@ -137,7 +140,7 @@ class WindowTracker:
         self._seconds: dict[int, dict[int, _Bucket]] = {}  # stage -> second -> bucket
         self._totals: dict[int, _Bucket] = {}
         self._newest: dict[int, int] = {}
-        self._lag: dict[tuple[int, int], float] = {}  # (stage, worker) -> its previous lag
+        self._previous: dict[tuple[int, int], Health] = {}  # (stage, worker) -> last health
 
     @classmethod
     def for_gates(
@@ -169,12 +172,13 @@ class WindowTracker:
         key = (frame.stage, frame.worker)
         bound = worker_bound(
             frame.health,
-            self._lag.get(key, 0.0),
+            self._previous.get(key),
             self.limits,
             worker=frame.worker,
             second=frame.second,
+            requests=sum(int(h.get_total_count()) for h in histograms.values()),
         )
-        self._lag[key] = lag_of(frame.health, self.limits)
+        self._previous[key] = frame.health
         busy = ""
         if saturated(frame.health, self.limits):
             busy = (

@@ -34,7 +34,7 @@ from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp, starting_connections
 from loadlens.engine.variables import FeederCursor, SharedData
 from loadlens.http import ClientOptions, HttpClient
-from loadlens.metrics.frame import Health
+from loadlens.metrics.frame import STALL_MS, Health
 from loadlens.metrics.histogram import BulkHistogram, LatencySummary, encode_histogram
 from loadlens.metrics.recorder import Recorder
 from loadlens.model.plan import ClosedLoad, OpenLoad, Stage
@@ -243,7 +243,7 @@ class Ticker:
         self.start_ns = start_ns
         self.second = 0
         self.max_lag = 0.0
-        self.lags: list[float] = []  # this second's lag probes (ms): about 20, for their p99
+        self.lags: list[float] = []  # this second's lag probes (ms): about 20
         self._cpu = time.process_time()
         self._wall = time.monotonic()
         self._earlier = (self._cpu, self._wall)  # the start of the previous interval
@@ -289,7 +289,9 @@ class Ticker:
             late=late,
             dropped=dropped,
             lateness_p99_ms=p99,
-            loop_lag_p99_ms=_p99(self.lags),
+            loop_lag_p99_ms=_rank(self.lags, 0.99),
+            loop_lag_p50_ms=_rank(self.lags, 0.50),
+            stalls=sum(1 for lag in self.lags if lag >= STALL_MS),
             involuntary_switches=max(switches - self._switches, 0),
             steal_percent=_steal_percent(self._host, host),
         )
@@ -301,12 +303,12 @@ class Ticker:
         )
 
 
-def _p99(values: list[float]) -> float:
-    """The p99 of a second's few lag probes (nearest rank); 0 when there are none."""
+def _rank(values: list[float], share: float) -> float:
+    """A quantile of a second's few lag probes (nearest rank); 0 when there are none."""
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def _involuntary_switches() -> int:

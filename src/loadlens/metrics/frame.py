@@ -13,6 +13,10 @@ from typing import Any
 from loadlens.metrics.diagnostics import OpDiagnostics
 from loadlens.metrics.histogram import decode_histogram
 
+# An event-loop lag probe this late (ms) saw a stall: the loop was held up by more than the
+# timer's own slack (about 0.1-1 ms), by other processes or by its own work.
+STALL_MS = 2.0
+
 
 @dataclass(slots=True)
 class OpFrame:
@@ -63,6 +67,8 @@ class Health:
     lateness_p99_ms: float = 0.0  # open model: p99 of (actual - intended) send time
     # Whether the process was descheduled (docs/thresholds.md, "The generator's error bound"):
     loop_lag_p99_ms: float = 0.0  # p99 of the second's event-loop lag probes
+    loop_lag_p50_ms: float = 0.0  # their median: the timer slack every request may carry
+    stalls: int = 0  # probes at least STALL_MS late: how often the loop was held up
     involuntary_switches: int = 0  # the kernel took the CPU away this often (getrusage)
     steal_percent: float = 0.0  # the host's CPU time stolen by its hypervisor (/proc/stat)
 
@@ -76,6 +82,8 @@ class Health:
         self.dropped += other.dropped
         self.lateness_p99_ms = max(self.lateness_p99_ms, other.lateness_p99_ms)
         self.loop_lag_p99_ms = max(self.loop_lag_p99_ms, other.loop_lag_p99_ms)
+        self.loop_lag_p50_ms = max(self.loop_lag_p50_ms, other.loop_lag_p50_ms)
+        self.stalls += other.stalls
         self.involuntary_switches += other.involuntary_switches
         self.steal_percent = max(self.steal_percent, other.steal_percent)
 
@@ -90,6 +98,8 @@ class Health:
             "dropped": self.dropped,
             "lateness_p99_ms": self.lateness_p99_ms,
             "loop_lag_p99_ms": self.loop_lag_p99_ms,
+            "loop_lag_p50_ms": self.loop_lag_p50_ms,
+            "stalls": self.stalls,
             "involuntary_switches": self.involuntary_switches,
             "steal_percent": self.steal_percent,
         }
@@ -106,6 +116,8 @@ class Health:
             dropped=int(d["dropped"]),
             lateness_p99_ms=float(d["lateness_p99_ms"]),
             loop_lag_p99_ms=float(d.get("loop_lag_p99_ms", 0.0)),
+            loop_lag_p50_ms=float(d.get("loop_lag_p50_ms", 0.0)),
+            stalls=int(d.get("stalls", 0)),
             involuntary_switches=int(d.get("involuntary_switches", 0)),
             steal_percent=float(d.get("steal_percent", 0.0)),
         )

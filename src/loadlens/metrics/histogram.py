@@ -111,6 +111,19 @@ def count_beyond(h: HdrHistogram, value_us: int, *, above: bool) -> int:
     return int(counters[indices][beyond].sum())
 
 
+def value_at(h: HdrHistogram, percentile: float) -> float:
+    """The value (ms) at a percentile, as `LatencySummary` computes it; 0 when empty."""
+    counters = _counters(h)
+    indices = np.flatnonzero(counters).astype(np.int64)
+    if indices.size == 0:
+        return 0.0
+    cumulative = np.cumsum(counters[indices].astype(np.int64))
+    target = max(int(percentile * int(cumulative[-1]) / 100.0 + 0.5), 1)
+    at = int(np.searchsorted(cumulative, target, side="left"))
+    lowest, width = _index_ranges(h, indices[at : at + 1])
+    return float(lowest[0] + width[0] - 1) / _US_PER_MS
+
+
 class BulkHistogram:
     """Integer values (µs) appended to a list and recorded into an HDR histogram in bulk.
 

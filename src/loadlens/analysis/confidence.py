@@ -1,0 +1,99 @@
+"""Whether a percentile gate is decided already, with 95 % confidence, on the samples so far.
+
+`p95 < 100ms` fails when more than 5 % of the requests take 100 ms or more. Instead of asking
+for a fixed number of samples, the share of requests over the target is bounded by a one-sided
+95 % Wilson score interval: when its lower end exceeds the 5 % allowed the gate has failed
+(with 6 of 20 over it the lower end is 16 %), when its upper end stays under 5 % it has passed
+(0 of 60 over it: under 4.4 %). A `>` gate is the mirror image: the share under the target
+against the percentile. The counts allow for the generator's error bound (analysis/gates.py):
+a request counts as over the target only if it is over it even after its possible delay is
+taken off, and as possibly over it if it might be once the delay is added.
+
+Used for abort gates (stop a stage as soon as the answer is known, analysis/judge.py) and for
+percentile gates with fewer samples than `Threshold.min_samples` (judged when the answer is
+already clear, INSUFFICIENT only when it is not). docs/thresholds.md explains both.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from loadlens.metrics.histogram import count_beyond
+from loadlens.model.threshold import Comparison, Metric, Threshold
+from loadlens.model.verdict import GateStatus
+
+Z_ONE_SIDED_95 = 1.6448536269514722  # the standard normal's 95th percentile
+
+
+def wilson_lower(hits: int, n: int, z: float = Z_ONE_SIDED_95) -> float:
+    """The lower end of the one-sided Wilson score interval on a proportion hits / n."""
+    if n <= 0:
+        return 0.0
+    centre, spread, scale = _wilson(hits, n, z)
+    return max((centre - spread) / scale, 0.0)
+
+
+def wilson_upper(hits: int, n: int, z: float = Z_ONE_SIDED_95) -> float:
+    """The upper end of the one-sided Wilson score interval on a proportion hits / n."""
+    if n <= 0:
+        return 1.0
+    centre, spread, scale = _wilson(hits, n, z)
+    return min((centre + spread) / scale, 1.0)
+
+
+def _wilson(hits: int, n: int, z: float) -> tuple[float, float, float]:
+    p = hits / n
+    z2 = z * z
+    centre = p + z2 / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return centre, spread, 1 + z2 / n
+
+
+def applies(threshold: Threshold) -> bool:
+    """Whether a gate can be decided this way: a percentile compared with `<` or `>`."""
+    return threshold.metric is Metric.PERCENTILE and threshold.op in (
+        Comparison.LT,
+        Comparison.LE,
+        Comparison.GT,
+        Comparison.GE,
+    )
+
+
+def decided(
+    threshold: Threshold,
+    histogram: Any,
+    low: Any = None,
+    high: Any = None,
+    affected: int = 0,
+    most_ms: float = 0.0,
+) -> GateStatus | None:
+    """FAILED or PASSED when the samples already say so with 95 % confidence, else None.
+
+    `low` / `high`: the latencies less / plus their base lag, `affected` of which may have
+    waited up to `most_ms` more (analysis/gates.py `Bounded`); without them, `histogram`."""
+    assert threshold.percentile is not None
+    low = histogram if low is None else low
+    high = histogram if high is None else high
+    n = int(histogram.get_total_count())
+    if n == 0:
+        return None
+    target = round(threshold.low * 1000)
+    most = round(most_ms * 1000)
+    if threshold.op in (Comparison.LT, Comparison.LE):
+        allowed = 1 - threshold.percentile / 100  # the share that may be over the target
+        surely = max(count_beyond(low, target, above=True) - affected, 0)
+        surely = max(surely, count_beyond(low, target + most, above=True))
+        possibly = n - count_beyond(high, target, above=False) + affected
+        possibly = min(possibly, n - count_beyond(high, target - most, above=False))
+    else:
+        allowed = threshold.percentile / 100  # the share that may be under the target
+        surely = max(count_beyond(high, target, above=False) - affected, 0)
+        surely = max(surely, count_beyond(high, target - most, above=False))
+        possibly = n - count_beyond(low, target, above=True) + affected
+        possibly = min(possibly, n - count_beyond(low, target + most, above=True))
+    if wilson_lower(surely, n) > allowed:
+        return GateStatus.FAILED
+    if wilson_upper(min(possibly, n), n) < allowed:
+        return GateStatus.PASSED
+    return None
