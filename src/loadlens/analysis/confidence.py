@@ -17,6 +17,7 @@ already clear, INSUFFICIENT only when it is not). docs/thresholds.md explains bo
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from loadlens.metrics.histogram import count_beyond
@@ -65,13 +66,13 @@ def decided(
     histogram: Any,
     low: Any = None,
     high: Any = None,
-    affected: int = 0,
-    most_ms: float = 0.0,
+    levels: Sequence[tuple[float, int]] = ((0.0, 0),),
 ) -> GateStatus | None:
     """FAILED or PASSED when the samples already say so with 95 % confidence, else None.
 
-    `low` / `high`: the latencies less / plus their base lag, `affected` of which may have
-    waited up to `most_ms` more (analysis/gates.py `Bounded`); without them, `histogram`."""
+    `low` / `high`: the latencies less / plus their base lag; `levels`: (x ms, at most how many
+    of them waited more than x) (analysis/gates.py `Bounded.levels`); without them,
+    `histogram` as measured."""
     assert threshold.percentile is not None
     low = histogram if low is None else low
     high = histogram if high is None else high
@@ -79,19 +80,19 @@ def decided(
     if n == 0:
         return None
     target = round(threshold.low * 1000)
-    most = round(most_ms * 1000)
+    steps = [(round(x * 1000), moved) for x, moved in levels]
     if threshold.op in (Comparison.LT, Comparison.LE):
         allowed = 1 - threshold.percentile / 100  # the share that may be over the target
-        surely = max(count_beyond(low, target, above=True) - affected, 0)
-        surely = max(surely, count_beyond(low, target + most, above=True))
-        possibly = n - count_beyond(high, target, above=False) + affected
-        possibly = min(possibly, n - count_beyond(high, target - most, above=False))
+        # over it even if delayed by x: over target + x, unless among those delayed more
+        surely = max(count_beyond(low, target + x, above=True) - moved for x, moved in steps)
+        possibly = min(
+            n - count_beyond(high, target - x, above=False) + moved for x, moved in steps
+        )
     else:
         allowed = threshold.percentile / 100  # the share that may be under the target
-        surely = max(count_beyond(high, target, above=False) - affected, 0)
-        surely = max(surely, count_beyond(high, target - most, above=False))
-        possibly = n - count_beyond(low, target, above=True) + affected
-        possibly = min(possibly, n - count_beyond(low, target + most, above=True))
+        surely = max(count_beyond(high, target - x, above=False) - moved for x, moved in steps)
+        possibly = min(n - count_beyond(low, target + x, above=True) + moved for x, moved in steps)
+    surely, possibly = max(surely, 0), min(possibly, n)
     if wilson_lower(surely, n) > allowed:
         return GateStatus.FAILED
     if wilson_upper(min(possibly, n), n) < allowed:

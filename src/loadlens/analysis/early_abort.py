@@ -25,7 +25,5 @@ def surely_fails(threshold: Threshold, m: Measurement) -> bool:
     bounded = m.bounded
     if bounded is None:
         return confidence.decided(threshold, m.histogram) is GateStatus.FAILED
-    status = confidence.decided(
-        threshold, m.histogram, bounded.low, bounded.high, bounded.affected, bounded.bound_ms
-    )
+    status = confidence.decided(threshold, m.histogram, bounded.low, bounded.high, bounded.levels())
     return status is GateStatus.FAILED

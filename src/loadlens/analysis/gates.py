@@ -16,13 +16,14 @@ generator was saturated is UNCERTAIN (the generator could send no more).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from loadlens.analysis import confidence
-from loadlens.metrics.frame import Health
+from loadlens.metrics.frame import LAG_LEVELS_MS, Health
 from loadlens.metrics.histogram import (
     LatencySummary,
     decode_histogram,
@@ -44,8 +45,9 @@ class Bounded:
 
     low: Any = field(default_factory=new_histogram)  # each latency less its second's base lag
     high: Any = field(default_factory=new_histogram)  # ... plus it
-    affected: int = 0  # how many of them a stall may have delayed by up to `bound_ms`
-    bound_ms: float = 0.0  # the largest lag of a second in it
+    # per LAG_LEVELS_MS level: how many of them a stall may have delayed by more than it
+    affected: list[int] = field(default_factory=lambda: [0] * len(LAG_LEVELS_MS))
+    bound_ms: float = 0.0  # the largest lag of a second in it: no request waited longer
     cause: str = ""  # that second's cause
     saturated: str = ""  # why the generator was the limit, when it was (throughput gates)
 
@@ -53,6 +55,19 @@ class Bounded:
         """Keep the largest bound and its cause."""
         if bound_ms > self.bound_ms:
             self.bound_ms, self.cause = bound_ms, cause
+
+    def add_affected(self, affected: Sequence[int]) -> None:
+        """Add per-level counts of requests that may have been delayed."""
+        for level, n in enumerate(affected):
+            self.affected[level] += n
+
+    def levels(self) -> list[tuple[float, int]]:
+        """(x ms, at most how many requests were delayed by more than x), for each level below
+        the largest lag, and (the largest lag, 0)."""
+        pairs = [
+            (x, n) for x, n in zip(LAG_LEVELS_MS, self.affected, strict=True) if x < self.bound_ms
+        ]
+        return [*pairs, (self.bound_ms, 0)]
 
 
 @dataclass(slots=True)
@@ -155,7 +170,7 @@ def _early(threshold: Threshold, m: Measurement) -> GateStatus | None:
     b = m.bounded
     if b is None or b.bound_ms <= 0:
         return confidence.decided(threshold, m.histogram)
-    return confidence.decided(threshold, m.histogram, b.low, b.high, b.affected, b.bound_ms)
+    return confidence.decided(threshold, m.histogram, b.low, b.high, b.levels())
 
 
 def _within_bound(
@@ -190,23 +205,35 @@ def _interval(threshold: Threshold, bounded: Bounded) -> tuple[float, float]:
     n = int(bounded.low.get_total_count())
     if n == 0:
         return 0.0, 0.0
-    share = min(bounded.affected / n, 1.0)
     most = bounded.bound_ms
     if threshold.metric is Metric.PERCENTILE:
         assert threshold.percentile is not None
         p = threshold.percentile
-        low_at, high_at = value_at(bounded.low, p), value_at(bounded.high, p)
-        # at most `affected` values moved: the percentile moves no further than the values
-        # `share` away from it, and never by more than the largest lag
-        below = value_at(bounded.low, p - 100 * share) if p - 100 * share >= 0 else 0.0
-        above = value_at(bounded.high, p + 100 * share) if p + 100 * share <= 100 else math.inf
-        return max(below, low_at - most), min(above, high_at + most)
+        # at most n_x values moved by more than x: the percentile lies between the values
+        # n_x/n either side of it, moved by x (analysis/generator.py); the tightest x wins
+        lows, highs = [], []
+        for x, moved in bounded.levels():
+            share = 100 * min(moved / n, 1.0)
+            lows.append(value_at(bounded.low, p - share) - x if p - share >= 0 else -math.inf)
+            highs.append(value_at(bounded.high, p + share) + x if p + share <= 100 else math.inf)
+        return max(*lows, 0.0), min(highs)
     low_summary, high_summary = LatencySummary.of(bounded.low), LatencySummary.of(bounded.high)
     if threshold.metric is Metric.AVG:
-        return low_summary.mean - most * share, high_summary.mean + most * share
+        # the mean moves by at most the sum over levels of (share above x) × (next x - x)
+        spread = _mean_shift(bounded, n)
+        return low_summary.mean - spread, high_summary.mean + spread
     if threshold.metric is Metric.MIN:
         return low_summary.min - most, high_summary.min + most
     return low_summary.max - most, high_summary.max + most
+
+
+def _mean_shift(bounded: Bounded, n: int) -> float:
+    """At most how far the mean moved: each request by its delay, at most x for all but n_x."""
+    pairs = bounded.levels()
+    shift = 0.0
+    for (x, moved), (next_x, _) in itertools.pairwise(pairs):
+        shift += min(moved / n, 1.0) * (next_x - x)
+    return shift + (pairs[0][0] if pairs else 0.0)
 
 
 def measure(threshold: Threshold, m: Measurement) -> tuple[float | None, int]:

@@ -8,19 +8,21 @@ to its latency. Twenty times a second a probe times a 50 ms sleep; its overshoot
 the stall it ran into. So, per worker second:
 
 - every request may carry the second's median lag (`base_ms`: the timer's slack);
-- a stall holds up only the requests in flight at the time, at most the worker's concurrency
-  (its users, or its iterations in flight), so at most `affected` = stalls x concurrency
-  requests of the second (and never more than it had) may carry up to the largest lag
-  (`bound_ms`). A stall is recorded when the loop resumes, which may fall in the next second's
-  frame, so the previous second's stalls and lag count too.
+- a stall of L ms holds up only the requests in flight at the time, at most the worker's
+  concurrency (its users, or its iterations in flight), and, in the open model, the arrivals
+  due during it (the second's rate × L), each by at most L. Counting the probes later than
+  each of a few levels x (`Health.lag_over`) gives `affected[x]`: how many requests of the
+  second may have waited more than x; none waited more than the largest lag (`bound_ms`).
+  A stall is recorded when the loop resumes, which may fall in the next second's frame, so
+  the previous second's stalls and lag count too.
 
-A gate at percentile p over n requests of which `affected` may have moved is then judged on the
-interval between the (p - affected/n) quantile of the latencies less the base and the
-(p + affected/n) quantile plus the base, each no further than `bound_ms` from the percentile
-itself (analysis/gates.py). Lag never makes a request faster, but a stalled generator also sends
-later and so loads the service less than planned: the interval is applied both ways. This is an
-estimate, not a proof: a stall shorter than the probe's sleep that ends before the probe wakes
-is not seen; the probe's rate (20/s) keeps that under 50 ms.
+For a percentile p over n requests, at most affected[x] of them moved by more than x, so the
+true percentile lies between the (p - affected[x]/n) quantile less x and the (p + affected[x]/n)
+quantile plus x, for every level x (and within `bound_ms` of it): analysis/gates.py takes the
+tightest. Lag never makes a request faster, but a stalled generator also sends later and so
+loads the service less than planned: the interval is applied both ways. This is an estimate,
+not a proof: a stall that ends before the probe wakes is not seen (the probe's rate keeps such
+a stall under 50 ms), and the concurrency is the worker's at the end of the second.
 
 Each bound carries its cause: a worker at or above `max_cpu` was saturated (the generator was
 the limit); lag with the CPU below it, with involuntary context switches or stolen CPU, means
@@ -29,10 +31,11 @@ the host was busy (the process was descheduled); lag without either is the loop'
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from loadlens.metrics.frame import STALL_MS, Health
+from loadlens.metrics.frame import LAG_LEVELS_MS, STALL_MS, Health
 from loadlens.metrics.result import RunResult, SeriesPoint
 from loadlens.model.generator import GeneratorLimits, LagBound
 
@@ -55,7 +58,8 @@ class SecondBound:
     bound_ms: float  # the most any request of the second may have been delayed
     cause: str
     base_ms: float = 0.0  # what every request of the second may have been delayed
-    affected: int = 0  # how many requests may have been delayed by more than the base
+    # per LAG_LEVELS_MS level: how many requests may have been delayed by more than it
+    affected: tuple[int, ...] = ()
 
 
 def lag_of(health: Health, limits: GeneratorLimits) -> float:
@@ -82,9 +86,21 @@ def worker_bound(
     if bound <= 0:
         return SecondBound(0.0, "")
     concurrency = max(health.users, health.in_flight, before.users, before.in_flight, 1)
-    affected = min(requests, (health.stalls + before.stalls) * concurrency)
+    rate = 0 if health.users else requests  # open model: arrivals per second (none: closed)
+    now, then = _delayed(health, concurrency, rate), _delayed(before, concurrency, rate)
+    both = tuple(min(requests, a + b) for a, b in zip(now, then, strict=True))
     cause = f"event-loop lag {bound:,.1f} ms in second {second} ({why(health, limits, worker)})"
-    return SecondBound(bound, cause, base, affected)
+    return SecondBound(bound, cause, base, both)
+
+
+def _delayed(health: Health, concurrency: int, rate: int) -> list[int]:
+    """Per level: how many requests the second's stalls longer than it may have held up."""
+    if len(health.lag_over) != len(LAG_LEVELS_MS):  # an older frame: no stalls counted
+        return [0] * len(LAG_LEVELS_MS)
+    return [
+        math.ceil(stalls * concurrency + rate * stalled_ms / 1000)
+        for stalls, stalled_ms in zip(health.lag_over, health.lag_over_ms, strict=True)
+    ]
 
 
 def why(health: Health, limits: GeneratorLimits, worker: int | None = None) -> str:

@@ -79,7 +79,7 @@ class _Bucket:
                 shift_into(op.bounded.low, histograms[name], -delta_us)
                 shift_into(op.bounded.high, histograms[name], delta_us)
                 count = int(histograms[name].get_total_count())
-                op.bounded.affected += min(count, bound.affected)
+                op.bounded.add_affected([min(count, n) for n in bound.affected])
         self.late += frame.health.late
         self.dropped += frame.health.dropped
         self.frames += 1
@@ -112,7 +112,7 @@ class _Bucket:
             assert bounded is not None
             merge_into(m.bounded.low, bounded.low)
             merge_into(m.bounded.high, bounded.high)
-            m.bounded.affected += bounded.affected
+            m.bounded.add_affected(bounded.affected)
         m.bounded.add_bound(self.bound_ms, self.cause)
 
     def saturated_share(self) -> float:

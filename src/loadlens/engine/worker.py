@@ -34,7 +34,7 @@ from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp, starting_connections
 from loadlens.engine.variables import FeederCursor, SharedData
 from loadlens.http import ClientOptions, HttpClient
-from loadlens.metrics.frame import STALL_MS, Health
+from loadlens.metrics.frame import LAG_LEVELS_MS, Health
 from loadlens.metrics.histogram import BulkHistogram, LatencySummary, encode_histogram
 from loadlens.metrics.recorder import Recorder
 from loadlens.model.plan import ClosedLoad, OpenLoad, Stage
@@ -291,7 +291,8 @@ class Ticker:
             lateness_p99_ms=p99,
             loop_lag_p99_ms=_rank(self.lags, 0.99),
             loop_lag_p50_ms=_rank(self.lags, 0.50),
-            stalls=sum(1 for lag in self.lags if lag >= STALL_MS),
+            lag_over=[sum(1 for lag in self.lags if lag > level) for level in LAG_LEVELS_MS],
+            lag_over_ms=[sum(lag for lag in self.lags if lag > level) for level in LAG_LEVELS_MS],
             involuntary_switches=max(switches - self._switches, 0),
             steal_percent=_steal_percent(self._host, host),
         )
