@@ -16,39 +16,26 @@ already clear, INSUFFICIENT only when it is not). docs/thresholds.md explains bo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
+from loadlens.analysis import stats
 from loadlens.metrics.histogram import count_beyond
 from loadlens.model.threshold import Comparison, Metric, Threshold
 from loadlens.model.verdict import GateStatus
 
-Z_ONE_SIDED_95 = 1.6448536269514722  # the standard normal's 95th percentile
+# Each end of a two-sided 90 % interval is a one-sided 95 % bound.
+_TWO_SIDED = 0.90
 
 
-def wilson_lower(hits: int, n: int, z: float = Z_ONE_SIDED_95) -> float:
-    """The lower end of the one-sided Wilson score interval on a proportion hits / n."""
-    if n <= 0:
-        return 0.0
-    centre, spread, scale = _wilson(hits, n, z)
-    return max((centre - spread) / scale, 0.0)
+def wilson_lower(hits: int, n: int) -> float:
+    """The one-sided 95 % lower Wilson score bound on a proportion hits / n (0 when n is 0)."""
+    return stats.wilson(hits, n, _TWO_SIDED)[0] if n > 0 else 0.0
 
 
-def wilson_upper(hits: int, n: int, z: float = Z_ONE_SIDED_95) -> float:
-    """The upper end of the one-sided Wilson score interval on a proportion hits / n."""
-    if n <= 0:
-        return 1.0
-    centre, spread, scale = _wilson(hits, n, z)
-    return min((centre + spread) / scale, 1.0)
-
-
-def _wilson(hits: int, n: int, z: float) -> tuple[float, float, float]:
-    p = hits / n
-    z2 = z * z
-    centre = p + z2 / (2 * n)
-    spread = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return centre, spread, 1 + z2 / n
+def wilson_upper(hits: int, n: int) -> float:
+    """The one-sided 95 % upper Wilson score bound on a proportion hits / n (1 when n is 0)."""
+    return stats.wilson(hits, n, _TWO_SIDED)[1]
 
 
 def applies(threshold: Threshold) -> bool:
