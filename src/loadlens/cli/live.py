@@ -79,7 +79,9 @@ class LiveView:
     ) -> RenderableType:
         live = accumulator.live_view(info.index)
         length = info.duration_s + info.ramp_s
-        parts = [self._label(info), _load(info, live.health.users)]
+        parts = [self._label(info)]
+        if info.load.get("model") not in _PHASES:  # setup and teardown: one user, no load
+            parts.append(_load(info, live.health.users))
         if length > 0:
             parts.append(f"{min(elapsed, length):5.1f}s / {length:.1f}s")
         else:
@@ -101,9 +103,7 @@ def _load(info: StageInfo, active_users: int) -> str:
     load = info.load
     if load.get("model") == "open":
         return f"rate {float(load.get('rate', 0.0)):g}/s"
-    if load.get("model") == "closed":
-        return f"users {active_users}/{int(load.get('users', 0))}"
-    return str(load.get("model", ""))
+    return f"users {active_users}/{int(load.get('users', 0))}"
 
 
 def _gate_lines(gates: Sequence[GateResult]) -> Text:

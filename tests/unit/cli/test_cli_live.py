@@ -57,6 +57,7 @@ def test_stages_count_as_the_plan_does_with_a_setup_and_gates_show_their_state()
         view.stage_finished(info, accumulator)
     text = console.export_text()
     assert "stage 3/2" not in text
+    assert "setup ·   0.0s · in flight 0" in text
     assert "stage 1/2 smoke · users 0/5 ·   4.0s / 4.0s" in text
     assert "stage 2/2 load · rate 200/s ·   8.0s / 8.0s" in text
     assert "p95 < 100ms: FAILING (measured 340.0 ms)" in text
