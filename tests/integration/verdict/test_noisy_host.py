@@ -21,13 +21,15 @@ from tests.support.runs import loadlens, write
 
 REPETITIONS = 10
 SERVICE_MS = DELAY_S * 1000  # what the service takes: 100 ms
-FAILING = f"p95 < {SERVICE_MS / 3.3:g}ms"  # 100 ms against ~30 ms: failing by 3.3×
-PASSING = f"p95 < {SERVICE_MS * 3.5:g}ms"  # 100 ms against 350 ms: passing by 3.5×
+# The service answers in 100 ms; beside the hog it measures 110-200 ms (it is starved too).
+FAILING = f"p95 < {SERVICE_MS / 4:g}ms"  # against 25 ms: failing by 4× or more
+PASSING = f"p95 < {SERVICE_MS * 5:g}ms"  # against 500 ms: passing by 5× (2.5× what it measures)
 
 
 def _scenario(gate: str) -> str:
     # 50 users each waiting 100 ms: about 250 requests per 0.5 s stage, 2.5 times the 100
-    # samples a p95 needs, so that a stage is judged even when the hog slows the generator
+    # samples a p95 needs (and a clear answer is judged on fewer, docs/thresholds.md); more
+    # users would slow the starved test server itself, which is not what is tested here
     stages = "\n".join(
         f'  - {{stage: s{i}, users: 50, duration: 500ms, gates: ["{gate}"]}}'
         for i in range(REPETITIONS)
