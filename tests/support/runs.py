@@ -33,7 +33,8 @@ class Finished:
         return read_result(self.run_dir / "result.json")
 
     def assert_go_unless_starved(self) -> None:
-        """GO, or INCONCLUSIVE only because the generator's error bound straddles a gate.
+        """GO, or INCONCLUSIVE only for the generator: its error bound straddles a gate, or it
+        was saturated and did not deliver the planned load.
 
         For tests of what is measured, not of the verdict: on a shared 2-core machine the
         worker may be descheduled long enough to widen the bound past a tight gate, and then
@@ -41,9 +42,11 @@ class Finished:
         """
         assert self.code in (0, 3), f"exit {self.code}\n{self.stdout}\n{self.stderr}"
         if self.code == 3:
-            gates = self.result().gates
-            uncertain = [g for g in gates if g.status is GateStatus.UNCERTAIN]
-            assert uncertain, f"inconclusive, not for the generator:\n{self.stdout}"
+            result = self.result()
+            uncertain = [g for g in result.gates if g.status is GateStatus.UNCERTAIN]
+            reasons = result.verdict.reasons if result.verdict is not None else ()
+            starved = [r for r in reasons if r.startswith("the planned load was not delivered")]
+            assert uncertain or starved, f"inconclusive, not for the generator:\n{self.stdout}"
 
 
 def loadlens(*args: str, out: Path, env: dict[str, str] | None = None) -> Finished:
