@@ -88,10 +88,15 @@ def test_check_rate_counts_requests_whose_checks_ran() -> None:
     assert result.status is GateStatus.FAILED
 
 
-def test_too_few_requests_for_a_rate() -> None:
+def test_a_rate_is_judged_on_however_few_requests_were_sent() -> None:
+    # a smoke run without percentile gates is never INCONCLUSIVE for its sample count
     ops = {"x": op_stats([5.0] * 19, {"ok:200": 10, "status:500": 9})}
     result = evaluate_stage(gate("error_rate < 1%"), ops, 1.0)
-    assert result.status is GateStatus.INSUFFICIENT and result.required == 20
+    assert result.status is GateStatus.FAILED and result.required == 1
+    clean = evaluate_stage(gate("error_rate < 1%"), {"x": op_stats([5.0] * 3)}, 1.0)
+    assert clean.status is GateStatus.PASSED
+    nothing = evaluate_stage(gate("error_rate < 1%"), {}, 1.0)
+    assert nothing.status is GateStatus.INSUFFICIENT
 
 
 def test_p99_on_40_samples_is_insufficient() -> None:
