@@ -21,9 +21,11 @@ from tests.support.runs import loadlens, write
 
 REPETITIONS = 10
 SERVICE_MS = DELAY_S * 1000  # what the service takes: 100 ms
-# The service answers in 100 ms; beside the hog it measures 110-200 ms (it is starved too).
-FAILING = f"p95 < {SERVICE_MS / 4:g}ms"  # against 25 ms: failing by 4× or more
-PASSING = f"p95 < {SERVICE_MS * 5:g}ms"  # against 500 ms: passing by 5× (2.5× what it measures)
+# The service answers in 100 ms; beside the hog it measures 110-400 ms (it is starved too, and
+# this machine is shared), with event-loop stalls of up to ~150 ms: the targets keep a margin
+# of 3× or more from all of that, as the acceptance asks, and no more.
+FAILING = f"p95 < {SERVICE_MS / 10:g}ms"  # against 10 ms: failing by 10× or more
+PASSING = f"p95 < {SERVICE_MS * 10:g}ms"  # against 1 s: passing by 10× (2.5× or more measured)
 
 
 def _scenario(gate: str) -> str:
