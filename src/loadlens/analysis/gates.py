@@ -4,22 +4,70 @@ A gate sees a `Measurement`: the outcome counts and the lossless merge of the la
 histograms of the operations it selects, over the whole stage or one window, plus the
 generator's late and dropped iterations and how many seconds it spans. Percentiles come from
 the merged histogram, never from averaging per-operation or per-second percentiles.
+
+The generator's error bound (analysis/generator.py) comes as a `Bounded`: the same latencies
+with each worker second's base lag subtracted and added, how many of them a stall may have
+delayed further, and by at most how much. From these `_interval` gives the lowest and highest
+value the gate's metric could take; a latency gate FAILS only when it fails at both ends,
+PASSES only when it passes at both, and is UNCERTAIN when the interval straddles the target.
+Error-rate and other count gates never see the bound; a throughput gate that fails while the
+generator was saturated is UNCERTAIN (the generator could send no more).
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadlens.metrics.frame import Health
-from loadlens.metrics.histogram import LatencySummary, decode_histogram, merge_into, new_histogram
+from loadlens.analysis import confidence
+from loadlens.metrics.frame import LAG_LEVELS_MS, Health
+from loadlens.metrics.histogram import (
+    LatencySummary,
+    decode_histogram,
+    merge_into,
+    new_histogram,
+    value_at,
+)
 from loadlens.metrics.result import OpStats
 from loadlens.model.outcome import OutcomeKind, is_success_key
-from loadlens.model.threshold import Metric, Threshold, Unit
+from loadlens.model.threshold import Comparison, Metric, Threshold, Unit
 from loadlens.model.verdict import GateResult, GateStatus
 
 _SUMMARY_PERCENTILES = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p999"}
+
+
+@dataclass(slots=True)
+class Bounded:
+    """The selected latencies with each worker second's error bound subtracted and added."""
+
+    low: Any = field(default_factory=new_histogram)  # each latency less its second's base lag
+    high: Any = field(default_factory=new_histogram)  # ... plus it
+    # per LAG_LEVELS_MS level: how many of them a stall may have delayed by more than it
+    affected: list[int] = field(default_factory=lambda: [0] * len(LAG_LEVELS_MS))
+    bound_ms: float = 0.0  # the largest lag of a second in it: no request waited longer
+    cause: str = ""  # that second's cause
+    saturated: str = ""  # why the generator was the limit, when it was (throughput gates)
+
+    def add_bound(self, bound_ms: float, cause: str) -> None:
+        """Keep the largest bound and its cause."""
+        if bound_ms > self.bound_ms:
+            self.bound_ms, self.cause = bound_ms, cause
+
+    def add_affected(self, affected: Sequence[int]) -> None:
+        """Add per-level counts of requests that may have been delayed."""
+        for level, n in enumerate(affected):
+            self.affected[level] += n
+
+    def levels(self) -> list[tuple[float, int]]:
+        """(x ms, at most how many requests were delayed by more than x), for each level below
+        the largest lag, and (the largest lag, 0)."""
+        pairs = [
+            (x, n) for x, n in zip(LAG_LEVELS_MS, self.affected, strict=True) if x < self.bound_ms
+        ]
+        return [*pairs, (self.bound_ms, 0)]
 
 
 @dataclass(slots=True)
@@ -32,6 +80,7 @@ class Measurement:
     late: int = 0
     dropped: int = 0
     observed: Mapping[str, Sequence[float]] = field(default_factory=dict)  # service samples
+    bounded: Bounded | None = None  # None: judged without an error bound (e.g. from disk)
 
     @property
     def count(self) -> int:
@@ -59,10 +108,12 @@ def evaluate_stage(
     *,
     stage: str = "",
     observed: Mapping[str, Sequence[float]] | None = None,
+    bounded: Bounded | None = None,
 ) -> GateResult:
     """Judge a gate over a whole stage from its per-operation stats (histograms merged) and,
-    for a service metric, the samples observed during the stage."""
-    measurement = Measurement(seconds=duration_s, observed=observed or {})
+    for a service metric, the samples observed during the stage; `bounded`: the generator's
+    error bound over the same operations."""
+    measurement = Measurement(seconds=duration_s, observed=observed or {}, bounded=bounded)
     for name in selected(threshold, operations):
         stats = operations[name]
         measurement.add_outcomes(stats.outcomes)
@@ -85,10 +136,17 @@ def judge(
     required = threshold.min_samples
     if threshold.metric is Metric.OBSERVED and measured is None:
         status = GateStatus.NOT_AVAILABLE  # not observed (no source, or every sample missed)
-    elif measured is None or samples < required:
+    elif measured is None:
         status = GateStatus.INSUFFICIENT
+    elif samples < required:
+        # fewer samples than a percentile usually needs: judged only when already clear
+        status = _early(threshold, measurement) or GateStatus.INSUFFICIENT
     else:
         status = GateStatus.PASSED if threshold.passes(measured) else GateStatus.FAILED
+    bound_ms, cause = 0.0, ""
+    bounded = measurement.bounded
+    if bounded is not None and measured is not None and status is not GateStatus.INSUFFICIENT:
+        status, bound_ms, cause = _within_bound(threshold, bounded, measured, status)
     return GateResult(
         gate=threshold.describe(),
         stage=stage,
@@ -100,7 +158,82 @@ def judge(
         required=required,
         measured_text="" if measured is None else display(threshold, measured),
         at_second=at_second,
+        bound_ms=bound_ms,
+        bound_cause=cause,
     )
+
+
+def _early(threshold: Threshold, m: Measurement) -> GateStatus | None:
+    """A percentile gate's status when a confidence bound decides it already (confidence.py)."""
+    if not confidence.applies(threshold):
+        return None
+    b = m.bounded
+    if b is None or b.bound_ms <= 0:
+        return confidence.decided(threshold, m.histogram)
+    return confidence.decided(threshold, m.histogram, b.low, b.high, b.levels())
+
+
+def _within_bound(
+    threshold: Threshold, bounded: Bounded, measured: float, status: GateStatus
+) -> tuple[GateStatus, float, str]:
+    """The status judged against the generator's error bound, the bound on the gate's value
+    and its cause (module docstring)."""
+    if threshold.metric in (Metric.RPS, Metric.COUNT):
+        if status is GateStatus.FAILED and bounded.saturated:
+            return GateStatus.UNCERTAIN, 0.0, bounded.saturated
+        return status, 0.0, ""
+    if threshold.unit is not Unit.LATENCY or bounded.bound_ms <= 0:
+        return status, 0.0, ""
+    low, high = _interval(threshold, bounded)
+    low, high = min(low, measured), max(high, measured)
+    bound = max(measured - low, high - measured)
+    verdicts = {threshold.passes(value) for value in (low, measured, high)}
+    straddles = (
+        threshold.op is Comparison.BETWEEN
+        and low < threshold.low
+        and (threshold.high is not None and high > threshold.high)
+    )
+    if verdicts == {True}:
+        return GateStatus.PASSED, bound, bounded.cause
+    if verdicts == {False} and not straddles:
+        return GateStatus.FAILED, bound, bounded.cause
+    return GateStatus.UNCERTAIN, bound, bounded.cause
+
+
+def _interval(threshold: Threshold, bounded: Bounded) -> tuple[float, float]:
+    """The lowest and highest value a latency metric could take within the error bound."""
+    n = int(bounded.low.get_total_count())
+    if n == 0:
+        return 0.0, 0.0
+    most = bounded.bound_ms
+    if threshold.metric is Metric.PERCENTILE:
+        assert threshold.percentile is not None
+        p = threshold.percentile
+        # at most n_x values moved by more than x: the percentile lies between the values
+        # n_x/n either side of it, moved by x (analysis/generator.py); the tightest x wins
+        lows, highs = [], []
+        for x, moved in bounded.levels():
+            share = 100 * min(moved / n, 1.0)
+            lows.append(value_at(bounded.low, p - share) - x if p - share >= 0 else -math.inf)
+            highs.append(value_at(bounded.high, p + share) + x if p + share <= 100 else math.inf)
+        return max(*lows, 0.0), min(highs)
+    low_summary, high_summary = LatencySummary.of(bounded.low), LatencySummary.of(bounded.high)
+    if threshold.metric is Metric.AVG:
+        # the mean moves by at most the sum over levels of (share above x) × (next x - x)
+        spread = _mean_shift(bounded, n)
+        return low_summary.mean - spread, high_summary.mean + spread
+    if threshold.metric is Metric.MIN:
+        return low_summary.min - most, high_summary.min + most
+    return low_summary.max - most, high_summary.max + most
+
+
+def _mean_shift(bounded: Bounded, n: int) -> float:
+    """At most how far the mean moved: each request by its delay, at most x for all but n_x."""
+    pairs = bounded.levels()
+    shift = 0.0
+    for (x, moved), (next_x, _) in itertools.pairwise(pairs):
+        shift += min(moved / n, 1.0) * (next_x - x)
+    return shift + (pairs[0][0] if pairs else 0.0)
 
 
 def measure(threshold: Threshold, m: Measurement) -> tuple[float | None, int]:
@@ -215,8 +348,23 @@ def describe_result(result: GateResult) -> str:
         )
     if result.status is GateStatus.NOT_AVAILABLE:
         return f"{where}{result.gate} could not be judged: the metric was not measured"
+    default = " (a default gate)" if result.default else ""
+    if result.status is GateStatus.UNCERTAIN:
+        within = f" ± {result.bound_ms:,.1f} ms" if result.bound_ms else ""
+        return (
+            f"{where}{result.gate}{default} is uncertain: measured {result.measured_text}"
+            f"{within}{window} ({result.samples:,} samples); the generator's error bound "
+            f"straddles the target: {result.bound_cause}"
+        )
     verb = "passed" if result.status is GateStatus.PASSED else "failed"
+    bound = ""
+    if result.bound_ms >= 1.0:
+        bound = f", even allowing ± {result.bound_ms:,.1f} ms for the generator's own delays"
+    if result.samples < result.required:
+        bound += (
+            f"; fewer than the {result.required:,} usually needed, but clear with 95 % confidence"
+        )
     return (
-        f"{where}{result.gate} {verb}: measured {result.measured_text}{window} "
-        f"({result.samples:,} samples)"
+        f"{where}{result.gate}{default} {verb}: measured {result.measured_text}{window} "
+        f"({result.samples:,} samples{bound})"
     )

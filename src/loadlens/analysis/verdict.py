@@ -1,13 +1,18 @@
 """The verdict of a run: GO, NO-GO or INCONCLUSIVE, from its gates and its validity.
 
-Order (docs/thresholds.md): first validity, since a wrong GO or NO-GO is worse than none.
-If the generator, not the service, was the bottleneck, the run is INCONCLUSIVE whatever the
-gates say. Then a FAILED gate gives NO-GO. Then an interrupted or incomplete run, or a gate
-without enough samples to judge, gives INCONCLUSIVE. Otherwise GO.
+Order (docs/thresholds.md, "The verdict"): broken data (a violated invariant, lost writes) is
+NO-GO whatever else happened. A lost worker (analysis/lost_workers.py: the planned load was not
+delivered) makes it INCONCLUSIVE. A major MEASUREMENT or LOAD_GENERATOR finding (the numbers
+cannot be trusted) makes the run INCONCLUSIVE. Then a FAILED gate, an unreachable target or a
+major SERVICE_BUG finding (a race, leak-like drift, an input-dependent 5xx) gives NO-GO: gates
+are judged against the generator's error bound (analysis/generator.py), so a FAILED gate
+failed even with the bound subtracted, however busy the host was. Then an interrupted or
+incomplete run, a gate whose bound straddles its target (UNCERTAIN), a gate without enough
+samples to judge, or a saturated generator (its CPU at the `generator:` limit, or an open stage
+that sent under 80 % of its planned arrivals: the planned load was not delivered, so a pass says
+nothing) gives INCONCLUSIVE. Otherwise GO. A busy host is no
+veto: it widens the bound, and the reasons name the bound and its cause when it decided.
 
-Findings (analysis/findings, docs/diagnosis.md) weigh in: a major MEASUREMENT or
-LOAD_GENERATOR finding makes the run INCONCLUSIVE like a busy generator; a major SERVICE_BUG
-finding (a race, leak-like drift, an input-dependent 5xx) gives NO-GO like a failed gate.
 TEST_SCRIPT, TEST_DATA and POLICY findings never decide the verdict by themselves; they, and
 every other finding above info, are named in the reasons.
 """
@@ -17,54 +22,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from loadlens.analysis.gates import describe_result
+from loadlens.analysis.generator import saturation, undelivered
 from loadlens.analysis.lost_workers import lost_worker_reasons
-from loadlens.metrics.result import RunResult, SeriesPoint
-from loadlens.model.finding import Attribution, Finding, Severity
+from loadlens.metrics.result import RunResult
+from loadlens.model.finding import Attribution, Finding, FindingClass, Severity
+from loadlens.model.generator import GeneratorLimits
 from loadlens.model.integrity import InvariantResult, ReconciliationResult
 from loadlens.model.verdict import GateResult, GateStatus, Verdict, VerdictKind
-
-# When the generator counts as the bottleneck (see docs/thresholds.md, "Validity").
-BUSY_CPU_PERCENT = 90.0  # a worker at or above this CPU in a second is saturated
-BUSY_SECONDS_FRACTION = 0.20  # ... in more than this fraction of a stage's seconds
-MAX_LOOP_LAG_MS = 50.0  # any event-loop lag above this in a stage
-# Late iterations (started > 2 ms after their time) above this fraction of a stage's requests.
-# A few late starts on a busy machine cost a few milliseconds each; a starved generator shows
-# far more, together with CPU or loop lag.
-MAX_LATE_FRACTION = 0.05
-# ... and at least this many: one scheduling hiccup of a few ms on a shared machine makes a
-# handful of arrivals late, which says nothing about a whole short burst.
-MIN_LATE = 10
-_GENERATOR = Attribution.LOAD_GENERATOR  # its major findings repeat generator_problems
-
-
-def generator_problems(result: RunResult) -> list[str]:
-    """Why the generator, not the service, may have been the bottleneck; empty if it was not."""
-    problems: list[str] = []
-    by_stage: dict[int, list[SeriesPoint]] = {}
-    for point in result.series:
-        by_stage.setdefault(point.stage, []).append(point)
-    names = {stage.info.index: stage.info.name for stage in result.stages}
-    requests = {stage.info.index: stage.total.count for stage in result.stages}
-    for index, points in sorted(by_stage.items()):
-        name = names.get(index, str(index))
-        cpus = [p.health.cpu_percent / max(p.workers, 1) for p in points]
-        busy = sum(1 for cpu in cpus if cpu >= BUSY_CPU_PERCENT)
-        if busy > BUSY_SECONDS_FRACTION * len(points):
-            problems.append(
-                f"stage `{name}`: worker CPU ≥ {BUSY_CPU_PERCENT:.0f} % in {busy} of "
-                f"{len(points)} seconds (max {max(cpus):.0f} %)"
-            )
-        lag = max(p.health.loop_lag_ms for p in points)
-        if lag > MAX_LOOP_LAG_MS:
-            problems.append(f"stage `{name}`: event-loop lag up to {lag:,.0f} ms")
-        late = sum(p.health.late for p in points)
-        total = requests.get(index, 0)
-        if total and late > MAX_LATE_FRACTION * total and late >= MIN_LATE:
-            problems.append(
-                f"stage `{name}`: {late:,} iterations started late "
-                f"({late / total:.1%} of {total:,} requests)"
-            )
-    return problems
 
 
 def decide(
@@ -73,9 +37,10 @@ def decide(
     *,
     stages_not_run: Sequence[str] = (),
     findings: Sequence[Finding] | None = None,
+    limits: GeneratorLimits | None = None,
 ) -> Verdict:
     """The verdict on a run from its gate results and findings (default: the result's own);
-    the reasons say what decided it."""
+    `limits`: the scenario's `generator:` block. The reasons say what decided it."""
     found = list(result.findings if findings is None else findings)
     gates = tuple(gate_results)
     failed = [g for g in gates if g.status is GateStatus.FAILED]
@@ -93,20 +58,17 @@ def decide(
     if result.lost_workers:  # the planned load was not delivered: no verdict on the service
         reasons = [*lost_worker_reasons(result), *(describe_result(g) for g in failed)]
         return _verdict(VerdictKind.INCONCLUSIVE, reasons, gates, stages_not_run, failed_stage)
-    invalid = generator_problems(result)
     unmeasured = _major(found, Attribution.MEASUREMENT, Attribution.LOAD_GENERATOR)
-    if invalid or unmeasured:
-        reasons = [
-            *(
-                ["the generator, not the service, was the bottleneck: " + "; ".join(invalid)]
-                if invalid
-                else []
-            ),
-            *(_named(f) for f in unmeasured if not (invalid and f.attribution is _GENERATOR)),
-            *(describe_result(g) for g in failed),
-        ]
+    if unmeasured:
+        reasons = [*(_named(f) for f in unmeasured), *(describe_result(g) for g in failed)]
         return _verdict(VerdictKind.INCONCLUSIVE, reasons, gates, stages_not_run, failed_stage)
-    bugs = [f for f in _major(found, Attribution.SERVICE_BUG) if f.kind.value != "integrity"]
+    unreachable = [f for f in found if f.kind is FindingClass.UNREACHABLE]
+    bugs = [
+        f
+        for f in _major(found, Attribution.SERVICE_BUG)
+        if f.kind not in (FindingClass.INTEGRITY, FindingClass.UNREACHABLE)
+    ]
+    bugs = unreachable + bugs
     if bugs or failed:
         reasons = [*(_named(f) for f in bugs), *(describe_result(g) for g in failed)]
         reasons.extend(_named(f) for f in found if f not in bugs and _mentioned(f))
@@ -119,6 +81,11 @@ def decide(
         reasons.append(
             "the run is incomplete" + (f": stages not run: {missing}" if missing else "")
         )
+    reasons.extend(describe_result(g) for g in gates if g.status is GateStatus.UNCERTAIN)
+    reasons.extend(
+        f"the planned load was not delivered: {note}"
+        for note in saturation(result, limits) + undelivered(result)
+    )
     reasons.extend(describe_result(g) for g in insufficient)
     reasons.extend(
         f"invariant `{i.name}` could not be checked: {i.error}"
@@ -134,7 +101,9 @@ def decide(
         reasons = ["no gates were defined"]
     else:
         unjudged = [g for g in gates if g.status is GateStatus.NOT_AVAILABLE]
-        reasons = [f"all {len(gates) - len(unjudged)} gates passed"]
+        judged = len(gates) - len(unjudged)
+        defaults = " (the default gates: the plan defined none)" if gates[0].default else ""
+        reasons = [f"all {judged} gates passed{defaults}"]
         reasons.extend(describe_result(g) for g in unjudged)
     if result.invariants:
         reasons.append(f"all {len(result.invariants)} invariant checks held")

@@ -150,7 +150,7 @@ def run_probe(
 ) -> tuple[Probe, bool]:
     """One probe at `rate`; (the probe, whether the user interrupted it)."""
     from loadlens.analysis.capacity import Probe, ProbeKind
-    from loadlens.analysis.verdict import generator_problems
+    from loadlens.analysis.generator import behind_schedule, saturation, undelivered
     from loadlens.cli.judging import attach_judge
     from loadlens.engine.compiled import compile_scenario
     from loadlens.engine.coordinator import Coordinator, RunOptions, default_workers
@@ -182,7 +182,11 @@ def run_probe(
     judged = [g for g in result.gates if g.stage == stage.info.name]
     failed = [g for g in judged if g.status is GateStatus.FAILED]
     thin = [g for g in judged if g.status is GateStatus.INSUFFICIENT]
-    generator = generator_problems(result)
+    generator = [
+        *saturation(result, scenario.generator),
+        *undelivered(result),
+        *behind_schedule(result),
+    ]
     if generator:
         # the generator could not send this rate: the service was not what broke
         reason, passed = "generator saturated: " + "; ".join(generator), False

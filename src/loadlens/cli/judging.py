@@ -15,6 +15,6 @@ def attach_judge(coordinator: Coordinator) -> GateJudge:
         for index, stage in zip(indices, scenario.plan, strict=True)
     }
     names = {index: stage.name for index, stage in zip(indices, scenario.plan, strict=True)}
-    judge = GateJudge(gates, names)
+    judge = GateJudge(gates, names, scenario.generator)
     coordinator.judge = judge
     return judge

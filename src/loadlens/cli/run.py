@@ -233,7 +233,9 @@ def run_and_summarise(
     listener = None if quiet else LiveView(console, len(scenario.plan))
     signals = StopSignals()
     coordinator = Coordinator(compiled, options, listener, signals=signals)
-    attach_judge(coordinator)
+    judge = attach_judge(coordinator)
+    if listener is not None:
+        listener.gates = judge.live
     # Held past the run until the reports are written: a stop signal then is counted, not
     # allowed to kill the process half-way through a file.
     with signals.catching():

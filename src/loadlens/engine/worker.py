@@ -36,7 +36,7 @@ from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp, starting_connections
 from loadlens.engine.variables import FeederCursor, SharedData
 from loadlens.http import ClientOptions, HttpClient
-from loadlens.metrics.frame import Health
+from loadlens.metrics.frame import LAG_LEVELS_MS, Health
 from loadlens.metrics.histogram import BulkHistogram, LatencySummary, encode_histogram
 from loadlens.metrics.recorder import Recorder
 from loadlens.model.plan import ClosedLoad, OpenLoad, Stage
@@ -47,6 +47,7 @@ EXIT = "exit"
 READY = "ready"
 _LAG_PROBE_PERIOD = 0.05  # seconds between event-loop lag probes
 _SHORT_INTERVAL_S = 0.5  # a frame interval shorter than this measures CPU with the one before
+_PROC_STAT = "/proc/stat"  # Linux: the host's CPU times; steal is the 8th number of `cpu`
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,9 +268,12 @@ class Ticker:
         self.start_ns = start_ns
         self.second = 0
         self.max_lag = 0.0
+        self.lags: list[float] = []  # this second's lag probes (ms): about 20
         self._cpu = time.process_time()
         self._wall = time.monotonic()
         self._earlier = (self._cpu, self._wall)  # the start of the previous interval
+        self._switches = _involuntary_switches()
+        self._host = _host_cpu_times()
 
     async def run(self) -> None:
         """Probe the loop's lag and send a frame at every second boundary."""
@@ -278,7 +282,9 @@ class Ticker:
             expected = time.monotonic_ns() + int(_LAG_PROBE_PERIOD * 1e9)
             await asyncio.sleep(_LAG_PROBE_PERIOD)
             now = time.monotonic_ns()
-            self.max_lag = max(self.max_lag, (now - expected) / 1e6)
+            lag = (now - expected) / 1e6
+            self.max_lag = max(self.max_lag, lag)
+            self.lags.append(lag)
             if now >= boundary:
                 try:
                     self.conn.send(self.frame(final=False))
@@ -302,6 +308,7 @@ class Ticker:
         late, dropped, lateness = self.stats.take()
         p99 = _p99_ms(lateness)
         encoded = "" if lateness.histogram is None else encode_histogram(lateness.histogram)
+        switches, host = _involuntary_switches(), _host_cpu_times()
         health = Health(
             cpu_percent=cpu_percent,
             loop_lag_ms=self.max_lag,
@@ -310,11 +317,49 @@ class Ticker:
             late=late,
             dropped=dropped,
             lateness_p99_ms=p99,
+            loop_lag_p99_ms=_rank(self.lags, 0.99),
+            loop_lag_p50_ms=_rank(self.lags, 0.50),
+            lag_over=[sum(1 for lag in self.lags if lag > level) for level in LAG_LEVELS_MS],
+            lag_over_ms=[sum(lag for lag in self.lags if lag > level) for level in LAG_LEVELS_MS],
+            involuntary_switches=max(switches - self._switches, 0),
+            steal_percent=_steal_percent(self._host, host),
         )
+        self._switches, self._host = switches, host
         self.max_lag = 0.0
+        self.lags.clear()
         return self.recorder.take_frame(
             self.worker, self.stage, self.second, health, final=final, lateness=encoded
         )
+
+
+def _rank(values: list[float], share: float) -> float:
+    """A quantile of a second's few lag probes (nearest rank); 0 when there are none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _involuntary_switches() -> int:
+    """How often the kernel has taken the CPU from this process so far (another was due)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+
+
+def _host_cpu_times() -> tuple[int, int]:
+    """The host's (steal, total) CPU ticks so far; (0, 0) where /proc/stat is not readable."""
+    try:
+        with open(_PROC_STAT, encoding="ascii") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return 0, 0
+    ticks = [int(f) for f in fields[1:] if f.isdigit()]
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
+
+
+def _steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the host's CPU time its hypervisor stole between two readings."""
+    total = after[1] - before[1]
+    return 100.0 * (after[0] - before[0]) / total if total > 0 else 0.0
 
 
 def _p99_ms(lateness: BulkHistogram) -> float:

@@ -13,6 +13,13 @@ from typing import Any
 from loadlens.metrics.diagnostics import OpDiagnostics
 from loadlens.metrics.histogram import decode_histogram
 
+# An event-loop lag probe this late (ms) saw a stall: the loop was held up by more than the
+# timer's own slack (about 0.1-1 ms), by other processes or by its own work.
+STALL_MS = 2.0
+# The lags (ms) at which a second's probes are counted (`Health.lag_over`): how many stalls of
+# each size there were, for the error bound (analysis/generator.py). Fixed, so frames merge.
+LAG_LEVELS_MS = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
+
 
 @dataclass(slots=True)
 class OpFrame:
@@ -61,6 +68,14 @@ class Health:
     late: int = 0  # open model: iterations started > 2 ms after their intended time
     dropped: int = 0  # open model: iterations not started because max_in_flight was reached
     lateness_p99_ms: float = 0.0  # open model: p99 of (actual - intended) send time
+    # Whether the process was descheduled (docs/thresholds.md, "The generator's error bound"):
+    loop_lag_p99_ms: float = 0.0  # p99 of the second's event-loop lag probes
+    loop_lag_p50_ms: float = 0.0  # their median: the timer slack every request may carry
+    # per LAG_LEVELS_MS level: how many probes were later than it, and their lags summed (ms)
+    lag_over: list[int] = field(default_factory=list)
+    lag_over_ms: list[float] = field(default_factory=list)
+    involuntary_switches: int = 0  # the kernel took the CPU away this often (getrusage)
+    steal_percent: float = 0.0  # the host's CPU time stolen by its hypervisor (/proc/stat)
 
     def merge(self, other: Health) -> None:
         """Fold another worker's health for the same second in: sums and maxima."""
@@ -71,6 +86,12 @@ class Health:
         self.late += other.late
         self.dropped += other.dropped
         self.lateness_p99_ms = max(self.lateness_p99_ms, other.lateness_p99_ms)
+        self.loop_lag_p99_ms = max(self.loop_lag_p99_ms, other.loop_lag_p99_ms)
+        self.loop_lag_p50_ms = max(self.loop_lag_p50_ms, other.loop_lag_p50_ms)
+        self.lag_over = _added(self.lag_over, other.lag_over)
+        self.lag_over_ms = _added(self.lag_over_ms, other.lag_over_ms)
+        self.involuntary_switches += other.involuntary_switches
+        self.steal_percent = max(self.steal_percent, other.steal_percent)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -82,6 +103,12 @@ class Health:
             "late": self.late,
             "dropped": self.dropped,
             "lateness_p99_ms": self.lateness_p99_ms,
+            "loop_lag_p99_ms": self.loop_lag_p99_ms,
+            "loop_lag_p50_ms": self.loop_lag_p50_ms,
+            "lag_over": list(self.lag_over),
+            "lag_over_ms": list(self.lag_over_ms),
+            "involuntary_switches": self.involuntary_switches,
+            "steal_percent": self.steal_percent,
         }
 
     @classmethod
@@ -95,7 +122,22 @@ class Health:
             late=int(d["late"]),
             dropped=int(d["dropped"]),
             lateness_p99_ms=float(d["lateness_p99_ms"]),
+            loop_lag_p99_ms=float(d.get("loop_lag_p99_ms", 0.0)),
+            loop_lag_p50_ms=float(d.get("loop_lag_p50_ms", 0.0)),
+            lag_over=[int(n) for n in d.get("lag_over", [])],
+            lag_over_ms=[float(v) for v in d.get("lag_over_ms", [])],
+            involuntary_switches=int(d.get("involuntary_switches", 0)),
+            steal_percent=float(d.get("steal_percent", 0.0)),
         )
+
+
+def _added(a: list[Any], b: list[Any]) -> list[Any]:
+    """Two per-level lists added element by element (a missing one counts as zeros)."""
+    if not a:
+        return list(b)
+    if not b:
+        return a
+    return [x + y for x, y in zip(a, b, strict=True)]
 
 
 @dataclass(slots=True)

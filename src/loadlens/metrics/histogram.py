@@ -77,6 +77,53 @@ def record_values(h: HdrHistogram, values: IntArray) -> int:
     return clamped
 
 
+def shift_into(target: HdrHistogram, source: HdrHistogram, delta_us: int) -> None:
+    """Add `source` to `target` with every value moved by `delta_us` (kept within the range).
+
+    Each counter moves as the highest value it stands for (what percentiles report), so a
+    percentile of the result is the source's moved by `delta_us`, to the histogram's precision.
+    """
+    if delta_us == 0:
+        merge_into(target, source)
+        return
+    counters = _counters(source)
+    indices = np.flatnonzero(counters).astype(np.int64)
+    if indices.size == 0:
+        return
+    lowest, width = _index_ranges(source, indices)
+    moved = np.clip(lowest + width - 1 + delta_us, LOWEST_US, HIGHEST_US)
+    counts = counters[indices]
+    np.add.at(_counters(target), _counts_indices(target, moved), counts)
+    target.total_count += int(counts.sum())
+    target.min_value = min(target.min_value, int(moved.min()))
+    target.max_value = max(target.max_value, int(moved.max()))
+
+
+def count_beyond(h: HdrHistogram, value_us: int, *, above: bool) -> int:
+    """How many recorded values surely lie above `value_us` (their whole counter's range does),
+    or, with `above=False`, surely below it."""
+    counters = _counters(h)
+    indices = np.flatnonzero(counters).astype(np.int64)
+    if indices.size == 0:
+        return 0
+    lowest, width = _index_ranges(h, indices)
+    beyond = lowest > value_us if above else lowest + width - 1 < value_us
+    return int(counters[indices][beyond].sum())
+
+
+def value_at(h: HdrHistogram, percentile: float) -> float:
+    """The value (ms) at a percentile, as `LatencySummary` computes it; 0 when empty."""
+    counters = _counters(h)
+    indices = np.flatnonzero(counters).astype(np.int64)
+    if indices.size == 0:
+        return 0.0
+    cumulative = np.cumsum(counters[indices].astype(np.int64))
+    target = max(int(percentile * int(cumulative[-1]) / 100.0 + 0.5), 1)
+    at = int(np.searchsorted(cumulative, target, side="left"))
+    lowest, width = _index_ranges(h, indices[at : at + 1])
+    return float(lowest[0] + width[0] - 1) / _US_PER_MS
+
+
 class BulkHistogram:
     """Integer values (µs) appended to a list and recorded into an HDR histogram in bulk.
 

@@ -25,6 +25,7 @@ class FindingClass(enum.StrEnum):
     SATURATION = "saturation"  # D7: throughput plateaus while latency rises
     MEASUREMENT = "measurement"  # D10: the measurement itself cannot be trusted
     INTEGRITY = "integrity"  # D9: an invariant on the service's data was violated
+    UNREACHABLE = "unreachable"  # D11: the target answered no request at all
 
 
 class Attribution(enum.StrEnum):

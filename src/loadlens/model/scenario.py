@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from loadlens.model.generator import GeneratorLimits
 from loadlens.model.jsonpath import JsonPath
 from loadlens.model.plan import Stage
 from loadlens.model.template import Template
@@ -246,6 +247,7 @@ class Scenario:
     observe: ObserveSpec | None = None  # `observe:`: what to watch on the service
     invariant_specs: tuple[InvariantSpec, ...] = ()  # `invariants:`, validated
     ledger: LedgerSpec | None = None  # `ledger:` and `reconcile:`
+    generator: GeneratorLimits = field(default_factory=GeneratorLimits)  # `generator:`
     source: str = field(default="<python>", compare=False)  # the file it came from
     source_sha256: str = field(default="", compare=False)
 

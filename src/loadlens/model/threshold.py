@@ -162,9 +162,9 @@ class Threshold:
             assert self.percentile is not None
             tail = 1 - Fraction(str(self.percentile)) / 100
             return math.ceil(5 / tail)
-        if self.metric in (Metric.ERROR_RATE, Metric.RATE):
-            return 20
-        if self.metric in (Metric.AVG, Metric.MIN, Metric.MAX):
+        if self.metric in (Metric.ERROR_RATE, Metric.RATE, Metric.AVG, Metric.MIN, Metric.MAX):
+            # a rate is judged on what was sent, however few: a smoke run of 10 requests with
+            # 3 failures failed `error_rate < 1%`, and one without failures passed it
             return 1
         return 0
 

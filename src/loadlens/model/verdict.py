@@ -13,6 +13,8 @@ class GateStatus(enum.StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     INSUFFICIENT = "insufficient"  # too few samples to judge: neither passed nor failed
+    # the generator's error bound straddles the target: it passes or fails only within it
+    UNCERTAIN = "uncertain"
     NOT_AVAILABLE = "not_available"  # the metric was not measured (e.g. an observed metric)
 
 
@@ -43,10 +45,15 @@ class GateResult:
     required: int = 0  # samples needed; more than `samples` when INSUFFICIENT
     measured_text: str = ""  # `measured` as the gate's unit writes it: `34.2ms`, `1.5%`
     at_second: int | None = None  # the stage second the (worst) window ended at, if windowed
+    # How far the generator's own delays could have moved `measured` (ms, latency gates),
+    # and why (docs/thresholds.md, "The generator's error bound"); 0 and "" when none.
+    bound_ms: float = 0.0
+    bound_cause: str = ""
+    default: bool = False  # a default gate, added because the plan defined none
 
     @property
     def passed(self) -> bool:
-        """Whether the gate passed (INSUFFICIENT and NOT_AVAILABLE are not passes)."""
+        """Whether the gate passed (INSUFFICIENT, UNCERTAIN and NOT_AVAILABLE are not passes)."""
         return self.status is GateStatus.PASSED
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +69,9 @@ class GateResult:
             "target": self.target,
             "window_s": self.window_s,
             "at_second": self.at_second,
+            "bound_ms": self.bound_ms,
+            "bound_cause": self.bound_cause,
+            "default": self.default,
         }
 
     @classmethod
@@ -81,6 +91,9 @@ class GateResult:
             required=int(d.get("required", 0)),
             measured_text=str(d.get("measured_text", "")),
             at_second=None if at_second is None else int(at_second),
+            bound_ms=float(d.get("bound_ms", 0.0)),
+            bound_cause=str(d.get("bound_cause", "")),
+            default=bool(d.get("default", False)),
         )
 
 

@@ -90,10 +90,13 @@ def _gates(result: RunResult) -> Table | None:
         table.add_column(name, justify="right" if name == "samples" else "left")
     for gate in result.gates:
         measured = gate.measured_text or ("–" if gate.measured is None else f"{gate.measured:g}")
+        if gate.bound_ms >= 0.1 and gate.measured is not None:
+            measured += f" ± {gate.bound_ms:,.1f} ms"  # the generator's error bound
         window = f" (over {gate.window_s:g}s)" if gate.window_s else ""
+        default = " (default)" if gate.default else ""
         table.add_row(
             gate.stage,
-            gate.gate + window,
+            gate.gate + window + default,
             gate.target,
             measured,
             f"{gate.samples:,}",
@@ -106,6 +109,7 @@ _GATE_STATUS = {
     "passed": "[green]passed[/green]",
     "failed": "[red]FAILED[/red]",
     "insufficient": "[yellow]too few samples[/yellow]",
+    "uncertain": "[yellow]uncertain (generator bound)[/yellow]",
     "not_available": "[dim]not measured[/dim]",
 }
 

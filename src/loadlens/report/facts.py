@@ -172,6 +172,7 @@ GATE_STATUS_TEXT = {
     GateStatus.PASSED: "pass",
     GateStatus.FAILED: "FAIL",
     GateStatus.INSUFFICIENT: "insufficient data",
+    GateStatus.UNCERTAIN: "uncertain (generator bound)",
     GateStatus.NOT_AVAILABLE: "not measured",
 }
 
@@ -262,14 +263,22 @@ def _summary(result: RunResult) -> Section:
     return Section("summary", "Executive summary", paragraphs=tuple(sentences), bullets=bullets)
 
 
+_PHASES = ("setup", "teardown")  # what the engine names its setup and teardown "stages"
+
+
 def _completion_sentence(result: RunResult) -> str:
-    not_run = [s.info.name for s in result.stages if not s.ran]
+    # Setup and teardown are listed as stages but are not the plan's: count the plan alone.
+    planned = [s for s in result.stages if s.info.load.get("model") not in _PHASES]
+    not_run = [s.info.name for s in planned if not s.ran]
     skipped = f" Stages not run: {', '.join(code(n) for n in not_run)}." if not_run else ""
     if result.interrupted:
         return f"The run was interrupted before its plan ended; its numbers are partial.{skipped}"
     if not result.complete:
         return f"The run did not complete its plan; its numbers are partial.{skipped}"
-    return f"Every planned stage ran to its end ({len(result.stages)} of {len(result.stages)})."
+    if not_run:
+        ran = len(planned) - len(not_run)
+        return f"The plan stopped early: {ran} of {len(planned)} planned stages ran.{skipped}"
+    return f"Every planned stage ran to its end ({len(planned)} of {len(planned)})."
 
 
 def _worst_operation_sentence(result: RunResult) -> str:
@@ -315,7 +324,7 @@ def _gates(result: RunResult) -> Section:
     rows = tuple(
         (
             gate.stage,
-            gate.gate,
+            gate.gate + (" (default)" if gate.default else ""),
             gate.target,
             gate_measured(gate),
             gate_samples(gate),
@@ -331,13 +340,24 @@ def _gates(result: RunResult) -> Section:
         f"{passed} passed, {failed} failed, {undecided} could not be judged "
         f"(of {len(gates)}). Samples are latencies for percentile gates, requests for rates."
     )
+    notes = [note]
+    if any(g.default for g in gates):
+        notes.append(
+            "The plan defined no gates, so the default gates were judged (docs/thresholds.md)."
+        )
+    notes.extend(
+        f"`{g.stage}` {g.gate}: measured {gate_measured(g)} ± {fmt_ms_unit(g.bound_ms)}, "
+        f"which straddles {g.target}: {g.bound_cause}."
+        for g in gates
+        if g.status is GateStatus.UNCERTAIN
+    )
     table = Table(
         columns=("stage", "gate", "target", "measured", "samples", "judged over", "status"),
         rows=rows,
         numeric=(False, False, False, True, True, False, False),
         row_classes=tuple(gate.status.value for gate in gates),
     )
-    return Section("gates", "Gates", table=table, notes=(note,))
+    return Section("gates", "Gates", table=table, notes=tuple(notes))
 
 
 def _op_row(name: str, stats: OpStats) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ table{border-collapse:collapse;margin:8px 0;background:#fff;font-size:.9rem}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.failed td{background:#fde7e6}tr.passed td{background:#e8f5e9}
-tr.insufficient td,tr.not_available td{background:#fff4e0}
+tr.insufficient td,tr.not_available td,tr.uncertain td{background:#fff4e0}
 code{background:#eee;padding:0 3px;border-radius:3px;font-size:.9em}
 .banner code{background:rgba(255,255,255,.22);color:#fff}
 .charts{display:flex;flex-wrap:wrap;gap:12px}

@@ -30,6 +30,7 @@ from loadlens.spec.reader import Reader, did_you_mean, join
 from loadlens.spec.sizes import read_size
 from loadlens.spec.templates import BUILTINS
 from loadlens.spec.validate_gates import GateCatalog, read_gates
+from loadlens.spec.validate_generator import read_generator
 from loadlens.spec.validate_invariants import read_invariants, read_ledger
 from loadlens.spec.validate_observe import read_observe
 from loadlens.spec.validate_plan import read_plan
@@ -52,6 +53,7 @@ TOP_KEYS = (
     "invariants",
     "ledger",
     "reconcile",
+    "generator",
 )
 _DEFAULTS_KEYS = ("headers", "timeout", "max_body")
 _FLOW_KEYS = ("name", "weight", "steps")
@@ -108,6 +110,7 @@ def build_scenario(
     observed = read_observe(reader, fields["observe"]) if "observe" in fields else None
     checks = read_invariants(reader, fields["invariants"]) if "invariants" in fields else ()
     ledger = read_ledger(reader, fields.get("ledger"), fields.get("reconcile"))
+    generator = read_generator(reader, fields.get("generator"))
     ctx.check_pools()
     if reader.problems or name is None or target is None:
         raise SpecError(_ordered(reader.problems))
@@ -128,6 +131,7 @@ def build_scenario(
         observe=observed,
         invariant_specs=checks,
         ledger=ledger,
+        generator=generator,
         source=reader.file,
     )
 

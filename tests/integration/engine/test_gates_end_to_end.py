@@ -9,6 +9,8 @@ from loadlens.demo import DemoServer
 from loadlens.model.verdict import GateStatus, VerdictKind
 from tests.support.runs import loadlens, write
 
+# The middle stage's second gate fails whatever the machine does: a rate of statuses is not
+# judged against the generator's error bound (a latency target below it could be uncertain).
 THREE_STAGES = """\
 name: three-stages
 target: http://127.0.0.1:1
@@ -18,7 +20,8 @@ flows:
       - request: {name: read, method: GET, url: "/users/user-{{ random_int(0, 99) }}"}
 plan:
   - {stage: smoke, users: 2, duration: 2s, gates: ["error_rate < 1%"]}
-  - {stage: load, users: 4, duration: 2s, gates: ["error_rate < 1%", "p95{op:read} < 0.01ms"]}
+  - {stage: load, users: 4, duration: 2s,
+     gates: ["error_rate < 1%", "rate(status=2xx){op:read} < 1%"]}
   - {stage: stress, users: 6, duration: 2s, gates: ["error_rate < 1%"]}
 """
 
@@ -57,10 +60,11 @@ def test_a_failed_middle_stage_stops_the_plan_with_no_go(tmp_path: Path) -> None
     assert verdict.stages_not_run == ("stress",)
     assert verdict.failed_stage == "load"
     assert any(
-        "p95{op:read} < 0.01ms" in reason and "samples" in reason for reason in verdict.reasons
+        "rate(status=2xx){op:read} < 1%" in reason and "samples" in reason
+        for reason in verdict.reasons
     )
     failed = [g for g in result.gates if g.status is GateStatus.FAILED]  # type: ignore[attr-defined]
-    assert [(g.stage, g.gate) for g in failed] == [("load", "p95{op:read} < 0.01ms")]
+    assert [(g.stage, g.gate) for g in failed] == [("load", "rate(status=2xx){op:read} < 1%")]
     assert "NO-GO" in got["run"].stdout  # type: ignore[attr-defined]
     # the reports and JUnit carry the same verdict
     run_dir = got["run"].run_dir  # type: ignore[attr-defined]
@@ -77,7 +81,8 @@ def test_a_failed_middle_stage_stops_the_plan_with_no_go(tmp_path: Path) -> None
 
 def test_passing_gates_give_go_and_exit_zero(tmp_path: Path) -> None:
     scenario = write(
-        tmp_path / "ok.yaml", THREE_STAGES.replace("p95{op:read} < 0.01ms", "p95{op:read} < 5s")
+        tmp_path / "ok.yaml",
+        THREE_STAGES.replace("rate(status=2xx){op:read} < 1%", "p95{op:read} < 5s"),
     )
     with DemoServer(tmp_path / "demo") as server:
         assert server.url is not None
@@ -86,27 +91,34 @@ def test_passing_gates_give_go_and_exit_zero(tmp_path: Path) -> None:
     assert got["result"].verdict.kind is VerdictKind.GO  # type: ignore[attr-defined]
 
 
+# A worker counts as saturated at 1 % CPU here (`generator:`), so that every second of this
+# stage is one in which the generator, not the service, was the limit, however busy the host.
 STARVED = """\
 name: starved
 target: http://127.0.0.1:1
+generator: {max_cpu: 1%}
 flows:
   - name: read
     steps:
       - request: {name: read, method: GET, url: /health}
 plan:
-  - {stage: flood, rate: 60000/s, duration: 3s, max_in_flight: 2000,
-     gates: ["error_rate < 50%"]}
+  - {stage: flood, rate: 2000/s, duration: 2s, gates: ["error_rate < 50%"]}
 """
 
 
-def test_a_starved_generator_is_inconclusive_not_no_go(tmp_path: Path) -> None:
-    # one worker asked for 60,000 iterations/s: it cannot send that many, so whatever the
-    # service did, the measurement cannot be trusted
+def test_a_saturated_generator_leaves_a_passing_run_inconclusive(tmp_path: Path) -> None:
+    # the planned load was not delivered as planned: a pass says nothing about the service
     scenario = write(tmp_path / "starved.yaml", STARVED)
     with DemoServer(tmp_path / "demo") as server:
         assert server.url is not None
         code, got = _run(tmp_path, server.url, scenario)
     verdict = got["result"].verdict  # type: ignore[attr-defined]
     assert verdict.kind is VerdictKind.INCONCLUSIVE, verdict
-    assert any("generator" in reason for reason in verdict.reasons)
+    assert any(
+        reason.startswith(
+            "the planned load was not delivered: stage `flood`: the generator "
+            "was saturated: worker CPU ≥ 1 %"
+        )
+        for reason in verdict.reasons
+    ), verdict.reasons
     assert code == 3

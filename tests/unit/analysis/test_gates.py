@@ -88,21 +88,42 @@ def test_check_rate_counts_requests_whose_checks_ran() -> None:
     assert result.status is GateStatus.FAILED
 
 
-def test_too_few_requests_for_a_rate() -> None:
+def test_a_rate_is_judged_on_however_few_requests_were_sent() -> None:
+    # a smoke run without percentile gates is never INCONCLUSIVE for its sample count
     ops = {"x": op_stats([5.0] * 19, {"ok:200": 10, "status:500": 9})}
     result = evaluate_stage(gate("error_rate < 1%"), ops, 1.0)
-    assert result.status is GateStatus.INSUFFICIENT and result.required == 20
+    assert result.status is GateStatus.FAILED and result.required == 1
+    clean = evaluate_stage(gate("error_rate < 1%"), {"x": op_stats([5.0] * 3)}, 1.0)
+    assert clean.status is GateStatus.PASSED
+    nothing = evaluate_stage(gate("error_rate < 1%"), {}, 1.0)
+    assert nothing.status is GateStatus.INSUFFICIENT
 
 
 def test_p99_on_40_samples_is_insufficient() -> None:
+    # none of 40 over 10 ms bounds the share over it only under 6.3 %, not under 1 %
     ops = {"x": op_stats([5.0] * 40)}
-    result = evaluate_stage(gate("p99 < 1ms"), ops, 1.0, stage="smoke")
+    result = evaluate_stage(gate("p99 < 10ms"), ops, 1.0, stage="smoke")
     assert result.status is GateStatus.INSUFFICIENT and (result.samples, result.required) == (
         40,
         500,
     )
     assert describe_result(result) == (
-        "stage `smoke`: p99 < 1ms could not be judged: 40 samples, 500 needed"
+        "stage `smoke`: p99 < 10ms could not be judged: 40 samples, 500 needed"
+    )
+
+
+def test_a_percentile_on_few_samples_is_judged_when_the_answer_is_already_clear() -> None:
+    # every one of 40 over 1 ms: more than 1 % are over it, with 95 % confidence
+    assert evaluate_stage(gate("p99 < 1ms"), {"x": op_stats([5.0] * 40)}, 1.0).status is (
+        GateStatus.FAILED
+    )
+    # none of 60 over 50 ms: fewer than 5 % are (the Wilson bound is 4.3 %)
+    assert evaluate_stage(gate("p95 < 50ms"), {"x": op_stats([5.0] * 60)}, 1.0).status is (
+        GateStatus.PASSED
+    )
+    # none of 40: the bound (6.3 %) does not exclude 5 %, so it waits for more samples
+    assert evaluate_stage(gate("p95 < 50ms"), {"x": op_stats([5.0] * 40)}, 1.0).status is (
+        GateStatus.INSUFFICIENT
     )
 
 

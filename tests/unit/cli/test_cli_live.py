@@ -38,3 +38,26 @@ def test_live_view_shows_each_operation_and_the_stage() -> None:
     assert "create" in text and "read" in text
     assert "10.00 %" in text  # read's errors: 20 of 200
     assert "200" in text
+
+
+def test_stages_count_as_the_plan_does_with_a_setup_and_gates_show_their_state() -> None:
+    from loadlens.model.verdict import GateResult, GateStatus
+
+    setup = StageInfo("setup", 0, {"model": "setup"}, 0.0, 0.0)
+    smoke = StageInfo("smoke", 1, {"model": "closed", "users": 5}, 4.0, 0.0)
+    load = StageInfo("load", 2, {"model": "open", "rate": 200.0}, 6.0, 2.0)
+    accumulator = RunAccumulator(["read"], [setup, smoke, load])
+    gate = GateResult(
+        "p95 < 100ms", "load", GateStatus.FAILED, 340.0, 500, "< 100ms", measured_text="340.0 ms"
+    )
+    console = Console(record=True, width=120)
+    view = LiveView(console, stage_count=2, gates=lambda index: [gate] if index == 2 else [])
+    for info in (setup, smoke, load):
+        view.stage_started(info)
+        view.stage_finished(info, accumulator)
+    text = console.export_text()
+    assert "stage 3/2" not in text
+    assert "setup ·   0.0s · in flight 0" in text
+    assert "stage 1/2 smoke · users 0/5 ·   4.0s / 4.0s" in text
+    assert "stage 2/2 load · rate 200/s ·   8.0s / 8.0s" in text
+    assert "p95 < 100ms: FAILING (measured 340.0 ms)" in text

@@ -85,3 +85,23 @@ def test_markdown_escaping() -> None:
     assert text("*x* [y]") == "\\*x\\* \\[y\\]"
     assert text("unpaired ` tick") == "unpaired ' tick"
     assert cell("a|b\nc") == "a\\|b c"
+
+
+def test_a_plan_stopped_after_a_failed_gate_never_says_every_stage_ran() -> None:
+    # setup and teardown are listed as stages; the plan's `baseline` never ran
+    from report_samples import build
+
+    from loadlens.metrics.result import StageInfo
+
+    stages = [
+        StageInfo("setup", 0, {"model": "setup"}, 0.0, 0.0),
+        StageInfo("smoke", 1, {"model": "closed", "users": 5, "start_users": 0}, 3.0, 0.0),
+        StageInfo("baseline", 2, {"model": "open", "rate": 40.0}, 4.0, 0.0),
+        StageInfo("teardown", 3, {"model": "teardown"}, 0.0, 0.0),
+    ]
+    result = build({"read": (2.0, 1.5, 10, {})}, stages=stages, seconds={0: 1, 1: 3, 3: 1})
+    report = render_markdown(result)
+    assert "Every planned stage ran" not in report
+    assert "The plan stopped early: 1 of 2 planned stages ran. Stages not run: `baseline`." in (
+        report
+    )

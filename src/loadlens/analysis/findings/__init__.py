@@ -19,12 +19,14 @@ from loadlens.analysis.findings import (
     ratelimit,
     saturation,
     tail,
+    unreachable,
 )
 from loadlens.metrics.result import RunResult
 from loadlens.model.finding import Finding
 
 DIAGNOSES: tuple[Callable[[RunResult], list[Finding]], ...] = (
     integrity.find,
+    unreachable.find,
     measurement.find,
     chain.find,
     attribute.find,

@@ -1,16 +1,18 @@
-"""D10: measurement validity — a saturated generator, dropped iterations, too few samples.
+"""D10: measurement validity — the generator's health, too few samples.
 
-The generator checks are `analysis.verdict.generator_problems` (CPU, event-loop lag, late
-iterations), so the verdict and the finding agree. Dropped iterations are not counted here:
-they happen when a slow service fills `max_in_flight`, which is the service's doing. Percentiles
-need samples: fewer than
-MIN_RUN_SAMPLES latencies in the whole run cannot be judged at all (major), and an operation
-with fewer than TAIL_SAMPLES has fewer than 20 requests above its p95 (info).
+The generator's health (`analysis.generator.generator_notes`: saturated seconds, the largest
+event-loop lag and its cause) is a warning, not a veto: the gates were judged against the
+error bound it gives (docs/thresholds.md), and a gate the bound leaves undecided makes the
+verdict INCONCLUSIVE by itself. Dropped iterations are not counted here: they happen when a
+slow service fills `max_in_flight`, which is the service's doing. Samples matter only where a
+gate needs them (the gate is then INSUFFICIENT): fewer than MIN_RUN_SAMPLES latencies in the
+whole run, or an operation with fewer than TAIL_SAMPLES (fewer than 20 requests above its
+p95), is named for information only.
 """
 
 from __future__ import annotations
 
-from loadlens.analysis.verdict import generator_problems
+from loadlens.analysis.generator import generator_notes, saturation
 from loadlens.metrics.result import RunResult
 from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass, Severity
 
@@ -21,32 +23,34 @@ TAIL_SAMPLES = 400
 def find(result: RunResult) -> list[Finding]:
     """Findings that say how far the run's numbers can be trusted."""
     findings = []
-    problems = generator_problems(result)
+    problems = generator_notes(result)
     requests = result.total.count
     if problems:
         findings.append(
             Finding(
                 kind=FindingClass.MEASUREMENT,
                 attribution=Attribution.LOAD_GENERATOR,
-                severity=Severity.MAJOR,
+                # saturation limited what was sent; lag alone only widened the bound
+                severity=Severity.MINOR if saturation(result) else Severity.INFO,
                 confidence=0.9,
-                headline="LOAD GENERATOR — the generator, not the service, may have been the "
-                f"bottleneck ({len(problems)} problem{'s' if len(problems) > 1 else ''})",
+                headline="LOAD GENERATOR — the generator's own delays widened the error bound "
+                f"of the latencies ({len(problems)} note{'s' if len(problems) > 1 else ''})",
                 evidence=tuple(Evidence("generator", p) for p in problems),
-                advice="add workers or machines, or lower the load per worker, and re-run; "
-                "latency and throughput of this run understate the service",
+                advice="for tighter bounds, run on a quieter machine, add workers, or lower the "
+                "load per worker; gates were judged within the bound",
             )
         )
     samples = result.total.latency.count
-    if requests and samples < MIN_RUN_SAMPLES:
+    # none at all: nothing answered, which the unreachable finding names (not "run longer")
+    if requests and 0 < samples < MIN_RUN_SAMPLES:
         findings.append(
             Finding(
                 kind=FindingClass.MEASUREMENT,
                 attribution=Attribution.MEASUREMENT,
-                severity=Severity.MAJOR,
+                severity=Severity.INFO,
                 confidence=0.95,
                 headline=f"MEASUREMENT — only {samples:,} latencies in the whole run: "
-                "percentiles cannot be judged",
+                "percentiles are rough",
                 evidence=(
                     Evidence(
                         "samples",
@@ -54,7 +58,7 @@ def find(result: RunResult) -> list[Finding]:
                         float(samples),
                     ),
                 ),
-                advice="run longer or at a higher rate",
+                advice="run longer or at a higher rate before gating on a percentile",
             )
         )
     thin = [

@@ -101,16 +101,23 @@ def test_throughput_that_follows_load_is_no_saturation() -> None:
     assert majors(diagnose(run(stages))) == []
 
 
-def test_a_busy_generator_is_a_load_generator_finding_and_inconclusive() -> None:
+def test_a_saturated_generator_is_named_and_leaves_a_pass_inconclusive() -> None:
+    # it could not deliver the planned load, so passing gates say nothing; it is a minor
+    # finding (the gates were judged against its error bound) and a reason of the verdict
     series = [
         point(0, t, {"get": SeriesOp(100, 100, 0, 100, 5, 6, 7)}, cpu=99.0) for t in range(10)
     ]
     result = run([stage(0, {"get": op({"ok:200": 1000})}, users=5)], series)
     findings = diagnose(result)
     assert findings[0].attribution is Attribution.LOAD_GENERATOR
-    assert findings[0].severity is Severity.MAJOR
+    assert findings[0].severity is Severity.MINOR
+    assert "saturated: worker CPU ≥ 90 % in 10 of 10 seconds" in findings[0].evidence[0].text
     verdict = decide(result, [], findings=findings)
     assert verdict.kind is VerdictKind.INCONCLUSIVE
+    assert verdict.reasons[0] == (
+        "the planned load was not delivered: stage `s1`: the generator was saturated: worker "
+        "CPU ≥ 90 % in 10 of 10 seconds (max 99 %)"
+    )
 
 
 def test_a_violated_invariant_is_a_service_bug_with_its_rows() -> None:
