@@ -25,6 +25,10 @@ EXIT_INVALID = 2
 EXIT_INCONCLUSIVE = 3
 EXIT_INTERRUPTED = 130
 
+# A scenario with 300,000 broken flows must not print 300,000 lines: the first ones show what
+# is wrong, and fixing them usually fixes the rest.
+MAX_PROBLEMS_SHOWN = 50
+
 
 class LoadlensError(Exception):
     """Root of every error loadlens raises on purpose."""
@@ -65,9 +69,15 @@ class SpecError(LoadlensError):
         count = len(problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the scenario")
 
-    def render(self) -> str:
-        """Every problem, one per line."""
-        return "\n".join(p.render() for p in self.problems)
+    def render(self, limit: int = MAX_PROBLEMS_SHOWN) -> str:
+        """The first `limit` problems, one per line, then how many more there are."""
+        lines = [p.render() for p in self.problems[:limit]]
+        rest = len(self.problems) - limit
+        if rest > 0:
+            lines.append(
+                f"... and {rest:,} more problem{'s' if rest != 1 else ''} (fix these first)"
+            )
+        return "\n".join(lines)
 
 
 class UsageError(LoadlensError):

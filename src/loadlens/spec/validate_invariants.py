@@ -35,15 +35,17 @@ def read_invariants(
     """Every readable invariant; problems recorded for the rest."""
     items = reader.sequence(node, key) or []
     specs: list[InvariantSpec] = []
+    names: set[str] = set()
     for index, item in enumerate(items):
         spec = _invariant(reader, item, join(key, index))
         if spec is None:
             continue
-        if any(s.name == spec.name for s in specs):
+        if spec.name in names:
             reader.report(
                 item, join(join(key, index), "name"), f"duplicate invariant `{spec.name}`"
             )
             continue
+        names.add(spec.name)
         specs.append(spec)
     return tuple(specs)
 

@@ -75,7 +75,7 @@ def build_scenario(
     scope = Scope()
     variables = _variables(ctx, fields["vars"], scope) if "vars" in fields else ()
     setup = read_steps(ctx, fields["setup"], "setup", scope, timeouts) if "setup" in fields else ()
-    every = Scope(list(scope.names))
+    every = scope.copy()
     flows = _flows(ctx, root, fields, scope=scope, timeouts=timeouts, every=every)
     teardown: tuple[Step, ...] = ()
     if "teardown" in fields:
@@ -238,7 +238,7 @@ def _flows(
             )
         flow_scope = scope.copy()
         only = read_steps(ctx, fields["steps"], "steps", flow_scope, timeouts)
-        every.names.extend(n for n in flow_scope.names if n not in every.names)
+        every.include(flow_scope)
         return (Flow("default", only, location=reader.location(fields["steps"])),)
     if "flows" not in fields:
         reader.report(root, "flows", "no flows: give `flows:` (or `steps:` for a single flow)")
@@ -247,6 +247,7 @@ def _flows(
     if not items and isinstance(fields["flows"].value, list):
         reader.report(fields["flows"], "flows", "no flows: give at least one")
     flows: list[Flow] = []
+    names: set[str] = set()
     for index, item in enumerate(items):
         key = join("flows", index)
         flow_fields = reader.mapping(item, key, _FLOW_KEYS, required=("name", "steps"))
@@ -266,10 +267,11 @@ def _flows(
         steps: tuple[Step, ...] = ()
         if "steps" in flow_fields:
             steps = read_steps(ctx, flow_fields["steps"], join(key, "steps"), flow_scope, timeouts)
-        every.names.extend(n for n in flow_scope.names if n not in every.names)
-        if name is not None and any(flow.name == name for flow in flows):
+        every.include(flow_scope)
+        if name is not None and name in names:
             reader.report(flow_fields["name"], join(key, "name"), f"duplicate flow `{name}`")
         elif name is not None:
+            names.add(name)
             flows.append(Flow(name, steps, weight, location=reader.location(item)))
     if flows and all(flow.weight >= 0 for flow in flows) and sum(f.weight for f in flows) <= 0:
         reader.report(
