@@ -79,7 +79,7 @@ def test_deep_block_nesting_is_refused_at_the_limit(tmp_path: Path) -> None:
 
 def test_300k_flows_validate_in_linear_time_and_print_a_bounded_list(tmp_path: Path) -> None:
     path = tmp_path / "many.yaml"
-    header = "name: many\ntarget: http://127.0.0.1:8000\nplan: [{stage: s, users: 1, duration: 1s}]\n"
+    header = "name: many\ntarget: http://h\nplan: [{stage: s, users: 1, duration: 1s}]\n"
     path.write_text(header + "flows:\n" + "  - {name: f, steps: [{think: 1ms}]}\n" * 300_000)
     code, output, _ = _validate(path, timeout=300)
     lines = output.splitlines()
