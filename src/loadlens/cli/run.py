@@ -58,6 +58,12 @@ if TYPE_CHECKING:
     metavar="NAME=VALUE",
     help="Fill `{{ NAME }}` in invariants and reconciliation (e.g. db=sqlite:///app.db).",
 )
+@click.option(
+    "--no-preflight",
+    "no_preflight",
+    is_flag=True,
+    help="Skip connecting to the target, databases and observers before the load.",
+)
 def run(
     file: str,
     out: Path,
@@ -68,6 +74,7 @@ def run(
     continue_on_fail: bool,
     store: str | None,
     assignments: tuple[str, ...],
+    no_preflight: bool,
 ) -> None:
     """Run a scenario's plan against its target."""
     from loadlens.cli.main import abort
@@ -75,7 +82,16 @@ def run(
     try:
         variables = parse_assignments(assignments)
         code = execute(
-            file, out, workers, target, quiet, insecure, continue_on_fail, store, variables
+            file,
+            out,
+            workers,
+            target,
+            quiet,
+            insecure,
+            continue_on_fail,
+            store,
+            variables,
+            preflight=not no_preflight,
         )
     except LoadlensError as error:
         abort(error)
@@ -93,12 +109,20 @@ def execute(
     continue_on_fail: bool = False,
     store: str | None = None,
     variables: dict[str, str] | None = None,
+    *,
+    preflight: bool = True,
 ) -> int:
     """Load, run and summarise; returns the exit code."""
+    from loadlens.cli.options import check_offline, check_out_dir
+    from loadlens.engine.preflight import reach
     from loadlens.spec import load_scenario
 
     check_workers(workers)
+    check_out_dir(out)
     scenario = load_scenario(file, target_override=target)
+    check_offline(scenario, workers, variables)
+    if preflight:
+        reach(scenario, variables)
     return run_and_summarise(
         scenario,
         out,

@@ -20,6 +20,7 @@ from loadlens.spec.feeders import FeederFileError, read_csv, read_json
 from loadlens.spec.nodes import Node, to_plain
 from loadlens.spec.reader import Reader, did_you_mean, join
 from loadlens.spec.templates import BUILTINS
+from loadlens.spec.urls import url_problem
 from loadlens.spec.validate_gates import GateCatalog, read_gates
 from loadlens.spec.validate_invariants import read_invariants, read_ledger
 from loadlens.spec.validate_observe import read_observe
@@ -125,9 +126,10 @@ def _ordered(problems: list[Problem]) -> list[Problem]:
 
 def check_target(text: str) -> str | None:
     """Why `text` is not a usable target, or None."""
+    problem = url_problem(text, what="target URL")
+    if problem is not None:
+        return problem
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return f"bad target URL `{text}`: expected `http://host[:port]` or `https://...`"
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         return f"bad target URL `{text}`: no path beyond `/` (put paths in each request's url)"
     return None
