@@ -56,7 +56,15 @@ class Problem:
         """One line: `file:line:col: key: message (hint)`."""
         where = f"{self.file}:{self.line}:{self.column}"
         text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
-        return f"{text} ({self.hint})" if self.hint else text
+        text = f"{text} ({self.hint})" if self.hint else text
+        # A key or value quoted from the file may hold a line break or another control
+        # character; escaped, each problem stays one line (and cannot fake another one).
+        return text.translate(_ESCAPE_CONTROLS)
+
+
+_ESCAPE_CONTROLS = {
+    code: ascii(chr(code))[1:-1] for code in (*range(0x20), 0x7F) if chr(code) != "\t"
+}
 
 
 class SpecError(LoadlensError):

@@ -11,6 +11,11 @@ load was sent (tens of thousands of requests, for nothing). So, before the first
   transaction, each observer read once.
 
 A failure is a `PreflightError` (exit 2) that names every unreachable thing and why.
+
+SQLAlchemy and the observers are imported only when the scenario has databases or observers:
+the coordinator forks its workers after the preflight, and a worker's first full garbage
+collection walks every object it inherited (SQLAlchemy's alone lagged a worker's event loop
+by tens of milliseconds, enough for the run to call its generator the bottleneck).
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from loadlens.checks.sql import SqlError, probe, url_problem
 from loadlens.engine.limits import machine_problems
 from loadlens.errors import EXIT_INVALID, LoadlensError, Problem
 from loadlens.model.integrity import InvariantKind
-from loadlens.model.observation import fill_placeholders, placeholders_in, target_values
+from loadlens.model.observation import (
+    ObserveSpec,
+    fill_placeholders,
+    placeholders_in,
+    target_values,
+)
 from loadlens.model.redaction import Redactor
 from loadlens.model.scenario import Location, Scenario
-from loadlens.observe.session import build_source
-from loadlens.observe.source import SourceError
 
 CONNECT_TIMEOUT_S = 5.0
 
@@ -80,6 +87,8 @@ def offline_problems(
     for database in _databases(scenario):
         if any(name not in values for name in placeholders_in(database.url)):
             continue
+        from loadlens.checks.sql import url_problem
+
         reason = url_problem(fill_placeholders(database.url, values))
         if reason is not None:
             at = database.location
@@ -103,6 +112,8 @@ def reach(
                 f"(pass --var {missing[0]}=URL)"
             )
             continue
+        from loadlens.checks.sql import SqlError, probe, url_problem
+
         url = fill_placeholders(database.url, values)
         reason = url_problem(url)
         if reason is None:
@@ -113,14 +124,25 @@ def reach(
         if reason is not None:
             reasons.append(f"{database.what}: database {redactor.text(url)}: {reason}")
     if scenario.observe is not None:
-        for spec in scenario.observe.sources:
-            source = build_source(spec, values, CONNECT_TIMEOUT_S)
-            try:
-                source.read(0.0)
-            except SourceError as error:
-                reasons.append(f"observer {source.description}: {redactor.text(error.reason)}")
+        reasons.extend(_observer_problems(scenario.observe, values, redactor))
     if reasons:
         raise PreflightError(reasons)
+
+
+def _observer_problems(
+    observe: ObserveSpec, values: dict[str, str], redactor: Redactor
+) -> list[str]:
+    from loadlens.observe.session import build_source
+    from loadlens.observe.source import SourceError
+
+    reasons: list[str] = []
+    for spec in observe.sources:
+        source = build_source(spec, values, CONNECT_TIMEOUT_S)
+        try:
+            source.read(0.0)
+        except SourceError as error:
+            reasons.append(f"observer {source.description}: {redactor.text(error.reason)}")
+    return reasons
 
 
 def _connect(target: str) -> list[str]:

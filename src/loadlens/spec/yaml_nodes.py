@@ -62,8 +62,15 @@ def compose_yaml(text: str, file: str, env: EnvSubstitution) -> Node | None:
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = error.problem or error.context or "invalid YAML"
         raise YamlSyntaxError(Problem(file, line, column, "", f"invalid YAML: {message}")) from None
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - text.rfind("\n", 0, error.position)
+        character = error.character if isinstance(error.character, str) else "\x00"
+        message = f"invalid YAML: character #x{ord(character):04x} is not allowed ({error.reason})"
+        raise YamlSyntaxError(Problem(file, line, column, "", message)) from None
     except yaml.YAMLError as error:
-        raise YamlSyntaxError(Problem(file, 1, 1, "", f"invalid YAML: {error}")) from None
+        message = " ".join(str(error).split())  # one line, whatever the error's layout
+        raise YamlSyntaxError(Problem(file, 1, 1, "", f"invalid YAML: {message}")) from None
     finally:
         if was_enabled:
             gc.enable()
