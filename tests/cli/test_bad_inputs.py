@@ -126,3 +126,21 @@ def test_a_password_never_reaches_the_output(tmp_path: Path) -> None:
     path = _write(tmp_path, target="http://user:s3cr3t@127.0.0.1:8000")
     for _, output in _both(path, out=tmp_path / "runs"):
         assert "s3cr3t" not in output
+
+
+def test_observer_and_invariant_urls_are_checked_like_the_target(tmp_path: Path) -> None:
+    path = _write(tmp_path)
+    path.write_text(
+        path.read_text()
+        + "observe:\n  sources:\n    - json: 'http://127.0.0.1:99999/m'\n"
+        + "invariants:\n"
+        + "  - {name: h, http: 'http://u:s3cr3t@[::1/x', path: $.a, expect: '== 1'}\n"
+    )
+    code, output = _invoke("validate", str(path))
+    assert code == 2
+    assert output.splitlines() == [
+        f"{path}:11:13: observe.sources[0].json: bad URL `http://127.0.0.1:99999/m`: "
+        "the port is out of range 1-65535",
+        f"{path}:13:21: invariants[0].http: bad URL `http://u:***@[::1/x`: an IPv6 host is "
+        "written in closed brackets, e.g. `http://[::1]:8000`",
+    ]

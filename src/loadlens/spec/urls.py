@@ -8,6 +8,7 @@ the file and line instead of failing mid-run.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import SplitResult, urlsplit
 
 CREDENTIALS_HINT = (
@@ -16,23 +17,27 @@ CREDENTIALS_HINT = (
 )
 
 
+_PASSWORD = re.compile(r"(//[^/@:]*:)[^/@]*@")
+
+
 def url_problem(text: str, *, what: str = "URL") -> str | None:
     """Why absolute http(s) URL `text` cannot be used, or None."""
-    parts, problem = _split(text, what)
+    shown = _PASSWORD.sub(r"\1***@", text)  # a problem is printed, maybe into a CI log
+    parts, problem = _split(text, what, shown)
     if parts is None:
         return problem
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        return f"bad {what} `{text}`: expected `http://host[:port]` or `https://...`"
+        return f"bad {what} `{shown}`: expected `http://host[:port]` or `https://...`"
     if parts.username is not None or parts.password is not None:
-        return f"bad {what} `{_without_password(parts)}`: {CREDENTIALS_HINT}"
+        return f"bad {what} `{shown}`: {CREDENTIALS_HINT}"
     if not parts.hostname:
-        return f"bad {what} `{text}`: it has no host"
+        return f"bad {what} `{shown}`: it has no host"
     if parts.port == 0:
-        return f"bad {what} `{text}`: port 0 is not a port to connect to (1-65535)"
+        return f"bad {what} `{shown}`: port 0 is not a port to connect to (1-65535)"
     return None
 
 
-def _split(text: str, what: str) -> tuple[SplitResult | None, str]:
+def _split(text: str, what: str, shown: str) -> tuple[SplitResult | None, str]:
     try:
         parts = urlsplit(text.strip())
         parts.port  # noqa: B018 (reading it checks the range)
@@ -42,13 +47,5 @@ def _split(text: str, what: str) -> tuple[SplitResult | None, str]:
             reason = "the port is out of range 1-65535"
         elif "ipv6" in reason.lower():
             reason = "an IPv6 host is written in closed brackets, e.g. `http://[::1]:8000`"
-        return None, f"bad {what} `{text}`: {reason}"
+        return None, f"bad {what} `{shown}`: {reason}"
     return parts, ""
-
-
-def _without_password(parts: SplitResult) -> str:
-    """The URL with its password masked: a problem is printed, maybe into a CI log."""
-    if parts.password is None:
-        return parts.geturl()
-    netloc = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"{parts.username}:***@{netloc}").geturl()
