@@ -6,7 +6,7 @@ so one validator, with one set of rules and messages, serves both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from loadlens.spec.env import EnvSubstitution
 
@@ -23,7 +23,8 @@ class Node:
     key_line: int = 0  # where this value's key was written, when it is a mapping value
     key_column: int = 0
     # problems found while reading the source: (line, column, message, hint)
-    problems: list[tuple[int, int, str, str]] = field(default_factory=list)
+    # (a tuple: most nodes have none, and an empty tuple costs nothing per node)
+    problems: tuple[tuple[int, int, str, str], ...] = ()
     # False when no node below has problems (the YAML reader knows), so none is looked for
     problems_below: bool = True
 
@@ -63,12 +64,12 @@ def from_python(value: object, origin: Origin, env: EnvSubstitution) -> Node:
     if isinstance(value, str):
         text, missing = env.substitute(value)
         node = Node(text, line, 0, line, 0)
-        node.problems.extend((line, 0, missing_env_message(name), "") for name in missing)
+        node.problems = tuple((line, 0, missing_env_message(name), "") for name in missing)
         return node
     if value is None or isinstance(value, bool | int | float):
         return Node(value, line, 0, line, 0)
     node = Node(None, line, 0, line, 0)
-    node.problems.append((line, 0, f"unsupported value of type {type(value).__name__}", ""))
+    node.problems = ((line, 0, f"unsupported value of type {type(value).__name__}", ""),)
     return node
 
 

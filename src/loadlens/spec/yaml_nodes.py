@@ -159,7 +159,8 @@ class _Composer:
 
     def _close(self, _event: yaml.Event) -> None:
         done = self.stack.pop()
-        done.node.problems.extend(done.problems)
+        if done.problems:
+            done.node.problems = tuple(done.problems)
         done.node.problems_below = done.problems_below
         if done.anchor is not None:
             self.open_anchors.discard(done.anchor)
@@ -242,7 +243,7 @@ class _Composer:
                 problems.append((line, column, problem, ""))
         node = Node(value, line, column, problems_below=False)
         if problems:
-            node.problems.extend(problems)
+            node.problems = tuple(problems)
         elif event.tag is None and event.implicit[0] and text == event.value:
             self.plain[text] = value
         return node
