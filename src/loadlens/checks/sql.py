@@ -7,6 +7,7 @@ whatever the query did. Other databases run the query as given, still rolled bac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,14 @@ def url_secrets(url: str) -> tuple[str, ...]:
     return (str(password),) if password else ()
 
 
+_PASSWORD = re.compile(r"(//[^/@:]*:)[^/@]*@")
+
+
+def masked_url(url: str) -> str:
+    """`url` with its password as `***`, even when it cannot be parsed."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
 def url_problem(url: str) -> str | None:
     """Why `url` cannot reach a database, found without connecting: it cannot be parsed, its
     dialect is unknown, or its driver is not installed. None when it looks usable."""
@@ -46,7 +55,8 @@ def url_problem(url: str) -> str | None:
         name = getattr(error, "name", None) or str(error)
         return f"the database driver `{name}` is not installed (pip install it)"
     except (ArgumentError, ValueError, SQLAlchemyError) as error:
-        return f"bad database URL: {error}"
+        # SQLAlchemy quotes the whole URL, password included, in some of its messages
+        return f"bad database URL: {str(error).replace(url, masked_url(url))}"
     return None
 
 

@@ -112,7 +112,7 @@ def reach(
                 f"(pass --var {missing[0]}=URL)"
             )
             continue
-        from loadlens.checks.sql import SqlError, probe, url_problem
+        from loadlens.checks.sql import SqlError, masked_url, probe, url_problem
 
         url = fill_placeholders(database.url, values)
         reason = url_problem(url)
@@ -122,7 +122,8 @@ def reach(
             except SqlError as error:
                 reason = str(error)
         if reason is not None:
-            reasons.append(f"{database.what}: database {redactor.text(url)}: {reason}")
+            shown = redactor.text(masked_url(url))
+            reasons.append(f"{database.what}: database {shown}: {redactor.text(reason)}")
     if scenario.observe is not None:
         reasons.extend(_observer_problems(scenario.observe, values, redactor))
     if reasons:

@@ -153,3 +153,26 @@ def test_a_reachable_setup_passes_the_preflight_and_runs(tmp_path: Path) -> None
         code, output = _run(tmp_path, scenario, "--workers", "1")
         assert code in (0, 3), output
         assert counted.requests > 0
+
+
+def test_a_database_password_is_never_printed(tmp_path: Path) -> None:
+    port = _closed_port()
+    with _server() as (url, counted):
+        scenario = write(
+            tmp_path / "s.yaml",
+            SCENARIO.format(target=url)
+            + INVARIANT.format(db=f"postgresql://app:s3cr3t-pw@127.0.0.1:{port}/shop"),
+        )
+        code, output = _run(tmp_path, scenario)
+        assert code == 2
+        assert f"database postgresql://app:***@127.0.0.1:{port}/shop" in output
+        assert "s3cr3t-pw" not in output
+        assert counted.requests == 0
+    unparseable = write(
+        tmp_path / "u.yaml",
+        SCENARIO.format(target="http://127.0.0.1:8000")
+        + INVARIANT.format(db="postgresql://app:s3cr3t-pw@[::1/shop"),
+    )
+    validated = loadlens("validate", str(unparseable), out=tmp_path)
+    assert validated.code == 2
+    assert "s3cr3t-pw" not in validated.stdout + validated.stderr
