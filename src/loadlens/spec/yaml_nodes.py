@@ -185,7 +185,9 @@ class _Composer:
             )
         line, column = _position(event)
         # The alias shares its anchor's children: nothing is copied, whatever it expands to.
-        self._add(Node(anchored.node.value, line, column), anchored.size, anchored.text)
+        alias = Node(anchored.node.value, line, column)
+        alias.problems_below = anchored.node.problems_below or bool(anchored.node.problems)
+        self._add(alias, anchored.size, anchored.text)
 
     def _add(self, node: Node, size: int, text: str | None) -> None:
         """Place a finished value in the open collection (or make it the root)."""
