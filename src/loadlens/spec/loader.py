@@ -15,7 +15,7 @@ from loadlens.spec.env import EnvSubstitution
 from loadlens.spec.nodes import Origin, from_python
 from loadlens.spec.reader import Reader
 from loadlens.spec.validate_scenario import build_scenario, check_target
-from loadlens.spec.yaml_nodes import YamlSyntaxError, compose_yaml
+from loadlens.spec.yaml_nodes import YamlSyntaxError, collector_paused, compose_yaml
 
 
 def load_scenario(path: str | Path, *, target_override: str | None = None) -> Scenario:
@@ -55,19 +55,20 @@ def parse_yaml_text(
 ) -> Scenario:
     """The scenario written in YAML `text`; `file` names it in problems."""
     env = EnvSubstitution()
-    try:
-        root = compose_yaml(text, file, env)
-    except YamlSyntaxError as error:
-        raise SpecError([error.problem]) from None
-    if root is None:
-        raise SpecError([Problem(file, 1, 1, "", "the scenario is empty")])
-    scenario = build_scenario(
-        root,
-        Reader(file),
-        base_dir=base_dir or Path.cwd(),
-        secrets=frozenset(env.secrets),
-        target_override=target_override,
-    )
+    with collector_paused():
+        try:
+            root = compose_yaml(text, file, env)
+        except YamlSyntaxError as error:
+            raise SpecError([error.problem]) from None
+        if root is None:
+            raise SpecError([Problem(file, 1, 1, "", "the scenario is empty")])
+        scenario = build_scenario(
+            root,
+            Reader(file),
+            base_dir=base_dir or Path.cwd(),
+            secrets=frozenset(env.secrets),
+            target_override=target_override,
+        )
     digest = hashlib.sha256(text.encode()).hexdigest()
     return dataclasses.replace(scenario, source_sha256=digest)
 
