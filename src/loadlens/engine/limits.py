@@ -58,8 +58,8 @@ def machine_problems(scenario: Scenario, workers: int) -> list[Problem]:
                         f"({workers} worker{'s' if workers != 1 else ''}), beyond the "
                         f"{users_per_worker + _RESERVED_FDS:,} file descriptors a process may "
                         "open here",
-                        "raise the limit (`ulimit -Hn` and /etc/security/limits.conf, or "
-                        "LimitNOFILE= for a service), or use more --workers or machines",
+                        "raise the limit with /etc/security/limits.conf and `ulimit -n`, or "
+                        "LimitNOFILE= for a service; or use more --workers or machines",
                     )
                 )
             elif load.users * BYTES_PER_USER > memory:
@@ -89,7 +89,7 @@ def machine_problems(scenario: Scenario, workers: int) -> list[Problem]:
                         f"{peak:,.0f}/s is beyond what {workers} worker"
                         f"{'s' if workers != 1 else ''} can start ({MAX_RATE_PER_WORKER:,.0f}/s "
                         f"each at most, {ceiling:,.0f}/s in all)",
-                        "check the unit (`/s`, `/m`, `/h`), or use more --workers or machines",
+                        "check the unit: `/s`, `/m` or `/h`; or use more --workers or machines",
                     )
                 )
     return problems

@@ -35,7 +35,7 @@ def test_users_beyond_the_descriptor_limit_of_a_worker() -> None:
     (problem,) = _problems("users: 1922", workers=2)
     assert problem.startswith(
         "s.yaml:5:0: plan[0].users: 1,922 users need 961 connections per worker (2 workers), "
-        "beyond the 1,024 file descriptors a process may open here (raise the limit"
+        "beyond the 1,024 file descriptors a process may open here (raise the limit with"
     )
 
 
