@@ -129,7 +129,7 @@ json_values = st.recursive(
 )
 
 
-@BUDGET
+@settings(BUDGET, max_examples=75)  # each example validates a whole scenario
 @given(data=st.data())
 def test_yaml_reader_scenarios_with_a_value_replaced(data: st.DataObject) -> None:
     """Any key of a valid scenario holding any (YAML-dumpable) value instead of its own."""
