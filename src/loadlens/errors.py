@@ -42,6 +42,10 @@ def exit_code_for_signal(signum: int) -> int:
     reports for a process the signal killed (SIGHUP 129, SIGINT 130, SIGTERM 143)."""
     return 128 + signum
 
+# A scenario with 300,000 broken flows must not print 300,000 lines: the first ones show what
+# is wrong, and fixing them usually fixes the rest.
+MAX_PROBLEMS_SHOWN = 50
+
 
 class LoadlensError(Exception):
     """Root of every error loadlens raises on purpose."""
@@ -69,7 +73,15 @@ class Problem:
         """One line: `file:line:col: key: message (hint)`."""
         where = f"{self.file}:{self.line}:{self.column}"
         text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
-        return f"{text} ({self.hint})" if self.hint else text
+        text = f"{text} ({self.hint})" if self.hint else text
+        # A key or value quoted from the file may hold a line break or another control
+        # character; escaped, each problem stays one line (and cannot fake another one).
+        return text.translate(_ESCAPE_CONTROLS)
+
+
+_ESCAPE_CONTROLS = {
+    code: ascii(chr(code))[1:-1] for code in (*range(0x20), 0x7F) if chr(code) != "\t"
+}
 
 
 class SpecError(LoadlensError):
@@ -82,9 +94,15 @@ class SpecError(LoadlensError):
         count = len(problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the scenario")
 
-    def render(self) -> str:
-        """Every problem, one per line."""
-        return "\n".join(p.render() for p in self.problems)
+    def render(self, limit: int = MAX_PROBLEMS_SHOWN) -> str:
+        """The first `limit` problems, one per line, then how many more there are."""
+        lines = [p.render() for p in self.problems[:limit]]
+        rest = len(self.problems) - limit
+        if rest > 0:
+            lines.append(
+                f"... and {rest:,} more problem{'s' if rest != 1 else ''} (fix these first)"
+            )
+        return "\n".join(lines)
 
 
 class UsageError(LoadlensError):

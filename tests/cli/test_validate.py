@@ -24,7 +24,7 @@ EXPECTED = {
     "bad_missing_csv.yaml": f":4:16: data.names.csv: file not found: {FIXTURES}/no-such-file.csv",
     "bad_missing_target.yaml": ":1:1: target: missing required key `target` (or give --target URL)",
     "bad_negative_duration.yaml": ":8:40: plan[0].duration: must be a positive duration, got -5s",
-    "bad_syntax.yaml": ":7:5: invalid YAML: expected ',' or '}', but got ':'",
+    "bad_syntax.yaml": ":7:5: invalid YAML: did not find expected ',' or '}'",
     "bad_unclosed_template.yaml": ":7:37: flows[0].steps[0].request.url: unclosed `{{` "
     "(a reference ends with `}}`)",
     "bad_undefined_variable.yaml": ":8:37: flows[0].steps[1].request.url: undefined variable "

@@ -7,8 +7,10 @@ whatever the query did. Other databases run the query as given, still rolled bac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, create_engine, event, text
@@ -32,6 +34,48 @@ def url_secrets(url: str) -> tuple[str, ...]:
     except (ArgumentError, ValueError):
         return ()
     return (str(password),) if password else ()
+
+
+_PASSWORD = re.compile(r"(//[^/@:]*:)[^/@]*@")
+
+
+def masked_url(url: str) -> str:
+    """`url` with its password as `***`, even when it cannot be parsed."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot reach a database, found without connecting: it cannot be parsed, its
+    dialect is unknown, or its driver is not installed. None when it looks usable."""
+    try:
+        parsed = make_url(url)
+        dialect = parsed.get_dialect()
+        dialect.import_dbapi()
+    except ImportError as error:
+        name = getattr(error, "name", None) or str(error)
+        return f"the database driver `{name}` is not installed (pip install it)"
+    except (ArgumentError, ValueError, SQLAlchemyError) as error:
+        # SQLAlchemy quotes the whole URL, password included, in some of its messages
+        return f"bad database URL: {str(error).replace(url, masked_url(url))}"
+    return None
+
+
+def probe(url: str, redactor: Redactor) -> None:
+    """Connect and run `SELECT 1` read-only, or raise SqlError saying why not.
+
+    An SQLite file that does not exist is an error here: connecting would create it empty.
+    """
+    parsed = make_url(url)
+    database = parsed.database or ""
+    is_file = database not in ("", ":memory:") and not database.startswith("file:")
+    if parsed.get_backend_name() == "sqlite" and is_file and not Path(database).exists():
+        raise SqlError(f"no SQLite database at `{database}`")
+    with read_only(url, redactor) as conn:
+        try:
+            conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as error:
+            secrets = Redactor.of((*redactor.secrets, *url_secrets(url)))
+            raise SqlError(secrets.text(_reason(error))) from None
 
 
 def _engine(url: str) -> Engine:

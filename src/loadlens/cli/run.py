@@ -109,6 +109,12 @@ def run_options(command: Callable[..., None]) -> Callable[..., None]:
     help="Hold duration (30s, 2m) of every stage (or of --stage NAME).",
 )
 @click.option("--stage", metavar="NAME", help="The one stage -u, -r and -d change.")
+@click.option(
+    "--no-preflight",
+    "no_preflight",
+    is_flag=True,
+    help="Skip connecting to the target, databases and observers before the load.",
+)
 @run_options
 def run(
     file: str,
@@ -125,6 +131,7 @@ def run(
     store: str | None,
     env: tuple[str, ...],
     assignments: tuple[str, ...],
+    no_preflight: bool,
 ) -> None:
     """Run a scenario's plan against its target."""
     from loadlens.cli.main import abort
@@ -140,7 +147,16 @@ def run(
             variables=assignments,
         )
         code = execute(
-            file, out, workers, target, quiet, insecure, continue_on_fail, store, overrides
+            file,
+            out,
+            workers,
+            target,
+            quiet,
+            insecure,
+            continue_on_fail,
+            store,
+            overrides,
+            preflight=not no_preflight,
         )
     except LoadlensError as error:
         abort(error)
@@ -158,12 +174,21 @@ def execute(
     continue_on_fail: bool = False,
     store: str | None = None,
     overrides: Overrides | None = None,
+    *,
+    preflight: bool = True,
 ) -> int:
     """Load, run and summarise; returns the exit code."""
+    from loadlens.cli.options import check_offline, check_out_dir
+    from loadlens.engine.preflight import reach
     from loadlens.spec import load_scenario
 
     check_workers(workers)
+    check_out_dir(out)
     scenario = load_scenario(file, target_override=target, overrides=overrides)
+    variables = dict(overrides.variables) if overrides is not None else None
+    check_offline(scenario, workers, variables)
+    if preflight:
+        reach(scenario, variables)
     return run_and_summarise(
         scenario,
         out,

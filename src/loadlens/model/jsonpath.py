@@ -65,6 +65,26 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _BRACKET = re.compile(r"\[\s*(?:(-?\d+)|'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"|(\*))\s*\]")
 
 
+_ESCAPED: dict[str, str] = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+
+
+def _unescape(quoted: str) -> str:
+    """A quoted key's text: `\\x` is `x` (`\\'`, `\\"`, `\\\\`), and `\\n`, `\\t`... the control."""
+    if "\\" not in quoted:
+        return quoted
+    chars: list[str] = []
+    escaped = False
+    for char in quoted:
+        if escaped:
+            chars.append(_ESCAPED.get(char, char))
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        else:
+            chars.append(char)
+    return "".join(chars)
+
+
 def parse_jsonpath(text: str) -> JsonPath:
     """Compile `text`, or raise JsonPathSyntaxError naming the offending position."""
     if not text.startswith("$"):
@@ -98,7 +118,7 @@ def parse_jsonpath(text: str) -> JsonPath:
                 wildcard.add(len(segments))
                 segments.append(_WILDCARD)
             else:
-                segments.append(single if single is not None else double)
+                segments.append(_unescape(single if single is not None else double))
             i = match.end()
         else:
             raise JsonPathSyntaxError(f"unexpected `{char}` at column {i + 1}")

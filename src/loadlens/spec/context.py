@@ -17,16 +17,19 @@ from loadlens.spec.templates import BUILTINS, TemplateSyntaxError, compile_templ
 
 @dataclass(slots=True)
 class Scope:
-    """User variables defined so far, in definition order."""
+    """User variables defined so far, in definition order (a dict: an ordered set)."""
 
-    names: list[str] = field(default_factory=list)
+    names: dict[str, None] = field(default_factory=dict)
 
     def define(self, name: str) -> None:
-        if name not in self.names:
-            self.names.append(name)
+        self.names[name] = None
+
+    def include(self, other: Scope) -> None:
+        """Define every name `other` defines."""
+        self.names.update(other.names)
 
     def copy(self) -> Scope:
-        return Scope(list(self.names))
+        return Scope(dict(self.names))
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from loadlens.spec.nodes import Origin, from_python
 from loadlens.spec.overrides import Overrides
 from loadlens.spec.reader import Reader
 from loadlens.spec.validate_scenario import build_scenario, check_target
-from loadlens.spec.yaml_nodes import YamlSyntaxError, compose_yaml
+from loadlens.spec.yaml_nodes import YamlSyntaxError, collector_paused, compose_yaml
 
 
 def load_scenario(
@@ -69,20 +69,21 @@ def parse_yaml_text(
     """The scenario written in YAML `text`; `file` names it in problems."""
     overrides = overrides or Overrides()
     env = EnvSubstitution(overrides.environ(os.environ))
-    try:
-        root = compose_yaml(text, file, env)
-    except YamlSyntaxError as error:
-        raise SpecError([error.problem]) from None
-    if root is None:
-        raise SpecError([Problem(file, 1, 1, "", "the scenario is empty")])
-    overrides.declare_variables(root)
-    scenario = build_scenario(
-        root,
-        Reader(file),
-        base_dir=base_dir or Path.cwd(),
-        secrets=frozenset(env.secrets),
-        target_override=target_override,
-    )
+    with collector_paused():
+        try:
+            root = compose_yaml(text, file, env)
+        except YamlSyntaxError as error:
+            raise SpecError([error.problem]) from None
+        if root is None:
+            raise SpecError([Problem(file, 1, 1, "", "the scenario is empty")])
+        overrides.declare_variables(root)
+        scenario = build_scenario(
+            root,
+            Reader(file),
+            base_dir=base_dir or Path.cwd(),
+            secrets=frozenset(env.secrets),
+            target_override=target_override,
+        )
     digest = hashlib.sha256(text.encode()).hexdigest()
     scenario = overrides.apply(scenario)
     return dataclasses.replace(scenario, source_sha256=digest, secrets=env.secrets_of(scenario))

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from loadlens.errors import Problem
 from loadlens.model.scenario import Location
-from loadlens.spec.nodes import Node, walk
+from loadlens.spec.nodes import Node, located_problems
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -58,9 +58,8 @@ class Reader:
 
     def report_load_problems(self, root: Node) -> None:
         """Record what was found wrong while reading the source (duplicate keys, unset env)."""
-        for path, node in walk(root):
-            for line, column, message, hint in node.problems:
-                self.problems.append(Problem(self.file, line, column, path, message, hint or None))
+        for path, line, column, message, hint in located_problems(root):
+            self.problems.append(Problem(self.file, line, column, path, message, hint or None))
 
     def location(self, node: Node) -> Location:
         """The model's Location of a node."""

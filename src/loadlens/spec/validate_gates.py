@@ -31,7 +31,7 @@ _GENERATOR_WIDE = (Metric.DROPPED, Metric.LATE, Metric.OBSERVED)
 class GateCatalog:
     """What gates may name: operations, flows, tags, checks and observed service metrics."""
 
-    operations: list[str] = field(default_factory=list)  # in scenario order
+    operations: dict[str, None] = field(default_factory=dict)  # an ordered set: scenario order
     flows: dict[str, set[str]] = field(default_factory=dict)
     tags: dict[str, set[str]] = field(default_factory=dict)
     checks: dict[str, set[str]] = field(default_factory=dict)
@@ -52,8 +52,7 @@ class GateCatalog:
                 self._add_steps(flow, step.steps)
             elif isinstance(step, RequestStep):
                 name = step.request.name
-                if name not in self.operations:
-                    self.operations.append(name)
+                self.operations[name] = None
                 self.flows[flow].add(name)
                 for tag in step.request.tags:
                     self.tags.setdefault(tag, set()).add(name)

@@ -22,6 +22,7 @@ from loadlens.model.template import Template
 from loadlens.spec.nodes import Node
 from loadlens.spec.reader import Reader, did_you_mean, join
 from loadlens.spec.templates import TemplateSyntaxError, compile_template
+from loadlens.spec.urls import url_problem
 
 _INVARIANT_KEYS = ("name", "db", "sql", "scalar", "http", "path", "expect", "when", "examples")
 _RULE_KEYS = ("operation", "when_status", "entity", "field", "delta")
@@ -35,15 +36,17 @@ def read_invariants(
     """Every readable invariant; problems recorded for the rest."""
     items = reader.sequence(node, key) or []
     specs: list[InvariantSpec] = []
+    names: set[str] = set()
     for index, item in enumerate(items):
         spec = _invariant(reader, item, join(key, index))
         if spec is None:
             continue
-        if any(s.name == spec.name for s in specs):
+        if spec.name in names:
             reader.report(
                 item, join(join(key, index), "name"), f"duplicate invariant `{spec.name}`"
             )
             continue
+        names.add(spec.name)
         specs.append(spec)
     return tuple(specs)
 
@@ -95,6 +98,10 @@ def _invariant(reader: Reader, node: Node, key: str) -> InvariantSpec | None:
                 f"expected an http(s) URL: `{source}`",
                 "or `{{ target }}/path`",
             )
+            return None
+        problem = None if source is None or "{{" in source else url_problem(source)
+        if problem is not None:
+            reader.report(fields["http"], join(key, "http"), problem)
             return None
     elif "path" in fields:
         reader.report(fields["path"], join(key, "path"), "`path` is for `http` invariants")

@@ -26,6 +26,7 @@ from loadlens.model.observation import (
 from loadlens.spec.durations import QuantityError, parse_duration
 from loadlens.spec.nodes import Node
 from loadlens.spec.reader import Reader, did_you_mean, join
+from loadlens.spec.urls import url_problem
 
 _KEYS = ("every", "sources", "derived")
 _SOURCE_KEYS = ("json", "prometheus", "process", "metrics", "quantiles", "name")
@@ -128,6 +129,10 @@ def _url(reader: Reader, node: Node, key: str) -> str | None:
         return None
     if not text.startswith(("http://", "https://", "{{")):
         reader.report(node, key, f"expected an http(s) URL, got `{text}`", "or `{{ target }}/path`")
+        return None
+    problem = None if "{{" in text else url_problem(text)
+    if problem is not None:
+        reader.report(node, key, problem)
         return None
     return text
 

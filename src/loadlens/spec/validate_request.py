@@ -13,6 +13,8 @@ from loadlens.spec.nodes import Node
 from loadlens.spec.reader import Reader, did_you_mean, join
 from loadlens.spec.sizes import read_size
 from loadlens.spec.templates import display_name
+from loadlens.spec.urls import url_problem
+from loadlens.spec.validate_headers import framing_problem
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 REQUEST_KEYS = (
@@ -127,7 +129,13 @@ def read_url(ctx: Context, node: Node, key: str, scope: Scope) -> Template | Non
             "start with `/` (relative to the target) or `http://` / `https://`",
         )
         return None
-    return ctx.compile(text, node, key, scope)
+    template = ctx.compile(text, node, key, scope)
+    if template is not None and template.static is not None and not text.startswith("/"):
+        problem = url_problem(text)
+        if problem is not None:
+            ctx.reader.report(node, key, problem)
+            return None
+    return template
 
 
 def read_pairs(
@@ -142,6 +150,11 @@ def read_pairs(
     pairs: list[tuple[str, Template]] = []
     for name, child in node.value.items():
         template = ctx.template(child, join(key, name), scope)
+        if template is not None and lower:
+            framing = framing_problem(name.lower(), template)
+            if framing is not None:
+                ctx.reader.report(child, join(key, name), *framing, at_key=True)
+                continue
         if template is not None:
             pairs.append((name.lower() if lower else name, template))
     return tuple(pairs)

@@ -29,6 +29,7 @@ from loadlens.spec.nodes import Node, to_plain
 from loadlens.spec.reader import Reader, did_you_mean, join
 from loadlens.spec.sizes import read_size
 from loadlens.spec.templates import BUILTINS
+from loadlens.spec.urls import url_problem
 from loadlens.spec.validate_gates import GateCatalog, read_gates
 from loadlens.spec.validate_generator import read_generator
 from loadlens.spec.validate_invariants import read_invariants, read_ledger
@@ -89,7 +90,7 @@ def build_scenario(
     scope = Scope()
     variables = _variables(ctx, fields["vars"], scope) if "vars" in fields else ()
     setup = read_steps(ctx, fields["setup"], "setup", scope, timeouts) if "setup" in fields else ()
-    every = Scope(list(scope.names))
+    every = scope.copy()
     flows = _flows(ctx, root, fields, scope=scope, timeouts=timeouts, every=every)
     teardown: tuple[Step, ...] = ()
     if "teardown" in fields:
@@ -142,9 +143,10 @@ def _ordered(problems: list[Problem]) -> list[Problem]:
 
 def check_target(text: str) -> str | None:
     """Why `text` is not a usable target, or None."""
+    problem = url_problem(text, what="target URL")
+    if problem is not None:
+        return problem
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return f"bad target URL `{text}`: expected `http://host[:port]` or `https://...`"
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         return f"bad target URL `{text}`: no path beyond `/` (put paths in each request's url)"
     return None
@@ -255,7 +257,7 @@ def _flows(
             )
         flow_scope = scope.copy()
         only = read_steps(ctx, fields["steps"], "steps", flow_scope, timeouts)
-        every.names.extend(n for n in flow_scope.names if n not in every.names)
+        every.include(flow_scope)
         return (Flow("default", only, location=reader.location(fields["steps"])),)
     if "flows" not in fields:
         reader.report(root, "flows", "no flows: give `flows:` (or `steps:` for a single flow)")
@@ -264,6 +266,7 @@ def _flows(
     if not items and isinstance(fields["flows"].value, list):
         reader.report(fields["flows"], "flows", "no flows: give at least one")
     flows: list[Flow] = []
+    names: set[str] = set()
     for index, item in enumerate(items):
         key = join("flows", index)
         flow_fields = reader.mapping(item, key, _FLOW_KEYS, required=("name", "steps"))
@@ -283,10 +286,11 @@ def _flows(
         steps: tuple[Step, ...] = ()
         if "steps" in flow_fields:
             steps = read_steps(ctx, flow_fields["steps"], join(key, "steps"), flow_scope, timeouts)
-        every.names.extend(n for n in flow_scope.names if n not in every.names)
-        if name is not None and any(flow.name == name for flow in flows):
+        every.include(flow_scope)
+        if name is not None and name in names:
             reader.report(flow_fields["name"], join(key, "name"), f"duplicate flow `{name}`")
         elif name is not None:
+            names.add(name)
             flows.append(Flow(name, steps, weight, location=reader.location(item)))
     if flows and all(flow.weight >= 0 for flow in flows) and sum(f.weight for f in flows) <= 0:
         reader.report(
