@@ -99,8 +99,10 @@ def prepare(
     target: Origin,
     default_headers: tuple[tuple[str, Template], ...],
     redactor: Redactor | None = None,
+    flow: str = "",
 ) -> PreparedRequest:
-    """Compile one request of the scenario (`redactor` masks its secrets in diagnostics)."""
+    """Compile one request of the scenario (`redactor` masks its secrets in diagnostics;
+    `flow`, the flow it runs in, is one of its diagnosis features)."""
     origin = target
     url = request.url
     if url.static is not None and url.static.startswith(("http://", "https://")):
@@ -132,7 +134,15 @@ def prepare(
         body=request.body,
         static_body=static_body,
         timeouts=timeout_triple,
-        features=plan_features(url, request.query, headers, request.body, redactor or Redactor()),
+        features=plan_features(
+            url,
+            request.query,
+            headers,
+            request.body,
+            redactor or Redactor(),
+            request.method.encode("ascii"),
+            flow,
+        ),
     )
     body_static = request.body is None or static_body is not None
     if body_static and all(value.static is not None for _, value in headers):

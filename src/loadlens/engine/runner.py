@@ -3,8 +3,9 @@
 Each request ends in exactly one outcome, recorded once: `ok:N` (expected status N),
 `status:N` (unexpected status), `error:KIND` (no response), `check_failed:NAME`,
 `capture_failed:VAR`, `missing_variable:VAR@STEP` (not sent) or `cancelled` (in flight when the
-run stopped). Latency is recorded for every response; it runs from the intended send time when
-the caller gives one (open model), else from the actual send.
+run stopped); `loadlens.model.outcome` makes the keys and reads them back (`Outcome.parse`).
+Latency is recorded for every response; it runs from the intended send time when the caller
+gives one (open model), else from the actual send.
 
 Each request also feeds the diagnosis (`loadlens.metrics.diagnostics`): its feature tuple (a
 constant for requests with nothing templated), its response timings, and, for failures only,
@@ -42,6 +43,12 @@ from loadlens.http import HttpClient, Response, TransportError
 from loadlens.metrics.diagnostics import RequestSample
 from loadlens.metrics.recorder import Recorder
 from loadlens.model.integrity import Ledger
+from loadlens.model.outcome import (
+    OutcomeKind,
+    capture_failed_key,
+    missing_variable_key,
+    outcome_key,
+)
 from loadlens.model.scenario import Extractor, ExtractorKind
 from loadlens.model.template import VarRef
 
@@ -132,8 +139,8 @@ class StepRunner:
             try:
                 data = prepared.encode_into(user, used)
             except MissingVariableError as missing:
-                detail = f"missing_variable:{missing.outcome_detail}"
-                self.recorder.count(prepared.operation, detail)
+                key = missing_variable_key(missing.name, missing.origin)
+                self.recorder.count(prepared.operation, key)
                 return None
             features, held = prepared.features.features(used, user.origin, self.entities)
             outgoing = (data, used, held, features)
@@ -193,7 +200,7 @@ class StepRunner:
         self.in_flight -= 1
         features = release(self.entities, held, features)
         prepared = step.prepared
-        outcome = f"error:{error.kind.value}"
+        outcome = outcome_key(OutcomeKind.TRANSPORT, error.kind.value)
         wanted = self.recorder.count(prepared.operation, outcome, features)
         self._note_failure(prepared, outcome, data, None, str(error), used, wanted)
         self._mark_captures_missing(step, user, prepared.name)
@@ -268,7 +275,7 @@ class StepRunner:
                 outcome = compiled.outcome
         for capture in step.captures:
             if not _apply_capture(capture, document, response, user) and outcome == ok:
-                outcome = f"capture_failed:{capture.key}"
+                outcome = capture_failed_key(capture.key)
         return outcome
 
     @staticmethod
