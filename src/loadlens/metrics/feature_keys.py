@@ -134,7 +134,7 @@ class Feature:
         sizes = self.size_bytes
         if sizes is not None:
             what = "request" if kind is FeatureKind.REQUEST_SIZE else "response"
-            return f"{what} of {_bytes(sizes[0])}–{_bytes(sizes[1])}"
+            return f"{what} of {format_bytes(sizes[0])}–{format_bytes(sizes[1])}"
         return f"`{self.key}`"
 
 
@@ -159,7 +159,8 @@ def size_bucket(size: int) -> int:
     return bucket if bucket < SIZE_FEATURE_CAP else SIZE_FEATURE_CAP - 1
 
 
-def _bytes(n: int) -> str:
+def format_bytes(n: int) -> str:
+    """`4 KiB`, `512 B`."""
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= scale:
             return f"{n / scale:g} {unit}"
