@@ -11,11 +11,15 @@ histogram's buckets are ties), Benjamini–Hochberg corrected across the operati
 and the effect size, the ratio of the two medians with a 95 % interval (each median's
 distribution-free order-statistic interval; the ratio's interval joins their ends).
 
+Features carried mostly by failures (≥ FAILED_SHARE of their requests failed: an error
+response's size, an input the service rejects) are left out: their latency is the failure's,
+and the failure has its own finding.
+
 A feature explains the slowness when the adjusted p < SIGNIFICANCE, the ratio of medians is
 ≥ MIN_RATIO and its interval's low end ≥ MIN_RATIO_LOW. The strongest such feature per
 operation (highest interval low end, then the most specific kind) is the finding: the service's
-(a code path that input takes), minor, or major when the ratio's low end is ≥ MAJOR_RATIO and
-the slow requests are ≥ MAJOR_SHARE of the operation's.
+(a code path that input takes), always minor: slowness decides the verdict only through a
+latency gate, which the scenario sets.
 """
 
 from __future__ import annotations
@@ -34,8 +38,7 @@ from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass,
 MIN_SAMPLES = 20  # responses with, and without, the feature
 MIN_RATIO = 2.0  # ratio of medians (with / without)
 MIN_RATIO_LOW = 1.5  # the low end of its 95 % interval
-MAJOR_RATIO = 10.0
-MAJOR_SHARE = 0.05
+FAILED_SHARE = 0.5  # features whose requests failed this often are the failure finding's
 _Z = 1.959963984540054  # the normal quantile of a two-sided 95 % interval
 
 # The most specific claim first when several features split the latencies alike.
@@ -92,7 +95,7 @@ def _splits(stages: list[StageResult], op: str, whole: dict[int, int]) -> list[S
     out = []
     sizes: dict[FeatureKind, list[tuple[int, str]]] = {}
     for key, feature in c.parsed_features(stages, op):
-        if feature.kind not in _ORDER:
+        if feature.kind not in _ORDER or _mostly_failed(stages, op, key):
             continue
         with_feature = c.feature_latency(stages, op, key)
         out.append(_split(key, feature, with_feature, whole))
@@ -109,6 +112,14 @@ def _splits(stages: list[StageResult], op: str, whole: dict[int, int]) -> list[S
             if first is not None:
                 out.append(_split(f"{buckets[index][1]}+", first, union, whole, at_least=True))
     return out
+
+
+def _mostly_failed(stages: list[StageResult], op: str, key: str) -> bool:
+    failed = ok = 0
+    for stage in stages:
+        f, o = c.feature_counts(stage.diagnostics[op], key, c.is_failure)
+        failed, ok = failed + f, ok + o
+    return c.ratio(failed, failed + ok) >= FAILED_SHARE
 
 
 def _split(
@@ -206,14 +217,13 @@ def _finding(
             f"{np.percentile(split.without_ms, 90):,.1f} ms",
         ),
     )
-    major = ratio_low >= MAJOR_RATIO and share >= MAJOR_SHARE
     examples = c.slow_examples(stages, op, 2) + list(
         c.examples(stages, op, lambda k: k.startswith("ok"), 1)
     )
     return Finding(
         kind=FindingClass.SLOW_INPUT,
         attribution=Attribution.SERVICE_BUG,
-        severity=Severity.MAJOR if major else Severity.MINOR,
+        severity=Severity.MINOR,
         confidence=0.9 if p < 1e-6 else 0.8,
         headline=(
             f"SERVICE BUG (input-dependent latency) — `{op}`: requests with {described} are "
