@@ -10,14 +10,15 @@ record before it encodes the histogram and starts new tallies.
 Diagnostics follow the same rule. A request's features come as one interned tuple and cost one
 dict lookup (`_FeatureTally`: its outcomes and a coarse latency histogram, `latency_bucket`);
 `take_frame` expands the tuples into per-feature counts and latency histograms. Request and
-response sizes are features the recorder makes itself: the size's power-of-two bucket indexes a
-preallocated slot per operation, so no string is built per request. A request slower than every
-kept slow example of its operation is wanted as a sample too (the caller builds it), so the
-slowest SLOW_SAMPLES of each stage are kept, a few dozen built per stage at most. A response's
-instants are added into per-phase sums as they come (`_PhaseSums`: C integer arithmetic when
-compiled), so nothing that grows with the request rate is left for the frame but the latency
-list. Error templates and samples are few (failures only, and capped), so they are stored as
-they come.
+response sizes are features the recorder makes itself: the pair of their power-of-two buckets
+is one small integer key of one tally per operation (one dict lookup a request), expanded
+into `rq:K` and `rs:K` features at the frame, so no string is built per request. A request
+slower than every kept slow example of its operation is wanted as a sample too (the caller
+builds it), so the slowest SLOW_SAMPLES of each stage are kept, a few dozen built per stage at
+most. A response's instants are added into per-phase sums as they come (`_PhaseSums`: C
+integer arithmetic when compiled), so nothing that grows with the request rate is left for the
+frame but the latency list. Error templates and samples are few (failures only, and capped),
+so they are stored as they come.
 """
 
 from __future__ import annotations
@@ -197,10 +198,8 @@ class Recorder:
         self._features: list[FeatureCountsByOutcome] = [{} for _ in range(count)]
         self._templates: list[dict[tuple[str, str], int]] = [{} for _ in range(count)]
         self._samples: list[list[RequestSample]] = [[] for _ in range(count)]
-        # Per operation, slots 0..SIZE_FEATURE_CAP-1 by request size, then by response size.
-        self._sizes: list[list[_FeatureTally | None]] = [
-            [None] * (2 * SIZE_FEATURE_CAP) for _ in range(count)
-        ]
+        # Per operation: request bucket × SIZE_FEATURE_CAP + response bucket → its tally.
+        self._sizes: list[dict[int, _FeatureTally]] = [{} for _ in range(count)]
         self._slow: list[list[RequestSample]] = [[] for _ in range(count)]
         # The latency (ms) a request must beat to be wanted as a slow example, for the stage.
         self._slow_floor: list[float] = [0.0] * count
@@ -243,15 +242,10 @@ class Recorder:
         if features:
             _count_features(self._features[op], features, outcome, bucket)
         sizes = self._sizes[op]
-        slot = _size_slot(sent)
-        size_tally = sizes[slot]
+        pair = _size_slot(sent) * SIZE_FEATURE_CAP + _size_slot(received)
+        size_tally = sizes.get(pair)
         if size_tally is None:
-            size_tally = sizes[slot] = _FeatureTally()
-        size_tally.add(outcome, bucket)
-        slot = SIZE_FEATURE_CAP + _size_slot(received)
-        size_tally = sizes[slot]
-        if size_tally is None:
-            size_tally = sizes[slot] = _FeatureTally()
+            size_tally = sizes[pair] = _FeatureTally()
         size_tally.add(outcome, bucket)
         if timings is not None:
             tally.phases.add(timings)
@@ -352,21 +346,18 @@ class Recorder:
         self._features[index] = {}
         self._templates[index], self._samples[index], self._slow[index] = {}, [], []
         sizes = self._sizes[index]
-        self._sizes[index] = [None] * (2 * SIZE_FEATURE_CAP)
+        self._sizes[index] = {}
         counts = FeatureCounts()
         headers: dict[str, int] = {}
         # Sizes first: every request has them, so the feature cap never drops them.
-        for slot, size_tally in enumerate(sizes):
-            if size_tally is None:
-                continue
-            feature = (
-                REQUEST_SIZE_KEYS[slot]
-                if slot < SIZE_FEATURE_CAP
-                else RESPONSE_SIZE_KEYS[slot - SIZE_FEATURE_CAP]
-            )
-            for outcome, n in size_tally.outcomes.items():
-                counts.add(feature, outcome, n)
-            counts.add_latency(feature, size_tally.latency)
+        for pair, size_tally in sizes.items():
+            for feature in (
+                REQUEST_SIZE_KEYS[pair // SIZE_FEATURE_CAP],
+                RESPONSE_SIZE_KEYS[pair % SIZE_FEATURE_CAP],
+            ):
+                for outcome, n in size_tally.outcomes.items():
+                    counts.add(feature, outcome, n)
+                counts.add_latency(feature, size_tally.latency)
         for names, tally in features.items():
             for feature in names:
                 for outcome, n in tally.outcomes.items():
