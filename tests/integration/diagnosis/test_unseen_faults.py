@@ -2,8 +2,9 @@
 
 Each test runs a short scenario (a few hundred to a few thousand requests) against
 `faulty_service` with one fault on, and checks that the top finding names the fault's class
-and attribution; its clean twin runs the same scenario with the fault off and checks that no
-finding is major or minor. Real service, real load, real analysis; counts, not durations.
+and attribution; the clean run sends every scenario's flows together to the service with every
+fault off and checks that no finding is major or minor. Real service, real load, real
+analysis; counts, not durations.
 
 Findings about the measurement itself (a busy generator: event-loop lag on a loaded machine)
 say how far to trust the run, not what is wrong with the service; they are set aside here, as
@@ -118,12 +119,12 @@ EXPECTED = {
 }
 
 
-def _run(tmp_path: Path, fault: str, on: bool) -> RunResult:
-    path = write(tmp_path / "scenario.yaml", SCENARIOS[fault])
+def _run(tmp_path: Path, scenario: str, fault: str | None) -> RunResult:
+    path = write(tmp_path / "scenario.yaml", scenario)
     lengths = (50, 500, 2000, 6000, 12000)
     write(tmp_path / "payloads.csv", "text\n" + "".join("x" * n + "\n" for n in lengths))
     out = tmp_path / "runs"
-    with FaultyService(fault if on else None) as url:
+    with FaultyService(fault) as url:
         run = loadlens(
             "run", str(path), "--target", url, "--out", str(out), "--quiet", "--workers", "1",
             out=out,
@@ -148,7 +149,7 @@ def _describe(findings: list[Finding]) -> str:
 
 @pytest.mark.parametrize("fault", sorted(SCENARIOS))
 def test_the_fault_is_the_top_finding(tmp_path: Path, fault: str) -> None:
-    result = _run(tmp_path, fault, on=True)
+    result = _run(tmp_path, SCENARIOS[fault], fault)
     kind, attribution, named = EXPECTED[fault]
     findings = _about_the_service(result)
     assert findings, f"no finding for {fault}"
@@ -158,9 +159,23 @@ def test_the_fault_is_the_top_finding(tmp_path: Path, fault: str) -> None:
     assert top.examples, top
 
 
-@pytest.mark.parametrize("fault", sorted(SCENARIOS))
-def test_the_same_service_clean_has_no_finding(tmp_path: Path, fault: str) -> None:
-    result = _run(tmp_path, fault, on=False)
+def _every_flow() -> str:
+    """One scenario with the flows of every fault's scenario (and the payload feeder)."""
+    flows = []
+    for text in SCENARIOS.values():
+        body = text.split("flows:\n", 1)[1].split("plan:\n", 1)[0]
+        flows.append(body)
+    return (
+        f"name: everything\ntarget: http://127.0.0.1:1\n{HEADERS}"
+        "data:\n  payloads: {csv: payloads.csv, order: random}\n"
+        "flows:\n" + "".join(flows) + "plan:\n  - {stage: s, users: 8, duration: 3s}\n"
+    )
+
+
+def test_the_same_service_clean_has_no_finding(tmp_path: Path) -> None:
+    # every fault's flows in one run, against the service with every fault off
+    result = _run(tmp_path, _every_flow(), None)
+    assert len(result.operations) == 9, sorted(result.operations)
     noted = [
         f for f in _about_the_service(result) if f.severity in (Severity.MAJOR, Severity.MINOR)
     ]
