@@ -42,6 +42,7 @@ def exit_code_for_signal(signum: int) -> int:
     reports for a process the signal killed (SIGHUP 129, SIGINT 130, SIGTERM 143)."""
     return 128 + signum
 
+
 # A scenario with 300,000 broken flows must not print 300,000 lines: the first ones show what
 # is wrong, and fixing them usually fixes the rest.
 MAX_PROBLEMS_SHOWN = 50

@@ -1,17 +1,19 @@
-"""The small statistics the diagnosis needs, in numpy and the standard library alone.
+"""The small statistics the diagnosis needs: SciPy's tested implementations where it has
+them, hand-written (to the textbook or R's definition) where it does not.
 
-Each function follows the textbook (or R's) definition so its results can be checked against
-published values; the tests do so. SciPy is not a dependency, so nothing here imports it.
+Each function's results can be checked against published values; the tests do so.
 
-- `fisher_exact`: Fisher's exact test on a 2×2 table, from the hypergeometric pmf in log space
-  (two-sided as R's `fisher.test`: the tables no more probable than the observed one).
+- `fisher_exact`: Fisher's exact test on a 2×2 table (`scipy.stats.fisher_exact`; two-sided
+  as R's `fisher.test`: the tables no more probable than the observed one).
 - `wilson`: the Wilson score interval of a proportion; sane at 0 % and 100 %.
 - `trend_test`: the Cochran–Armitage test for a trend in proportions across ordered groups
   (R's `prop.trend.test`), signed so a positive z means the rate rises with the score.
 - `theil_sen`: the median of pairwise slopes with Sen's (1968) confidence interval (as SciPy's
   `theilslopes`), and `kendall_trend`: the Mann–Kendall test of a monotone trend.
-- `mann_whitney`: the rank-sum test, normal approximation with tie correction.
-- `benjamini_hochberg`: false-discovery-rate adjusted p-values.
+- `mann_whitney`: the rank-sum test, normal approximation with tie correction
+  (`scipy.stats.mannwhitneyu`).
+- `benjamini_hochberg`: false-discovery-rate adjusted p-values
+  (`scipy.stats.false_discovery_control`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 _NORMAL = NormalDist()
-_RELATIVE_TIE = 1e-7  # R's fisher.test: a table this close in probability counts as as-extreme
 
 
 def normal_sf(z: float) -> float:
@@ -32,38 +34,18 @@ def normal_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
-def _log_choose(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-
-
 def fisher_exact(a: int, b: int, c: int, d: int, alternative: str = "two-sided") -> float:
-    """The p-value of Fisher's exact test on [[a, b], [c, d]].
+    """The p-value of Fisher's exact test on [[a, b], [c, d]] (`scipy.stats.fisher_exact`).
 
     `alternative` is "two-sided", "greater" (a is larger than independence predicts: the
     first row is enriched in the first column) or "less".
     """
     if min(a, b, c, d) < 0:
         raise ValueError("a contingency table holds counts, not negative numbers")
-    row1, col1, n = a + b, a + c, a + b + c + d
-    if n == 0 or row1 in (0, n) or col1 in (0, n):
-        return 1.0
-    low, high = max(0, col1 - (n - row1)), min(row1, col1)
-    ks = np.arange(low, high + 1)
-    denominator = _log_choose(n, col1)
-    logs = np.array([_log_choose(row1, int(k)) + _log_choose(n - row1, col1 - int(k)) for k in ks])
-    logs -= denominator
-    if alternative == "greater":
-        chosen = logs[ks >= a]
-    elif alternative == "less":
-        chosen = logs[ks <= a]
-    elif alternative == "two-sided":
-        observed = logs[a - low]
-        chosen = logs[logs <= observed + math.log1p(_RELATIVE_TIE)]
-    else:
+    if alternative not in ("two-sided", "greater", "less"):
         raise ValueError(f"unknown alternative {alternative!r}")
-    top = float(chosen.max())
-    p = math.exp(top) * float(np.exp(chosen - top).sum())
-    return min(1.0, p)
+    result = scipy_stats.fisher_exact([[a, b], [c, d]], alternative=alternative)
+    return min(1.0, float(result.pvalue))
 
 
 def wilson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -167,54 +149,29 @@ def kendall_trend(y: Sequence[float]) -> Trend:
 
 
 def mann_whitney(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
-    """U of x and the two-sided p-value (normal approximation, tie-corrected, continuity)."""
-    xs = np.asarray(x, dtype=np.float64)
-    ys = np.asarray(y, dtype=np.float64)
-    n1, n2 = xs.size, ys.size
-    if n1 == 0 or n2 == 0:
+    """U of x and the two-sided p-value (`scipy.stats.mannwhitneyu`: normal approximation,
+    tie-corrected, with continuity correction)."""
+    if len(x) == 0 or len(y) == 0:
         raise ValueError("Mann–Whitney needs two non-empty samples")
-    both = np.concatenate([xs, ys])
-    ranks = _ranks(both)
-    u = float(ranks[:n1].sum() - n1 * (n1 + 1) / 2.0)
-    n = n1 + n2
-    variance = n1 * n2 / 12.0 * ((n + 1) - _tie_sum(both) / (n * (n - 1)))
-    if variance <= 0:
-        return u, 1.0
-    mean = n1 * n2 / 2.0
-    z = (abs(u - mean) - 0.5) / math.sqrt(variance)
-    return u, min(1.0, 2 * normal_sf(max(z, 0.0)))
+    result = scipy_stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic")
+    p = float(result.pvalue)
+    return float(result.statistic), 1.0 if math.isnan(p) else p
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(values.size, dtype=np.float64)
-    sorted_values = values[order]
-    start = 0
-    while start < values.size:
-        end = start
-        while end + 1 < values.size and sorted_values[end + 1] == sorted_values[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2.0 + 1.0
-        start = end + 1
-    return ranks
-
-
-def _tie_sum(values: np.ndarray) -> float:
-    _, counts = np.unique(values, return_counts=True)
-    counts = counts.astype(np.float64)
-    return float(np.sum(counts**3 - counts))
+def mann_whitney_greater(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
+    """The one-sided p-value that x tends to be larger than y (`scipy.stats.mannwhitneyu`,
+    normal approximation, tie-corrected: fit for bucketed latencies, which tie a lot)."""
+    if len(x) == 0 or len(y) == 0:
+        raise ValueError("Mann–Whitney needs two non-empty samples")
+    result = scipy_stats.mannwhitneyu(x, y, alternative="greater", method="asymptotic")
+    p = float(result.pvalue)
+    return 1.0 if math.isnan(p) else p
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
-    """Benjamini–Hochberg adjusted p-values, in the order given."""
-    m = len(p_values)
-    if m == 0:
+    """Benjamini–Hochberg adjusted p-values, in the order given
+    (`scipy.stats.false_discovery_control`)."""
+    if len(p_values) == 0:
         return []
-    order = sorted(range(m), key=lambda k: p_values[k])
-    adjusted = [0.0] * m
-    running = 1.0
-    for rank in range(m, 0, -1):
-        index = order[rank - 1]
-        running = min(running, p_values[index] * m / rank)
-        adjusted[index] = running
-    return adjusted
+    adjusted = scipy_stats.false_discovery_control(np.asarray(p_values, dtype=np.float64))
+    return [float(p) for p in adjusted]

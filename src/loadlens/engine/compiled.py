@@ -135,20 +135,20 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     operations: dict[str, int] = {}
     redactor = Redactor.of(scenario.secrets, secret_variables(scenario))
 
-    def compile_steps(steps: tuple[Step, ...]) -> tuple[CompiledStep, ...]:
+    def compile_steps(steps: tuple[Step, ...], flow: str = "") -> tuple[CompiledStep, ...]:
         out: list[CompiledStep] = []
         for step in steps:
             if isinstance(step, RequestStep):
                 index = operations.setdefault(step.request.name, len(operations))
-                out.append(_compile_request(step, index, target, scenario, redactor))
+                out.append(_compile_request(step, index, target, scenario, redactor, flow))
             elif isinstance(step, ThinkStep):
                 out.append(CompiledThink(step.low, step.high))
             elif isinstance(step, GroupStep):
-                out.append(CompiledGroup(compile_steps(step.steps), step.repeat))
+                out.append(CompiledGroup(compile_steps(step.steps, flow), step.repeat))
         return tuple(out)
 
     setup = compile_steps(scenario.setup)
-    flows = tuple(compile_steps(flow.steps) for flow in scenario.flows)
+    flows = tuple(compile_steps(flow.steps, flow.name) for flow in scenario.flows)
     teardown = compile_steps(scenario.teardown)
     return CompiledScenario(
         scenario=scenario,
@@ -175,7 +175,12 @@ def _cumulative(flows: tuple[Flow, ...]) -> tuple[float, ...]:
 
 
 def _compile_request(
-    step: RequestStep, operation: int, target: Origin, scenario: Scenario, redactor: Redactor
+    step: RequestStep,
+    operation: int,
+    target: Origin,
+    scenario: Scenario,
+    redactor: Redactor,
+    flow: str = "",
 ) -> CompiledRequest:
     captures = tuple(
         CompiledCapture(
@@ -198,7 +203,7 @@ def _compile_request(
     )
     return CompiledRequest(
         prepared=prepare(
-            step.request, operation, target, scenario.headers, redactor, scenario.max_body
+            step.request, operation, target, scenario.headers, redactor, scenario.max_body, flow
         ),
         statuses=step.expect.statuses,
         checks=checks,

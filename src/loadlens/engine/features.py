@@ -1,21 +1,25 @@
 """Request features for the diagnosis: value shapes, provenance, overlap, error templates.
 
 How it works: `RequestFeatures` is built once per prepared request, when the scenario loads. It
-holds the static features (query keys, top-level JSON body keys) as one interned tuple, and the
-variable references whose values make up the rest. Per request the runner hands it the values
-the encoder actually used; it maps each to a cheap key (value shape from a bounded cache, the
-step that captured it, whether another in-flight request used the same value) and looks that
-key up in a bounded cache of finished feature tuples, so a steady run builds no strings.
-Names are documented in `loadlens.metrics.diagnostics`.
+holds the static features (query keys and literal values, top-level body keys and literal
+values, literal path segments, the flow) as one interned tuple, and the variable references
+whose values make up the rest. Per request the runner hands it the values the encoder actually
+used; it maps each to a cheap key (value shape from a bounded cache, the value itself while the
+variable has shown at most VALUES_PER_VARIABLE distinct ones, the step that captured it,
+whether another in-flight request used the same value) and looks that key up in a bounded
+cache of finished feature tuples, so a steady run builds no strings. A write to a literal URL
+(no variable in it) is an entity too: writes to the same path in flight together overlap.
+Feature names are made by `loadlens.metrics.feature_keys`, the one place they are written.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from loadlens.metrics import feature_keys as fk
 from loadlens.model.redaction import MASK, SECRET_SHAPE, SENSITIVE_HEADERS, Redactor
 from loadlens.model.scenario import Body, BodyKind
 from loadlens.model.template import Template, VarRef, VarSource
@@ -23,7 +27,13 @@ from loadlens.model.template import Template, VarRef, VarSource
 # Names used per request are Final (see "Writing for the compiled modules" in loadlens.native).
 SHAPE_CACHE_LIMIT: Final = 4096  # distinct value strings whose shape is remembered (then cleared)
 FEATURE_CACHE_LIMIT: Final = 4096  # distinct per-request keys per request (cleared when full)
-LONG_VALUE: Final = 64  # a value longer than this has the shape `<long>`
+LONG_VALUE: Final = 64  # a value longer than this has the shape `<long:N+>` (N: its length's
+# power of two), so a 100-character value and a 5,000-character one differ
+VALUES_PER_VARIABLE: Final = 16  # distinct values per variable and request recorded as `val:`
+VALUE_CHARS: Final = 40  # longer values (and literal query/body values) are not features
+_WRITE_METHODS: Final = frozenset({b"POST", b"PUT", b"PATCH", b"DELETE"})
+_UNIQUE_BUILTINS: Final = frozenset({"uuid"})  # never shared between requests: no entity
+_SERIAL_BUILTINS: Final = frozenset({"uuid", "timestamp", "iteration"})  # no `val:` features
 SNIPPET_CHARS: Final = 300  # response text kept for error templates and samples
 SAMPLE_VALUE_CHARS: Final = 80  # a variable's value as a sample shows it
 
@@ -56,7 +66,7 @@ def shape(value: str) -> str:
 
 def _shape_of(value: str) -> str:
     if len(value) > LONG_VALUE:
-        return "<long>"
+        return f"<long:{1 << (len(value).bit_length() - 1)}+>"
     if _UUID_FULL.fullmatch(value):
         return "<uuid>"
     out = _ALNUM.sub(_shape_token, _UUID_FULL.sub("<uuid>", value))
@@ -132,7 +142,7 @@ class Held:
         self.entity = entity
         self.starts = starts  # the entity's starts, this request's own included
         self.overlapped = overlapped  # another request with the value was in flight then
-        self.feature = feature  # `overlap:VAR`
+        self.feature = feature  # `overlap:VAR` (or `overlap:/path`)
 
 
 def release(
@@ -163,8 +173,13 @@ def header_features(headers: list[tuple[bytes, bytes]]) -> tuple[str, ...]:
         elif name.startswith(_RATELIMIT_PREFIXES):
             limit = True
     if retry:
-        return ("h:retry-after", "h:ratelimit") if limit else ("h:retry-after",)
-    return ("h:ratelimit",) if limit else ()
+        return _RETRY_AND_LIMIT if limit else _RETRY
+    return _LIMIT if limit else ()
+
+
+_RETRY: Final = (fk.header("retry-after"),)
+_LIMIT: Final = (fk.header("ratelimit"),)
+_RETRY_AND_LIMIT: Final = (*_RETRY, *_LIMIT)
 
 
 def request_target(data: bytes) -> str:
@@ -189,8 +204,9 @@ class UsedVariable:
 
     ref: VarRef
     name: str  # as the scenario writes it: `id`, `pool.user_ids`, `names.name`
-    entity: bool  # a user/feeder/pool value in the URL or body: counted for `overlap:`
+    entity: bool  # a value in the URL, query or body (not a uuid): counted for `overlap:`
     shaped: bool  # `v:` feature recorded (not for values sent only in sensitive headers)
+    valued: bool  # `val:` features recorded (URL, query and body values; not serial builtins)
     source: str  # `@pool`, `@feeder`, `@builtin`; "" for user variables (looked up per request)
     overlap: str  # `overlap:NAME`, the feature of sharing the value with an in-flight request
     secret: bool = False  # its values are secrets: shaped `<secret>`, shown masked
@@ -203,7 +219,12 @@ class RequestFeatures:
     static: tuple[str, ...]
     variables: tuple[UsedVariable, ...]
     redactor: Redactor
+    # For a write to a literal URL: its (entity key, `overlap:/path` feature); else None.
+    literal_entity: tuple[tuple[str, str], str] | None = None
     _cache: dict[tuple[object, ...], tuple[str, ...]] = field(default_factory=dict)
+    # Per variable (in `variables` order): value text → its `val:` feature, at most
+    # VALUES_PER_VARIABLE entries; a value past the cap is left out (its shape still counts).
+    _values: list[dict[str, str]] = field(default_factory=list)
 
     def features(
         self,
@@ -218,27 +239,27 @@ class RequestFeatures:
         """
         key: list[object] = []
         held: list[Held] = []
-        for var in self.variables:
+        if not self._values:
+            self._values = [{} for _ in self.variables]
+        for index, var in enumerate(self.variables):
             value = used.get(var.ref)
+            text = None if value is None else value_text(value)
             if var.shaped:
                 key.append(
                     None if value is None else redacted_shape(value, var.secret, self.redactor)
                 )
+            if var.valued:
+                key.append(None if text is None else self._value_feature(index, var, text))
             if not var.source:
                 key.append(origins.get(var.ref.name, "vars"))
             if var.entity:
-                if value is None:
+                if text is None:
                     key.append(False)
                     continue
-                entity_key = (var.name, value_text(value))
-                entity = inflight.get(entity_key)
-                if entity is None:
-                    entity = inflight[entity_key] = InFlight()
-                overlapped = entity.count > 0
-                entity.count += 1
-                entity.starts += 1
-                held.append(Held(entity_key, entity, entity.starts, overlapped, var.overlap))
-                key.append(overlapped)
+                key.append(_hold(inflight, (var.name, text), held, var.overlap))
+        literal = self.literal_entity
+        if literal is not None:
+            key.append(_hold(inflight, literal[0], held, literal[1]))
         frozen = tuple(key)
         found = self._cache.get(frozen)
         if found is None:
@@ -247,6 +268,13 @@ class RequestFeatures:
             found = self._cache[frozen] = self._build(frozen)
         return found, held
 
+    def _value_feature(self, index: int, var: UsedVariable, text: str) -> str | None:
+        known = self._values[index]
+        found = known.get(text)
+        if found is None and len(known) < VALUES_PER_VARIABLE and len(text) <= VALUE_CHARS:
+            found = known[text] = fk.value(var.name, self.redactor.text(text))
+        return found
+
     def _build(self, key: tuple[object, ...]) -> tuple[str, ...]:
         out = list(self.static)
         parts = iter(key)
@@ -254,10 +282,16 @@ class RequestFeatures:
             if var.shaped:
                 value_shape = next(parts)
                 if value_shape is not None:
-                    out.append(f"v:{var.name}={value_shape}")
-            out.append(f"src:{var.name}@{next(parts) if not var.source else var.source}")
+                    out.append(fk.value_shape(var.name, str(value_shape)))
+            if var.valued:
+                value_feature = next(parts)
+                if value_feature is not None:
+                    out.append(str(value_feature))
+            out.append(fk.source(var.name, str(next(parts)) if not var.source else var.source))
             if var.entity and next(parts):
                 out.append(var.overlap)
+        if self.literal_entity is not None and next(parts):
+            out.append(self.literal_entity[1])
         return tuple(dict.fromkeys(out))
 
     def sample_variables(self, used: dict[VarRef, object]) -> dict[str, str]:
@@ -270,26 +304,55 @@ class RequestFeatures:
         return out
 
 
+def _hold(
+    inflight: dict[tuple[str, str], InFlight],
+    entity_key: tuple[str, str],
+    held: list[Held],
+    feature: str,
+) -> bool:
+    """Count a request in flight with an entity; whether another one already was."""
+    entity = inflight.get(entity_key)
+    if entity is None:
+        entity = inflight[entity_key] = InFlight()
+    overlapped = entity.count > 0
+    entity.count += 1
+    entity.starts += 1
+    held.append(Held(entity_key, entity, entity.starts, overlapped, feature))
+    return overlapped
+
+
+_LITERAL_ENTITY: Final = "<url>"  # the entity name of writes to a literal URL (not a variable)
+
+
 def plan_features(
     url: Template,
     query: tuple[tuple[str, Template], ...],
     headers: Iterable[tuple[bytes, Template]],
     body: Body | None,
     redactor: Redactor,
+    method: bytes = b"GET",
+    flow: str = "",
 ) -> RequestFeatures:
     """The feature plan of one request, computed when the scenario loads."""
     static: list[str] = []
-    if url.static is not None and "?" in url.static:
-        static.extend(f"q:{key}" for key in _query_keys(url.static.split("?", 1)[1]))
-    else:
-        literal = "".join(p for p in url.parts if isinstance(p, str))
-        if "?" in literal:
-            static.extend(f"q:{key}" for key in _query_keys(literal.split("?", 1)[1]))
-    static.extend(f"q:{key}" for key, _ in query)
-    if body is not None and body.kind is BodyKind.JSON and isinstance(body.json, dict):
-        static.extend(f"b:{key}" for key in body.json)
-    elif body is not None and body.kind is BodyKind.FORM:
-        static.extend(f"b:{key}" for key, _ in body.form)
+    literal = "".join(p if isinstance(p, str) else "\0" for p in url.parts)
+    path, _, literal_query = literal.partition("?")
+    for index, segment in enumerate(path.strip("/").split("/")):
+        if segment and "\0" not in segment and len(segment) <= VALUE_CHARS:
+            static.append(fk.path_segment(index, redactor.text(segment)))
+    for pair in literal_query.split("&"):
+        key, equals, value = pair.partition("=")
+        if key and "\0" not in key:
+            static.append(fk.query_key(key))
+            if equals and "\0" not in value:
+                static.extend(_literal_value(fk.query_value, key, value, redactor))
+    for key, template in query:
+        static.append(fk.query_key(key))
+        if template.static is not None:
+            static.extend(_literal_value(fk.query_value, key, template.static, redactor))
+    static.extend(_body_features(body, redactor))
+    if flow:
+        static.append(fk.flow(flow))
     entity_refs = [*url.refs, *(r for _, t in query for r in t.refs), *_body_refs(body)]
     sensitive_refs = [
         r for name, t in headers if name.decode("latin-1") in SENSITIVE_HEADERS for r in t.refs
@@ -299,24 +362,60 @@ def plan_features(
     for ref in [*entity_refs, *other_refs]:
         if ref in variables:
             continue
+        builtin = ref.source is VarSource.BUILTIN
+        in_entity = ref in entity_refs
+        secret = ref.display in redactor.variables
         variables[ref] = UsedVariable(
             ref=ref,
             name=ref.display,
-            entity=ref in entity_refs and ref.source is not VarSource.BUILTIN,
-            shaped=ref in entity_refs or ref not in sensitive_refs,
+            entity=in_entity and not (builtin and ref.name in _UNIQUE_BUILTINS),
+            shaped=in_entity or ref not in sensitive_refs,
+            valued=in_entity and not secret and not (builtin and ref.name in _SERIAL_BUILTINS),
             source=_SOURCES[ref.source],
-            overlap=f"overlap:{ref.display}",
-            secret=ref.display in redactor.variables,
+            overlap=fk.overlap(ref.display),
+            secret=secret,
         )
-    return RequestFeatures(tuple(dict.fromkeys(static)), tuple(variables.values()), redactor)
+    literal_entity = None
+    if not url.refs and method in _WRITE_METHODS:
+        literal_entity = ((_LITERAL_ENTITY, path), fk.overlap(redactor.text(path)))
+    return RequestFeatures(
+        tuple(dict.fromkeys(static)), tuple(variables.values()), redactor, literal_entity
+    )
+
+
+def _literal_value(
+    make: Callable[[str, str], str], key: str, value: object, redactor: Redactor
+) -> list[str]:
+    """A literal value's feature, unless it is long or redacted (a secret is no feature)."""
+    text = value_text(value)
+    if not text or len(text) > VALUE_CHARS or redactor.text(text) != text:
+        return []
+    return [make(key, text)]
+
+
+def _body_features(body: Body | None, redactor: Redactor) -> list[str]:
+    """`b:KEY` for each top-level key, `bv:KEY=VALUE` for its literal scalar value."""
+    out: list[str] = []
+    if body is None:
+        return out
+    if body.kind is BodyKind.JSON and isinstance(body.json, dict):
+        for key, value in body.json.items():
+            out.append(fk.body_key(key))
+            if isinstance(value, Template):
+                if value.static is not None:
+                    out.extend(_literal_value(fk.body_value, key, value.static, redactor))
+            elif isinstance(value, str | int | float | bool):
+                out.extend(_literal_value(fk.body_value, key, value, redactor))
+    elif body.kind is BodyKind.FORM:
+        for key, template in body.form:
+            out.append(fk.body_key(key))
+            if template.static is not None:
+                out.extend(_literal_value(fk.body_value, key, template.static, redactor))
+    return out
 
 
 _SOURCES = {VarSource.USER: "", VarSource.POOL: "pool", VarSource.FEEDER: "feeder"}
 _SOURCES[VarSource.BUILTIN] = "builtin"
-
-
-def _query_keys(query: str) -> list[str]:
-    return [pair.split("=", 1)[0] for pair in query.split("&") if pair]
 
 
 def _body_refs(body: Body | None) -> list[VarRef]:

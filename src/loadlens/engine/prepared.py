@@ -101,9 +101,11 @@ def prepare(
     default_headers: tuple[tuple[str, Template], ...],
     redactor: Redactor | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    flow: str = "",
 ) -> PreparedRequest:
     """Compile one request of the scenario (`redactor` masks its secrets in diagnostics;
-    `max_body` is the scenario's default, which the request's own overrides)."""
+    `max_body` is the scenario's default, which the request's own overrides; `flow`, the flow
+    it runs in, is one of its diagnosis features)."""
     origin = target
     url = request.url
     if url.static is not None and url.static.startswith(("http://", "https://")):
@@ -135,7 +137,15 @@ def prepare(
         body=request.body,
         static_body=static_body,
         timeouts=timeout_triple,
-        features=plan_features(url, request.query, headers, request.body, redactor or Redactor()),
+        features=plan_features(
+            url,
+            request.query,
+            headers,
+            request.body,
+            redactor or Redactor(),
+            request.method.encode("ascii"),
+            flow,
+        ),
         max_body=max_body if request.max_body is None else request.max_body,
     )
     body_static = request.body is None or static_body is not None

@@ -3,9 +3,10 @@
 Each request ends in exactly one outcome, recorded once: `ok:N` (expected status N),
 `status:N` (unexpected status), `error:KIND` (no response), `check_failed:NAME`,
 `capture_failed:VAR`, `missing_variable:VAR@STEP` (not sent) or `cancelled` (in flight when the
-run stopped). Latency is recorded for every response; it runs from the actual send, or from an
-earlier instant when the caller gives one (no executor does now: the open model's lateness is
-the generator's and is recorded apart, see `loadlens.engine.open_model`).
+run stopped); `loadlens.model.outcome` makes the keys and reads them back (`Outcome.parse`).
+Latency is recorded for every response; it runs from the actual send, or from an earlier instant
+when the caller gives one (no executor does now: the open model's lateness is the generator's
+and is recorded apart, see `loadlens.engine.open_model`).
 
 Each request also feeds the diagnosis (`loadlens.metrics.diagnostics`): its feature tuple (a
 constant for requests with nothing templated), its response timings, and, for failures only,
@@ -47,15 +48,19 @@ from loadlens.engine.prepared import PreparedRequest
 from loadlens.engine.variables import MissingVariableError, UserState
 from loadlens.http import HttpClient, Response, TransportError
 from loadlens.metrics.diagnostics import RequestSample
+from loadlens.metrics.feature_keys import BODY_TRUNCATED
 from loadlens.metrics.recorder import Recorder
 from loadlens.model.integrity import Ledger
+from loadlens.model.outcome import (
+    OutcomeKind,
+    capture_failed_key,
+    missing_variable_key,
+    outcome_key,
+)
 from loadlens.model.scenario import Extractor, ExtractorKind
 from loadlens.model.template import VarRef
 
 CANCELLED = "cancelled"
-# The feature of a response whose body went past the request's `max_body`: what checks and
-# captures saw was its first `max_body` bytes.
-BODY_TRUNCATED: Final = "body:truncated"
 _NOT_JSON: Final = object()
 # The C scanner `json.loads` ends in, called directly: `loads` on bytes first guesses the
 # encoding and goes through three Python-level frames.
@@ -148,8 +153,8 @@ class StepRunner:
             try:
                 data = prepared.encode_into(user, used)
             except MissingVariableError as missing:
-                detail = f"missing_variable:{missing.outcome_detail}"
-                self.recorder.count(prepared.operation, detail)
+                key = missing_variable_key(missing.name, missing.origin)
+                self.recorder.count(prepared.operation, key)
                 return None
             features, held = prepared.features.features(used, user.origin, self.entities)
             outgoing = (data, used, held, features)
@@ -213,7 +218,7 @@ class StepRunner:
         self.in_flight -= 1
         features = release(self.entities, held, features)
         prepared = step.prepared
-        outcome = f"error:{error.kind.value}"
+        outcome = outcome_key(OutcomeKind.TRANSPORT, error.kind.value)
         wanted = self.recorder.count(prepared.operation, outcome, features)
         self._note_failure(prepared, outcome, data, None, str(error), used, wanted, user)
         self._mark_captures_missing(step, user, prepared.name)
@@ -305,7 +310,7 @@ class StepRunner:
         for capture in step.captures:
             values = _apply_capture(capture, document, response, user)
             if not values and outcome == ok:
-                outcome = f"capture_failed:{capture.key}"
+                outcome = capture_failed_key(capture.key)
             if secret and capture.key in secret:
                 fresh = [*(fresh or ()), *(value_text(v) for v in values)]
         if fresh is not None:

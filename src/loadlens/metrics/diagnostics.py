@@ -2,27 +2,17 @@
 example requests, and where time went. Recorded per stage × operation, bounded whatever the
 run length (see the limits below), merged across workers by the coordinator.
 
-Feature names (a request has a set of them; each is counted with the request's outcome):
-
-    q:KEY              the query string has KEY (e.g. `q:cursor`)
-    b:KEY              the JSON body has the top-level KEY
-    v:VAR=SHAPE        the request used variable VAR (as the scenario writes it: `id`,
-                       `pool.user_ids`, `names.name`) and its value had SHAPE: digits become
-                       `<int>`, runs of 6+ hex digits `<hex>`, a UUID `<uuid>`, other letters
-                       are kept as a literal prefix up to the first digit (`doc_<hex>`,
-                       `user-<int>`); a value longer than 64 characters is `<long>`
-    src:VAR@STEP       VAR came from the capture in operation STEP (`src:id@create`), or
-                       `src:VAR@pool`, `src:VAR@feeder`, `src:VAR@vars`, `src:VAR@builtin`
-    overlap:VAR        another request of the same worker with the same value of VAR was in
-                       flight at some time while this one was (a shared entity used
-                       concurrently; both requests of an overlapping pair have it)
-    h:retry-after      the response carried Retry-After
-    h:ratelimit        the response carried RateLimit-* or X-RateLimit-* headers
-    body:truncated     the response body went past the request's `max_body` and was cut there
+Feature names (a request has a set of them; each is counted with the request's outcome and
+latency) are typed values made and read in one place: `loadlens.metrics.feature_keys`, whose
+docstring lists them (`q:KEY`, `qv:KEY=VALUE`, `v:VAR=SHAPE`, `val:VAR=VALUE`, `src:VAR@STEP`,
+`overlap:VAR`, `rq:BUCKET`, `body:truncated`, ...). Latencies per feature are kept as coarse
+histograms (`latency_bucket` in the recorder: 8 buckets per power of two), enough for a rank
+test and the ratio of medians, and mergeable by adding counts.
 
 Limits: at most FEATURES_PER_OP distinct features per stage × operation (later ones are
 counted under `other`, and `dropped_features` says how many), ERROR_TEMPLATES_PER_OP
-templates, SAMPLES_PER_OUTCOME example requests per stage × operation × outcome.
+templates, SAMPLES_PER_OUTCOME example requests per stage × operation × outcome, and the
+SLOW_SAMPLES slowest requests per stage × operation.
 """
 
 from __future__ import annotations
@@ -33,6 +23,7 @@ from typing import Any, Final
 FEATURES_PER_OP = 200
 ERROR_TEMPLATES_PER_OP: Final = 20
 SAMPLES_PER_OUTCOME: Final = 3
+SLOW_SAMPLES: Final = 5
 OTHER_FEATURE: Final = "other"
 
 
@@ -42,6 +33,18 @@ class FeatureCounts:
 
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # feature -> outcome -> n
     dropped_features: int = 0  # feature occurrences counted under `other` (past the cap)
+    # feature -> latency bucket -> n, for the responses with the feature (features in `counts`)
+    latency: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def add_latency(self, feature: str, histogram: dict[int, int]) -> None:
+        """Add a latency histogram to a feature's (one already counted; others are dropped)."""
+        if feature not in self.counts:
+            return
+        into = self.latency.get(feature)
+        if into is None:
+            into = self.latency[feature] = {}
+        for bucket, n in histogram.items():
+            into[bucket] = into.get(bucket, 0) + n
 
     def add(self, feature: str, outcome: str, n: int) -> None:
         """Count a feature n times with an outcome; past the cap, under `other`."""
@@ -61,16 +64,36 @@ class FeatureCounts:
             for outcome, n in by.items():
                 self.add(feature, outcome, n)
         self.dropped_features += other.dropped_features
+        for feature, histogram in other.latency.items():
+            self.add_latency(feature, histogram)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
-        return {"counts": self.counts, "dropped_features": self.dropped_features}
+        return {
+            "counts": self.counts,
+            "dropped_features": self.dropped_features,
+            "latency": {
+                f: {str(b): n for b, n in sorted(h.items())} for f, h in self.latency.items()
+            },
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeatureCounts:
-        """The inverse of `to_dict`."""
+        """The inverse of `to_dict` (results written before latencies per feature have none)."""
         counts = {str(f): {str(o): int(n) for o, n in by.items()} for f, by in d["counts"].items()}
-        return cls(counts, int(d.get("dropped_features", 0)))
+        latency = {
+            str(f): {int(b): int(n) for b, n in h.items()} for f, h in d.get("latency", {}).items()
+        }
+        return cls(counts, int(d.get("dropped_features", 0)), latency)
+
+
+def bucket_latency_us(bucket: int) -> float:
+    """The middle of a latency bucket, in µs (the inverse of `recorder.latency_bucket`)."""
+    if bucket < 8:
+        return float(bucket)
+    k, m = bucket >> 3, bucket & 7
+    width = 1 << (k - 3)
+    return float(((8 | m) << (k - 3)) + width / 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +205,7 @@ class OpDiagnostics:
     samples: list[RequestSample] = field(default_factory=list)
     phases: Phases = field(default_factory=Phases)
     headers: dict[str, int] = field(default_factory=dict)  # e.g. {"retry-after": 12}
+    slow_samples: list[RequestSample] = field(default_factory=list)  # slowest first
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -191,6 +215,7 @@ class OpDiagnostics:
             "samples": [s.to_dict() for s in self.samples],
             "phases": self.phases.to_dict(),
             "headers": dict(self.headers),
+            "slow_samples": [s.to_dict() for s in self.slow_samples],
         }
 
     @classmethod
@@ -202,13 +227,15 @@ class OpDiagnostics:
             samples=[RequestSample.from_dict(s) for s in d["samples"]],
             phases=Phases.from_dict(d["phases"]),
             headers={str(k): int(v) for k, v in d.get("headers", {}).items()},
+            slow_samples=[RequestSample.from_dict(s) for s in d.get("slow_samples", [])],
         )
 
     def merge(self, other: OpDiagnostics) -> None:
         """Fold another frame's or worker's diagnostics for the same stage × operation in.
 
-        Counts add; templates merge by (outcome, template), past ERROR_TEMPLATES_PER_OP distinct
-        ones under `other`; samples keep the first SAMPLES_PER_OUTCOME per outcome.
+        Counts and latency histograms add; templates merge by (outcome, template), past
+        ERROR_TEMPLATES_PER_OP distinct ones under `other`; samples keep the first
+        SAMPLES_PER_OUTCOME per outcome, slow samples the SLOW_SAMPLES slowest.
         """
         self.features.merge(other.features)
         if other.templates:
@@ -221,6 +248,10 @@ class OpDiagnostics:
                 if kept.get(sample.outcome, 0) < SAMPLES_PER_OUTCOME:
                     kept[sample.outcome] = kept.get(sample.outcome, 0) + 1
                     self.samples.append(sample)
+        if other.slow_samples:
+            both = [*self.slow_samples, *other.slow_samples]
+            both.sort(key=lambda s: s.latency_ms or 0.0, reverse=True)
+            self.slow_samples = both[:SLOW_SAMPLES]
         self.phases.merge(other.phases)
         for name, n in other.headers.items():
             self.headers[name] = self.headers.get(name, 0) + n

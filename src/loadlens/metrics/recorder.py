@@ -8,27 +8,41 @@ request. Every 4,096 latencies the list is recorded into the operation's HDR his
 record before it encodes the histogram and starts new tallies.
 
 Diagnostics follow the same rule. A request's features come as one interned tuple and cost one
-dict lookup per outcome; `take_frame` expands the tuples into per-feature counts. A response's
-instants are added into per-phase sums as they come (`_PhaseSums`: C integer arithmetic when
-compiled), so nothing that grows with the request rate is left for the frame but the latency
-list. Error templates and samples are few (failures only, and capped), so they are stored as
-they come.
+dict lookup (`_FeatureTally`: its outcomes and a coarse latency histogram, `latency_bucket`);
+`take_frame` expands the tuples into per-feature counts and latency histograms. Request and
+response sizes are features the recorder makes itself: the pair of their power-of-two buckets
+is one small integer key of one tally per operation (one dict lookup a request), expanded
+into `rq:K` and `rs:K` features at the frame, so no string is built per request. A request
+slower than every kept slow example of its operation is wanted as a sample too (the caller
+builds it), so the slowest SLOW_SAMPLES of each stage are kept, a few dozen built per stage at
+most. A response's instants are added into per-phase sums as they come (`_PhaseSums`: C
+integer arithmetic when compiled), so nothing that grows with the request rate is left for the
+frame but the latency list. Error templates and samples are few (failures only, and capped),
+so they are stored as they come.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from loadlens.metrics.diagnostics import (
     ERROR_TEMPLATES_PER_OP,
     OTHER_FEATURE,
     SAMPLES_PER_OUTCOME,
+    SLOW_SAMPLES,
     ErrorTemplate,
     FeatureCounts,
     OpDiagnostics,
     Phases,
     RequestSample,
+)
+from loadlens.metrics.feature_keys import (
+    HEADER_PREFIX,
+    REQUEST_SIZE_KEYS,
+    RESPONSE_SIZE_KEYS,
+    SIZE_FEATURE_CAP,
 )
 from loadlens.metrics.frame import Frame, Health, OpFrame
 from loadlens.metrics.histogram import FOLD_EVERY, BulkHistogram, encode_histogram
@@ -40,9 +54,68 @@ from loadlens.metrics.histogram import FOLD_EVERY, BulkHistogram, encode_histogr
 PhaseInstants = tuple[int, ...]
 
 
-# A request's interned feature tuple → its outcome → how many. Nested, not keyed by the pair:
-# compiled, a (features, outcome) key is a C struct, boxed into a new tuple at every use.
-FeatureCountsByOutcome = dict[tuple[str, ...], dict[str, int]]
+class _FeatureTally:
+    """The requests with one feature tuple (or one size bucket) since the last frame: how many
+    per outcome, and their latencies as a `latency_bucket` histogram (responses only)."""
+
+    __slots__ = ("latency", "outcomes")
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, int] = {}
+        self.latency: dict[int, int] = {}
+
+    def add(self, outcome: str, bucket: int) -> None:
+        """One more request; `bucket` < 0 when it got no response."""
+        outcomes = self.outcomes
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if bucket >= 0:
+            latency = self.latency
+            latency[bucket] = latency.get(bucket, 0) + 1
+
+
+# A request's interned feature tuple → its tally. Keyed by the tuple alone, not by
+# (features, outcome): compiled, a pair key is a C struct, boxed into a new tuple at every use.
+FeatureCountsByOutcome = dict[tuple[str, ...], _FeatureTally]
+
+
+def latency_bucket(latency_us: int) -> int:
+    """The bucket of a latency: 8 per power of two (12.5 % wide), exact below 8 µs.
+    `loadlens.metrics.diagnostics.bucket_latency_us` gives a bucket's middle back."""
+    if latency_us < 8:
+        return latency_us if latency_us > 0 else 0
+    k = _log2(latency_us)
+    return (k << 3) | ((latency_us >> (k - 3)) & 7)
+
+
+def _log2(n: int) -> int:
+    """floor(log2(n)) for n ≥ 1 (a loop of C integer operations when compiled)."""
+    k = 0
+    while n >= 256:
+        n >>= 8
+        k += 8
+    while n >= 2:
+        n >>= 1
+        k += 1
+    return k
+
+
+def _size_slot_of(size: int) -> int:
+    """The size feature's bucket (as `feature_keys.size_bucket`)."""
+    if size < 2:
+        return 0
+    k = _log2(size)
+    return k if k < SIZE_FEATURE_CAP else SIZE_FEATURE_CAP - 1
+
+
+# Sizes below this take their bucket from a table (a tuple lookup, not the _log2 loop: about
+# 190 instructions each, twice a request, callgrind).
+_SMALL_SIZE: Final = 8192
+_SIZE_SLOTS: Final[tuple[int, ...]] = tuple(_size_slot_of(n) for n in range(_SMALL_SIZE))
+
+
+def _size_slot(size: int) -> int:
+    """The size feature's bucket of a byte count."""
+    return _SIZE_SLOTS[size] if 0 <= size < _SMALL_SIZE else _size_slot_of(size)
 
 
 class _Tally:
@@ -117,6 +190,9 @@ class Recorder:
         "_outcomes",
         "_sampled",
         "_samples",
+        "_sizes",
+        "_slow",
+        "_slow_floor",
         "_tallies",
         "_template_names",
         "_templates",
@@ -134,6 +210,11 @@ class Recorder:
         self._features: list[FeatureCountsByOutcome] = [{} for _ in range(count)]
         self._templates: list[dict[tuple[str, str], int]] = [{} for _ in range(count)]
         self._samples: list[list[RequestSample]] = [[] for _ in range(count)]
+        # Per operation: request bucket × SIZE_FEATURE_CAP + response bucket → its tally.
+        self._sizes: list[dict[int, _FeatureTally]] = [{} for _ in range(count)]
+        self._slow: list[list[RequestSample]] = [[] for _ in range(count)]
+        # The latency (ms) a request must beat to be wanted as a slow example, for the stage.
+        self._slow_floor: list[float] = [0.0] * count
         # Kept for the whole stage (the recorder lives one stage): the caps are per stage.
         self._template_names: list[set[str]] = [set() for _ in range(count)]
         self._sampled: list[dict[str, int]] = [{} for _ in range(count)]
@@ -169,18 +250,27 @@ class Recorder:
         tally.received += received
         counts = self._outcomes[op]
         counts[outcome] = counts.get(outcome, 0) + 1
+        bucket = latency_bucket(latency_us)
         if features:
-            _count_features(self._features[op], features, outcome)
+            _count_features(self._features[op], features, outcome, bucket)
+        sizes = self._sizes[op]
+        pair = _size_slot(sent) * SIZE_FEATURE_CAP + _size_slot(received)
+        size_tally = sizes.get(pair)
+        if size_tally is None:
+            size_tally = sizes[pair] = _FeatureTally()
+        size_tally.add(outcome, bucket)
         if timings is not None:
             tally.phases.add(timings)
-        return self._sampled[op].get(outcome, 0) < SAMPLES_PER_OUTCOME
+        if self._sampled[op].get(outcome, 0) < SAMPLES_PER_OUTCOME:
+            return True
+        return latency_us > self._slow_floor[op] * 1000
 
     def count(self, op: int, outcome: str, features: tuple[str, ...] = ()) -> bool:
         """An outcome without a latency (missing_variable, cancelled, a transport error)."""
         counts = self._outcomes[op]
         counts[outcome] = counts.get(outcome, 0) + 1
         if features:
-            _count_features(self._features[op], features, outcome)
+            _count_features(self._features[op], features, outcome, -1)
         return self._sampled[op].get(outcome, 0) < SAMPLES_PER_OUTCOME
 
     def error(self, op: int, outcome: str, template: str) -> None:
@@ -196,12 +286,23 @@ class Recorder:
         by[key] = by.get(key, 0) + 1
 
     def sample(self, op: int, sample: RequestSample) -> None:
-        """An example request (the first SAMPLES_PER_OUTCOME per outcome and stage are kept)."""
+        """An example request: the first SAMPLES_PER_OUTCOME per outcome and stage are kept,
+        and the SLOW_SAMPLES slowest of the stage (as slow examples)."""
         sampled = self._sampled[op]
         n = sampled.get(sample.outcome, 0)
         if n < SAMPLES_PER_OUTCOME:
             sampled[sample.outcome] = n + 1
             self._samples[op].append(sample)
+            return
+        latency = sample.latency_ms
+        if latency is None or latency <= self._slow_floor[op]:
+            return
+        slow = self._slow[op]
+        slow.append(sample)
+        if len(slow) >= SLOW_SAMPLES:
+            slow.sort(key=_latency_of, reverse=True)
+            del slow[SLOW_SAMPLES:]
+            self._slow_floor[op] = _latency_of(slow[-1])
 
     def take_frame(
         self,
@@ -251,18 +352,33 @@ class Recorder:
         None when nothing was noted."""
         features = self._features[index]
         templates, samples = self._templates[index], self._samples[index]
-        if not (features or phase_sums.responses or templates or samples):
+        slow = self._slow[index]
+        if not (features or phase_sums.responses or templates or samples or slow):
             return None
         self._features[index] = {}
-        self._templates[index], self._samples[index] = {}, []
+        self._templates[index], self._samples[index], self._slow[index] = {}, [], []
+        sizes = self._sizes[index]
+        self._sizes[index] = {}
         counts = FeatureCounts()
         headers: dict[str, int] = {}
-        for names, by_outcome in features.items():
-            for outcome, n in by_outcome.items():
-                for feature in names:
+        # Sizes first: every request has them, so the feature cap never drops them.
+        for pair, size_tally in sizes.items():
+            for feature in (
+                REQUEST_SIZE_KEYS[pair // SIZE_FEATURE_CAP],
+                RESPONSE_SIZE_KEYS[pair % SIZE_FEATURE_CAP],
+            ):
+                for outcome, n in size_tally.outcomes.items():
                     counts.add(feature, outcome, n)
-                    if feature.startswith("h:"):
-                        headers[feature[2:]] = headers.get(feature[2:], 0) + n
+                counts.add_latency(feature, size_tally.latency)
+        for names, tally in features.items():
+            for feature in names:
+                for outcome, n in tally.outcomes.items():
+                    counts.add(feature, outcome, n)
+                    if feature.startswith(HEADER_PREFIX):
+                        name = feature[len(HEADER_PREFIX) :]
+                        headers[name] = headers.get(name, 0) + n
+                if tally.latency:
+                    counts.add_latency(feature, tally.latency)
         phases = phase_sums.phases()
         return OpDiagnostics(
             features=counts,
@@ -270,12 +386,19 @@ class Recorder:
             samples=samples,
             phases=phases,
             headers=headers,
+            slow_samples=sorted(slow, key=_latency_of, reverse=True),
         )
 
 
-def _count_features(by: FeatureCountsByOutcome, features: tuple[str, ...], outcome: str) -> None:
-    """One more request with these features and this outcome."""
-    outcomes = by.get(features)
-    if outcomes is None:
-        outcomes = by[features] = {}
-    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+def _latency_of(sample: RequestSample) -> float:
+    return sample.latency_ms or 0.0
+
+
+def _count_features(
+    by: FeatureCountsByOutcome, features: tuple[str, ...], outcome: str, bucket: int
+) -> None:
+    """One more request with these features, this outcome and latency bucket (< 0: none)."""
+    tally = by.get(features)
+    if tally is None:
+        tally = by[features] = _FeatureTally()
+    tally.add(outcome, bucket)

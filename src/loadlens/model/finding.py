@@ -21,6 +21,8 @@ class FindingClass(enum.StrEnum):
     RACE = "race"  # D3: server errors when a shared entity is used concurrently
     RATE_LIMIT = "rate_limit"  # D4: 429 / 503 with Retry-After
     LATENCY_TAIL = "latency_tail"  # D5: p95 ≫ p50
+    SLOW_INPUT = "slow_input"  # D5b: requests with one feature are much slower than the rest
+    CONTENTION = "contention"  # D3b: 409/412/423 conflicts rising with concurrent use
     DRIFT = "drift"  # D6: latency grows over a stage at constant load
     SATURATION = "saturation"  # D7: throughput plateaus while latency rises
     MEASUREMENT = "measurement"  # D10: the measurement itself cannot be trusted

@@ -8,8 +8,16 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadlens.engine.features import InFlight, error_template, plan_features, release, shape
+from loadlens.engine.features import (
+    VALUES_PER_VARIABLE,
+    InFlight,
+    error_template,
+    plan_features,
+    release,
+    shape,
+)
 from loadlens.model.redaction import Redactor
+from loadlens.model.scenario import Body, BodyKind
 from loadlens.model.template import Template, VarRef, VarSource
 
 
@@ -21,13 +29,17 @@ def test_shapes_of_typical_ids() -> None:
     assert shape(str(uuid.uuid4())) == "<uuid>"
     assert shape("42") == "<int>"
     assert shape("abc=") == "abc="
-    assert shape("x" * 65) == "<long>"
+    assert shape("x" * 65) == "<long:64+>"
+    assert shape("x" * 5000) == "<long:4096+>"  # long values differ by their length's octave
     assert shape("order-" + str(uuid.uuid4())) == "order-<uuid>"
 
 
 @given(st.text(max_size=80))
 def test_a_shape_never_holds_a_digit_and_is_stable(value: str) -> None:
     first = shape(value)
+    if len(value) > 64:
+        assert re.fullmatch(r"<long:\d+\+>", first)
+        return
     assert not any(c.isdigit() for c in first)
     assert re.search(r"\d", first) is None
     assert shape(value) == first
@@ -68,11 +80,15 @@ def test_feature_tuples_for_a_templated_request() -> None:
     used: dict[VarRef, object] = {user_id: "doc_1a2b3c4d", pooled: "user-7", token: "abc"}
     first, held = plan.features(used, {"id": "create"}, inflight)
     assert first == (
+        "p:0=users",
         "q:x",
+        "qv:x=1",
         "q:page",
         "v:id=doc_<hex>",
+        "val:id=doc_1a2b3c4d",
         "src:id@create",
         "v:pool.user_ids=user-<int>",
+        "val:pool.user_ids=user-7",
         "src:pool.user_ids@pool",
         "src:token@vars",
     )
@@ -88,3 +104,52 @@ def test_feature_tuples_for_a_templated_request() -> None:
     again, held3 = plan.features(used, {"id": "create"}, inflight)
     assert again is first  # the tuple is interned
     assert release(inflight, held3, ()) == ()  # alone in flight from start to end
+
+
+def test_literal_values_flow_and_writes_to_a_literal_url() -> None:
+    body = Body(
+        kind=BodyKind.JSON,
+        json={
+            "sort": Template.literal("price"),
+            "n": 3,
+            "name": _template(VarRef(VarSource.BUILTIN, "timestamp")),
+        },
+    )
+    plan = plan_features(
+        Template.literal("/docs/1?view=full"), (), [], body, Redactor(), b"PUT", "editors"
+    )
+    inflight: dict[tuple[str, str], InFlight] = {}
+    stamp = VarRef(VarSource.BUILTIN, "timestamp")
+    first, held = plan.features({stamp: 1700000000000}, {}, inflight)
+    assert first == (
+        "p:0=docs",
+        "p:1=1",
+        "q:view",
+        "qv:view=full",
+        "b:sort",
+        "bv:sort=price",
+        "b:n",
+        "bv:n=3",
+        "b:name",
+        "flow:editors",
+        "v:timestamp=<int>",
+        "src:timestamp@builtin",
+    )  # no `val:` for a timestamp: its values are serial, never a category
+    second, held2 = plan.features({stamp: 1700000000000}, {}, inflight)
+    # the same millisecond is the same entity; and a write to a literal URL is one too
+    assert "overlap:timestamp" in second and "overlap:/docs/1" in second
+    release(inflight, held, ())
+    release(inflight, held2, ())
+    assert inflight == {}
+
+
+def test_values_are_features_for_the_first_few_distinct_ones_only() -> None:
+    item = VarRef(VarSource.FEEDER, "items", "id")
+    plan = plan_features(_template("/items/", item), (), [], None, Redactor())
+    seen = set()
+    for n in range(VALUES_PER_VARIABLE + 5):
+        features, _ = plan.features({item: str(n)}, {}, {})
+        seen.update(f for f in features if f.startswith("val:"))
+    assert len(seen) == VALUES_PER_VARIABLE
+    features, _ = plan.features({item: "x" * 100}, {}, {})
+    assert not [f for f in features if f.startswith("val:")]  # long: only its shape

@@ -9,12 +9,14 @@ from loadlens.metrics.diagnostics import (
     ERROR_TEMPLATES_PER_OP,
     FEATURES_PER_OP,
     SAMPLES_PER_OUTCOME,
+    SLOW_SAMPLES,
     FeatureCounts,
     OpDiagnostics,
     RequestSample,
+    bucket_latency_us,
 )
 from loadlens.metrics.frame import Frame, Health
-from loadlens.metrics.recorder import PhaseInstants, Recorder
+from loadlens.metrics.recorder import PhaseInstants, Recorder, latency_bucket
 from loadlens.metrics.result import RunResult
 from tests.unit.metrics.metrics_samples import RUN, STAGES
 
@@ -24,8 +26,13 @@ def _instants(*, reused: bool = False) -> PhaseInstants:
     return (0, 1_000, 3_000, 10_003_000, 10_004_000, reused)
 
 
-def _sample(outcome: str, n: int = 0) -> RequestSample:
-    return RequestSample(outcome, "GET", f"/x?{n}", 400, 1.0, "bad", {"id": "7"})
+def _sample(outcome: str, n: int = 0, latency_ms: float = 1.0) -> RequestSample:
+    return RequestSample(outcome, "GET", f"/x?{n}", 400, latency_ms, "bad", {"id": "7"})
+
+
+def _requested(counts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """The counts without the size features every response has."""
+    return {f: by for f, by in counts.items() if not f.startswith(("rq:", "rs:"))}
 
 
 def _take(recorder: Recorder, worker: int = 0) -> Frame:
@@ -44,11 +51,16 @@ def test_interned_feature_tuples_expand_to_exact_per_feature_counts() -> None:
     recorder.record(0, 10, "status:429", 1, 1, (*without, "h:retry-after"))
     diagnostics = _take(recorder).ops["history"].diagnostics
     assert diagnostics is not None
-    assert diagnostics.features.counts == {
+    assert _requested(diagnostics.features.counts) == {
         "q:limit": {"status:400": 5, "ok:200": 7, "error:reset": 1, "status:429": 1},
         "q:cursor": {"status:400": 5, "error:reset": 1},
         "h:retry-after": {"status:429": 1},
     }
+    # every response has its size buckets (1 byte: bucket 0); transport errors have none
+    assert diagnostics.features.counts["rq:0"] == {"status:400": 5, "ok:200": 7, "status:429": 1}
+    # latencies per feature: the 10 µs requests, in their bucket; none for `error:reset`
+    assert diagnostics.features.latency["q:cursor"] == {latency_bucket(10): 5}
+    assert diagnostics.features.latency["q:limit"] == {latency_bucket(10): 13}
     assert diagnostics.headers == {"retry-after": 1}
     assert diagnostics.phases.to_dict() == {
         "responses": 12,
@@ -66,10 +78,18 @@ def test_samples_are_wanted_until_the_stage_has_enough_of_an_outcome() -> None:
     for n in range(SAMPLES_PER_OUTCOME + 2):
         if recorder.record(0, 10, "status:400", 0, 0):
             recorder.sample(0, _sample("status:400", n))
-    assert not recorder.record(0, 10, "status:400", 0, 0)
     assert recorder.record(0, 10, "ok:200", 0, 0)
+    # past the outcome's cap, a request is wanted as a slow example until SLOW_SAMPLES are
+    # kept, then only when slower than all of them
+    for n in range(SLOW_SAMPLES):
+        assert recorder.record(0, 10 + n, "status:400", 0, 0)
+        recorder.sample(0, _sample("status:400", n, latency_ms=(10 + n) / 1000))
+    assert not recorder.record(0, 10, "status:400", 0, 0)
+    assert recorder.record(0, 100, "status:400", 0, 0)
     first = _take(recorder).ops["op"].diagnostics
     assert first is not None and len(first.samples) == SAMPLES_PER_OUTCOME
+    # the two past the cap in the first loop (1 ms) are the slowest
+    assert [s.latency_ms for s in first.slow_samples] == [1.0, 1.0, 0.014, 0.013, 0.012]
     assert not recorder.record(0, 10, "status:400", 0, 0)  # the cap is per stage, not per frame
 
 
@@ -87,7 +107,8 @@ def test_template_and_feature_caps() -> None:
     assert templates["other"] == 3 and templates["boom 0"] == 2
     counts = diagnostics.features
     assert len(counts.counts) == FEATURES_PER_OP + 1
-    assert counts.counts["other"] == {"ok:200": 4} and counts.dropped_features == 4
+    assert "rq:0" in counts.counts and "rs:0" in counts.counts  # sizes come first: never dropped
+    assert counts.counts["other"] == {"ok:200": 6} and counts.dropped_features == 6
 
 
 def test_frames_round_trip_with_diagnostics() -> None:
@@ -101,9 +122,12 @@ def test_frames_round_trip_with_diagnostics() -> None:
     plain = Recorder(["op"])
     plain.record(0, 10, "ok:200", 1, 1)
     bare = _take(plain)
-    assert bare.ops["op"].diagnostics is None
-    assert "diagnostics" not in bare.ops["op"].to_dict()
     assert Frame.from_json_line(bare.to_json_line()) == bare
+    plain.count(0, "error:reset")
+    unanswered = _take(plain)
+    assert unanswered.ops["op"].diagnostics is None
+    assert "diagnostics" not in unanswered.ops["op"].to_dict()
+    assert Frame.from_json_line(unanswered.to_json_line()) == unanswered
 
 
 def test_two_workers_merge_into_the_stage_result() -> None:
@@ -122,10 +146,11 @@ def test_two_workers_merge_into_the_stage_result() -> None:
         accumulator.add(frame)
     result = accumulator.result(run=RUN, complete=True)
     diagnostics = result.stages[0].diagnostics["op"]
-    assert diagnostics.features.counts == {
+    assert _requested(diagnostics.features.counts) == {
         "q:cursor": {"status:400": 6},
         "q:limit": {"ok:200": 2},
     }
+    assert diagnostics.features.latency["q:cursor"] == {latency_bucket(10): 6}
     assert {(t.template, t.count) for t in diagnostics.templates} == {
         ("invalid cursor", 2),
         ("only worker 1", 1),
@@ -147,3 +172,13 @@ def test_merging_respects_the_feature_cap() -> None:
     assert len(merged.features.counts) == FEATURES_PER_OP + 1
     assert merged.features.counts["other"] == {"ok:200": 100}
     assert merged.features.dropped_features == 100
+
+
+def test_latency_buckets_are_within_an_eighth_of_an_octave() -> None:
+    previous = -1
+    for latency in [*range(1, 300), 1_000, 4_095, 4_096, 123_456, 3_600_000_000]:
+        bucket = latency_bucket(latency)
+        assert bucket >= previous  # monotone
+        previous = bucket
+        middle = bucket_latency_us(bucket)
+        assert abs(middle - latency) <= latency / 16 + 0.5, (latency, bucket, middle)

@@ -12,12 +12,14 @@ from collections.abc import Callable
 from loadlens.analysis.findings import (
     attribute,
     chain,
+    contention,
     drift,
     integrity,
     measurement,
     race,
     ratelimit,
     saturation,
+    slow_input,
     tail,
     unreachable,
 )
@@ -31,9 +33,11 @@ DIAGNOSES: tuple[Callable[[RunResult], list[Finding]], ...] = (
     chain.find,
     attribute.find,
     race.find,
+    contention.find,
     ratelimit.find,
     saturation.find,
     drift.find,
+    slow_input.find,
     tail.find,
 )
 

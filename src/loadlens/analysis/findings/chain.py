@@ -3,9 +3,14 @@
 Three signals, strongest first:
 
 1. `capture_failed:VAR` outcomes (the producer's extractor found nothing) and
-   `missing_variable:VAR` (a consumer could not be sent): the chain broke, no statistics needed.
+   `missing_variable:VAR@STEP` (a consumer could not be sent): the chain broke, no statistics
+   needed; one finding per variable whichever outcome names it. When the producer STEP never
+   failed to capture VAR and its own failures are server errors or transport errors (≥
+   PRODUCER_FAULT), the values are missing because the producer failed: that failure is the
+   cause (found by the race or attribute finding), not the chain, and no finding is made here.
 2. Shape mismatch inside one consumer: requests whose `VAR` had one shape fail ≥ BAD_RATE
-   while those with another shape succeed (fail ≤ GOOD_RATE), Fisher p < SIGNIFICANCE.
+   while those with another shape succeed (fail ≤ GOOD_RATE), Fisher p < SIGNIFICANCE, and
+   the failures are mostly 4xx (a 5xx that follows a value's shape is the service's bug).
 3. A consumer failing ≥ ALL_FAIL_RATE with 4xx, each failure using `VAR` from the capture of an
    operation that itself succeeds: the captured value is not what the consumer expects.
 
@@ -19,14 +24,18 @@ from typing import Any
 
 from loadlens.analysis.findings import common as c
 from loadlens.analysis.stats import fisher_exact
+from loadlens.metrics.feature_keys import FeatureKind
 from loadlens.metrics.result import RunResult, StageResult
 from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass, Severity
+from loadlens.model.outcome import Outcome, OutcomeKind
 
 BAD_RATE = 0.9
 GOOD_RATE = 0.1
 ALL_FAIL_RATE = 0.95
 PRODUCER_OK = 0.9  # the producing operation succeeds at least this often
+PRODUCER_FAULT = 0.8  # this share of a producer's failures being 5xx/transport explains the gap
 MIN_SUPPORT = 5
+CLIENT_SHARE = 0.8  # a shape mismatch is the script's when this share of failures is 4xx
 MAJOR_SHARE = 0.05
 
 
@@ -46,16 +55,25 @@ def find(result: RunResult) -> list[Finding]:
 
 
 def _failed_captures(result: RunResult) -> list[Finding]:
-    by_var: dict[str, dict[str, dict[str, int]]] = {}  # var -> kind -> op -> n
+    by_var: dict[str, dict[OutcomeKind, dict[str, int]]] = {}  # var -> kind -> op -> n
+    producers: dict[str, set[str]] = {}  # var -> the steps that should have set it
+    keys: dict[str, set[str]] = {}  # var -> the outcome keys that name it
     for op, stats in result.operations.items():
         for key, n in stats.outcomes.items():
-            kind, _, var = key.partition(":")
-            if kind in ("capture_failed", "missing_variable") and n:
-                by_var.setdefault(var, {}).setdefault(kind, {})[op] = n
+            outcome = Outcome.parse(key)
+            if outcome is None or outcome.kind not in _BROKEN or not n:
+                continue
+            by_op = by_var.setdefault(outcome.variable, {}).setdefault(outcome.kind, {})
+            by_op[op] = by_op.get(op, 0) + n
+            keys.setdefault(outcome.variable, set()).add(key)
+            if outcome.step:
+                producers.setdefault(outcome.variable, set()).add(outcome.step)
     findings = []
     for var, kinds in sorted(by_var.items()):
-        captured = kinds.get("capture_failed", {})
-        missing = kinds.get("missing_variable", {})
+        captured = kinds.get(OutcomeKind.CAPTURE_FAILED, {})
+        missing = kinds.get(OutcomeKind.MISSING_VARIABLE, {})
+        if not captured and _producer_failed(result, producers.get(var, set())):
+            continue
         ops = set(captured) | set(missing)
         requests = sum(result.operations[o].count for o in ops)
         broken = sum(captured.values()) + sum(missing.values())
@@ -76,7 +94,7 @@ def _failed_captures(result: RunResult) -> list[Finding]:
             for o, n in sorted(missing.items())
         ]
         stages = c.ran_stages(result)
-        wanted = {f"capture_failed:{var}", f"missing_variable:{var}"}
+        wanted = keys[var]
         examples: tuple[dict[str, Any], ...] = ()
         for o in sorted(ops):
             examples += c.examples(stages, o, wanted.__contains__, limit=2)
@@ -106,18 +124,41 @@ def _failed_captures(result: RunResult) -> list[Finding]:
     return findings
 
 
+_BROKEN = (OutcomeKind.CAPTURE_FAILED, OutcomeKind.MISSING_VARIABLE)
+
+
+def _producer_failed(result: RunResult, steps: set[str]) -> bool:
+    """Whether the producing steps' own failures, mostly 5xx or no response, explain why a
+    variable had no value (the capture never ran on them; it never failed on a success)."""
+    if not steps or not all(step in result.operations for step in steps):
+        return False
+    failures = faults = 0
+    for step in steps:
+        for key, n in result.operations[step].outcomes.items():
+            outcome = Outcome.parse(key)
+            if outcome is None or not c.is_failure(key):
+                continue
+            failures += n
+            if outcome.is_server_error or outcome.kind is OutcomeKind.TRANSPORT:
+                faults += n
+    return failures > 0 and c.ratio(faults, failures) >= PRODUCER_FAULT
+
+
 def _shapes(stages: list[StageResult], op: str) -> dict[str, dict[str, c.Table]]:
     by_var: dict[str, dict[str, c.Table]] = {}
-    for feature in c.features_of(stages, op):
-        if feature.startswith("v:") and "=" in feature:
-            var, _, shape = feature[2:].partition("=")
-            by_var.setdefault(var, {})[shape] = c.feature_table(stages, op, feature, c.is_failure)
+    for key, feature in c.parsed_features(stages, op):
+        if feature.kind is FeatureKind.VALUE_SHAPE:
+            table = c.feature_table(stages, op, key, c.is_failure)
+            by_var.setdefault(feature.name, {})[feature.value] = table
     return by_var
 
 
 def _sources(stages: list[StageResult], op: str, var: str) -> list[str]:
-    prefix = f"src:{var}@"
-    return [f[len(prefix) :] for f in c.features_of(stages, op) if f.startswith(prefix)]
+    return [
+        feature.value
+        for _, feature in c.parsed_features(stages, op)
+        if feature.kind is FeatureKind.SOURCE and feature.name == var
+    ]
 
 
 def _attribution(sources: list[str]) -> Attribution:
@@ -132,6 +173,11 @@ def _value_of(example: dict[str, Any], var: str) -> str | None:
 
 
 def _shape_mismatch(stages: list[StageResult], op: str) -> Finding | None:
+    outcomes = c.op_outcomes(stages, op)
+    failures = sum(n for k, n in outcomes.items() if c.is_failure(k))
+    client = sum(n for k, n in outcomes.items() if c.is_client_error(k))
+    if c.ratio(client, failures) < CLIENT_SHARE:
+        return None  # server errors that follow a shape: the service's (the attribute finding)
     for var, shapes in sorted(_shapes(stages, op).items()):
         if len(shapes) < 2:
             continue

@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from loadlens.metrics.diagnostics import OpDiagnostics
+import numpy as np
+
+from loadlens.metrics.diagnostics import OpDiagnostics, bucket_latency_us
+from loadlens.metrics.feature_keys import Feature, FeatureKind
 from loadlens.metrics.result import RunResult, StageResult
-from loadlens.model.outcome import is_success_key
+from loadlens.model.outcome import Outcome, OutcomeKind, is_success_key
 
 OutcomePredicate = Callable[[str], bool]
 
@@ -23,12 +26,13 @@ MIN_FAILURES = 10  # fewer failures than this in an operation: no association is
 SIGNIFICANCE = 1e-3  # p-values (after FDR correction where many tests are made) below this
 
 
+CONFLICT_STATUSES = frozenset({409, 412, 423})  # optimistic-concurrency and lock conflicts
+
+
 def status_of(key: str) -> int | None:
     """The HTTP status in an outcome key (`status:404`, `ok:201`), or None."""
-    head, _, detail = key.partition(":")
-    if head in ("status", "ok") and detail.isdigit():
-        return int(detail)
-    return None
+    outcome = Outcome.parse(key)
+    return None if outcome is None else outcome.status
 
 
 def is_policy(key: str) -> bool:
@@ -38,21 +42,36 @@ def is_policy(key: str) -> bool:
 
 def is_failure(key: str) -> bool:
     """A non-success that is neither rate limiting nor a cancellation at the run's end."""
-    return not is_success_key(key) and not is_policy(key) and not key.startswith("cancelled")
+    outcome = Outcome.parse(key)
+    if outcome is None:
+        return not is_success_key(key)
+    return not outcome.is_success and not is_policy(key) and outcome.kind is not _CANCELLED
+
+
+_CANCELLED = OutcomeKind.CANCELLED
 
 
 def is_client_error(key: str) -> bool:
     """A 4xx failure (429 excluded) or a request the script could not build."""
-    status = status_of(key)
-    if status is not None:
-        return 400 <= status < 500 and status != 429 and key.startswith("status")
-    return key.startswith(("capture_failed", "missing_variable", "check_failed"))
+    outcome = Outcome.parse(key)
+    return outcome is not None and (outcome.is_client_error or outcome.is_script_problem)
 
 
 def is_server_error(key: str) -> bool:
     """A 5xx response."""
-    status = status_of(key)
-    return status is not None and status >= 500 and key.startswith("status")
+    outcome = Outcome.parse(key)
+    return outcome is not None and outcome.is_server_error
+
+
+def is_conflict(key: str) -> bool:
+    """A 409 / 412 / 423 response, expected by the scenario or not."""
+    return status_of(key) in CONFLICT_STATUSES
+
+
+def is_unexpected_conflict(key: str) -> bool:
+    """A 409 / 412 / 423 the scenario did not expect."""
+    outcome = Outcome.parse(key)
+    return outcome is not None and outcome.kind is OutcomeKind.STATUS and is_conflict(key)
 
 
 def stage_load(stage: StageResult) -> float | None:
@@ -234,3 +253,71 @@ def op_outcomes(stages: Iterable[StageResult], op: str) -> dict[str, int]:
             for key, n in stats.outcomes.items():
                 total[key] = total.get(key, 0) + n
     return total
+
+
+def parsed_features(stages: Iterable[StageResult], op: str) -> list[tuple[str, Feature]]:
+    """Every feature recorded for `op` in `stages` that this version reads, with its key."""
+    out = []
+    for key in features_of(stages, op):
+        feature = Feature.parse(key)
+        if feature is not None:
+            out.append((key, feature))
+    return out
+
+
+def feature_latency(stages: Iterable[StageResult], op: str, feature: str) -> dict[int, int]:
+    """The latency histogram (recorder buckets) of `op`'s responses that had `feature`."""
+    total: dict[int, int] = {}
+    for stage in stages:
+        diagnostics = stage.diagnostics.get(op)
+        if diagnostics is None:
+            continue
+        for bucket, n in diagnostics.features.latency.get(feature, {}).items():
+            total[bucket] = total.get(bucket, 0) + n
+    return total
+
+
+def op_latency(stages: Iterable[StageResult], op: str) -> dict[int, int]:
+    """The latency histogram of every response of `op`: the sum over its request-size buckets
+    (each response has exactly one). Empty for results without latencies per feature."""
+    total: dict[int, int] = {}
+    for stage in stages:
+        diagnostics = stage.diagnostics.get(op)
+        if diagnostics is None:
+            continue
+        for key, histogram in diagnostics.features.latency.items():
+            if key.startswith(_REQUEST_SIZE_PREFIX):
+                for bucket, n in histogram.items():
+                    total[bucket] = total.get(bucket, 0) + n
+    return total
+
+
+_REQUEST_SIZE_PREFIX = f"{FeatureKind.REQUEST_SIZE.value}:"
+
+
+def histogram_values(histogram: dict[int, int]) -> np.ndarray:
+    """The latencies (ms, each bucket's middle) of a histogram, one per request."""
+    if not histogram:
+        return np.empty(0)
+    buckets = sorted(histogram)
+    middles = np.array([bucket_latency_us(b) / 1000 for b in buckets])
+    return np.repeat(middles, [histogram[b] for b in buckets])
+
+
+def subtract(whole: dict[int, int], part: dict[int, int]) -> dict[int, int]:
+    """`whole` without `part`, bucket by bucket (never below zero)."""
+    out = {b: n - part.get(b, 0) for b, n in whole.items()}
+    return {b: n for b, n in out.items() if n > 0}
+
+
+def slow_examples(stages: Iterable[StageResult], op: str, limit: int = 3) -> list[dict[str, Any]]:
+    """The slowest recorded requests of `op` (the recorder keeps the slowest of each stage)."""
+    found: list[dict[str, Any]] = []
+    for stage in stages:
+        diagnostics = stage.diagnostics.get(op)
+        if diagnostics is None:
+            continue
+        for sample in diagnostics.slow_samples:
+            found.append({"stage": stage.info.name, "operation": op, **sample.to_dict()})
+    found.sort(key=lambda e: -(e.get("latency_ms") or 0.0))
+    return found[:limit]

@@ -14,6 +14,7 @@ import re
 
 from loadlens.analysis.findings import common as c
 from loadlens.analysis.stats import Trend, fisher_exact, trend_test, wilson
+from loadlens.metrics.feature_keys import FeatureKind
 from loadlens.metrics.result import RunResult, StageResult
 from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass, Severity
 
@@ -61,8 +62,8 @@ def _template_lines(stages: list[StageResult], op: str) -> list[Evidence]:
 
 def _overlap(stages: list[StageResult], op: str) -> Finding | None:
     best: tuple[float, str, c.Table, float] | None = None
-    for feature in c.features_of(stages, op):
-        if not feature.startswith("overlap:"):
+    for feature, parsed in c.parsed_features(stages, op):
+        if parsed.kind is not FeatureKind.OVERLAP:
             continue
         t = c.feature_table(stages, op, feature, c.is_server_error)
         if t.without_feature == 0 or t.with_feature == 0:
@@ -72,11 +73,10 @@ def _overlap(stages: list[StageResult], op: str) -> Finding | None:
         increase = c.ratio(t.with_fail, t.with_feature) - c.ratio(t.without_fail, t.without_feature)
         significant = p < c.SIGNIFICANCE and coverage >= MIN_COVERAGE
         if significant and increase >= MIN_INCREASE and (best is None or p < best[0]):
-            best = (p, feature, t, coverage)
+            best = (p, parsed.name, t, coverage)
     if best is None:
         return None
-    p, feature, t, coverage = best
-    var = feature.partition(":")[2]
+    p, var, t, coverage = best
     p_with, p_without = (
         c.ratio(t.with_fail, t.with_feature),
         c.ratio(t.without_fail, t.without_feature),
