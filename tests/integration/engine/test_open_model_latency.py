@@ -74,6 +74,14 @@ def test_latency_is_the_services_delay_when_the_generator_has_headroom(
         return
     run.assert_go_unless_starved()
     assert result.health.dropped == 0
+    # Headroom also means the kernel left the worker alone: each time it took the CPU away
+    # (involuntary switches, from getrusage), the ~rate x 5 ms requests in flight may have had
+    # their responses read that much late. Once that can touch 1 % of the requests, the p99 is
+    # the host's as much as the service's, and only the bounds above can be claimed.
+    preempted = sum(point.health.involuntary_switches for point in result.series)
+    in_flight = rate * DELAY_MS / 1000 + 1
+    if preempted * in_flight >= 0.01 * iterations:
+        return
     # Headroom, by the run's own account. A generator that was descheduled now and then may
     # have read a response that much late: that is the margin on top of the target, and it is
     # the run's own measurement, not a guess (a fraction of a millisecond on a quiet machine).

@@ -24,19 +24,35 @@ plan:
 """
 
 
-def _run(tmp_path: Path, text: str) -> Finished:
+def _run(tmp_path: Path, text: str, *options: str) -> Finished:
     scenario = write(tmp_path / "scenario.yaml", text)
     out = tmp_path / "runs"
-    run = loadlens("run", str(scenario), "--out", str(out), "--workers", "1", out=out)
+    run = loadlens("run", str(scenario), "--out", str(out), "--workers", "1", *options, out=out)
     assert "Traceback" not in run.stderr, run.stderr
     return run
 
 
-def test_a_refused_target_is_no_go_and_the_finding_names_it(tmp_path: Path) -> None:
+def test_a_refused_target_stops_the_run_before_any_load(tmp_path: Path) -> None:
+    # The preflight connects once to the target: nothing is sent, exit 2, the target named.
     port = closed_port()
     run = _run(
         tmp_path,
         _scenario(f"http://127.0.0.1:{port}", "/", ', gates: ["error_rate < 1%"]'),
+    )
+    assert run.code == 2, run.stdout
+    assert "preflight failed, nothing was sent" in run.stderr
+    assert f"target http://127.0.0.1:{port}" in run.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("result.json"))
+
+
+def test_a_refused_target_is_no_go_and_the_finding_names_it(tmp_path: Path) -> None:
+    # Without the preflight (or when the target dies once the run has begun), every request is
+    # refused: the run is NO-GO with a finding that names the target, never "run longer".
+    port = closed_port()
+    run = _run(
+        tmp_path,
+        _scenario(f"http://127.0.0.1:{port}", "/", ', gates: ["error_rate < 1%"]'),
+        "--no-preflight",
     )
     assert run.code == 1, run.stdout
     result = run.result()
