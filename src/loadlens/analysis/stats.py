@@ -1,17 +1,22 @@
-"""The small statistics the diagnosis needs, in numpy and the standard library alone.
+"""The statistics the diagnosis needs: SciPy's tested implementations behind a small API.
 
 Each function follows the textbook (or R's) definition so its results can be checked against
-published values; the tests do so. SciPy is not a dependency, so nothing here imports it.
+published values; the tests do so. Where `scipy.stats` has the method it is used; what is
+written here is only what SciPy lacks.
 
-- `fisher_exact`: Fisher's exact test on a 2×2 table, from the hypergeometric pmf in log space
-  (two-sided as R's `fisher.test`: the tables no more probable than the observed one).
-- `wilson`: the Wilson score interval of a proportion; sane at 0 % and 100 %.
+- `fisher_exact`: Fisher's exact test on a 2×2 table (`scipy.stats.fisher_exact`; two-sided
+  as R's `fisher.test`).
+- `wilson`: the Wilson score interval of a proportion (`binomtest(...).proportion_ci`).
+- `binomial_excess`: is a proportion above a background rate (a one-sided binomial test)?
 - `trend_test`: the Cochran–Armitage test for a trend in proportions across ordered groups
-  (R's `prop.trend.test`), signed so a positive z means the rate rises with the score.
-- `theil_sen`: the median of pairwise slopes with Sen's (1968) confidence interval (as SciPy's
-  `theilslopes`), and `kendall_trend`: the Mann–Kendall test of a monotone trend.
-- `mann_whitney`: the rank-sum test, normal approximation with tie correction.
-- `benjamini_hochberg`: false-discovery-rate adjusted p-values.
+  (R's `prop.trend.test`; SciPy has none), signed so a positive z means the rate rises.
+- `theil_sen`: the median of pairwise slopes with Sen's (1968) confidence interval
+  (`scipy.stats.theilslopes`), and `kendall_trend`: the Mann–Kendall test of a monotone trend,
+  with the variance of its statistic inflated for lag-1 autocorrelation (`effective_size`).
+- `mann_whitney`: the rank-sum test (`scipy.stats.mannwhitneyu`, asymptotic, tie-corrected).
+- `benjamini_hochberg`: false-discovery-rate adjusted p-values
+  (`scipy.stats.false_discovery_control`).
+- `welch`: the difference of two means from sums and sums of squares, with its interval.
 """
 
 from __future__ import annotations
@@ -22,18 +27,14 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+from scipy import stats as _scipy
 
 _NORMAL = NormalDist()
-_RELATIVE_TIE = 1e-7  # R's fisher.test: a table this close in probability counts as as-extreme
 
 
 def normal_sf(z: float) -> float:
     """P(Z > z) for a standard normal Z (accurate far into the tail)."""
     return 0.5 * math.erfc(z / math.sqrt(2.0))
-
-
-def _log_choose(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
 def fisher_exact(a: int, b: int, c: int, d: int, alternative: str = "two-sided") -> float:
@@ -44,38 +45,26 @@ def fisher_exact(a: int, b: int, c: int, d: int, alternative: str = "two-sided")
     """
     if min(a, b, c, d) < 0:
         raise ValueError("a contingency table holds counts, not negative numbers")
-    row1, col1, n = a + b, a + c, a + b + c + d
-    if n == 0 or row1 in (0, n) or col1 in (0, n):
-        return 1.0
-    low, high = max(0, col1 - (n - row1)), min(row1, col1)
-    ks = np.arange(low, high + 1)
-    denominator = _log_choose(n, col1)
-    logs = np.array([_log_choose(row1, int(k)) + _log_choose(n - row1, col1 - int(k)) for k in ks])
-    logs -= denominator
-    if alternative == "greater":
-        chosen = logs[ks >= a]
-    elif alternative == "less":
-        chosen = logs[ks <= a]
-    elif alternative == "two-sided":
-        observed = logs[a - low]
-        chosen = logs[logs <= observed + math.log1p(_RELATIVE_TIE)]
-    else:
+    if alternative not in ("two-sided", "greater", "less"):
         raise ValueError(f"unknown alternative {alternative!r}")
-    top = float(chosen.max())
-    p = math.exp(top) * float(np.exp(chosen - top).sum())
-    return min(1.0, p)
+    if a + b + c + d == 0:
+        return 1.0
+    return float(_scipy.fisher_exact([[a, b], [c, d]], alternative=alternative).pvalue)
 
 
 def wilson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
     """The Wilson score interval of successes/trials; (0, 1) when there were no trials."""
     if trials <= 0:
         return 0.0, 1.0
-    z = _NORMAL.inv_cdf(0.5 + confidence / 2.0)
-    p = successes / trials
-    denominator = 1.0 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = _scipy.binomtest(successes, trials).proportion_ci(confidence, method="wilson")
+    return max(0.0, float(ci.low)), min(1.0, float(ci.high))
+
+
+def binomial_excess(successes: int, trials: int, background: float) -> float:
+    """The one-sided p-value that successes/trials exceeds `background` (1 when no trials)."""
+    if trials <= 0:
+        return 1.0
+    return float(_scipy.binomtest(successes, trials, background, alternative="greater").pvalue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,33 +114,44 @@ def theil_sen(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) 
     ys = np.asarray(y, dtype=np.float64)
     if xs.size != ys.size or xs.size < 2:
         raise ValueError("Theil–Sen needs at least two (x, y) points of equal length")
-    i, j = np.triu_indices(xs.size, k=1)
-    dx = xs[j] - xs[i]
-    keep = dx != 0
-    if not keep.any():
+    if np.unique(xs).size < 2:
         raise ValueError("Theil–Sen needs at least two distinct x values")
-    slopes = np.sort((ys[j] - ys[i])[keep] / dx[keep])
-    slope = float(np.median(slopes))
-    intercept = float(np.median(ys) - slope * np.median(xs))
-    # Sen (1968), eq. 2.6: the variance of Kendall's S, corrected for ties in x and y.
-    n = xs.size
-    variance = (n * (n - 1) * (2 * n + 5) - _tie_term(xs) - _tie_term(ys)) / 18.0
-    z = _NORMAL.inv_cdf(0.5 + confidence / 2.0)
-    count = slopes.size
-    spread = z * math.sqrt(max(variance, 0.0))
-    low_index = max(round((count - spread) / 2.0) - 1, 0)
-    high_index = min(round((count + spread) / 2.0), count - 1)
-    return Slope(slope, intercept, float(slopes[low_index]), float(slopes[high_index]), int(n))
+    fit = _scipy.theilslopes(ys, xs, alpha=confidence)
+    return Slope(
+        float(fit.slope), float(fit.intercept), float(fit.low_slope), float(fit.high_slope), xs.size
+    )
 
 
-def _tie_term(values: np.ndarray) -> float:
-    _, counts = np.unique(values, return_counts=True)
-    counts = counts[counts > 1].astype(np.float64)
-    return float(np.sum(counts * (counts - 1) * (2 * counts + 5)))
+def lag1_autocorrelation(y: Sequence[float]) -> float:
+    """The lag-1 autocorrelation of a series (0 for fewer than 3 points or no variance)."""
+    ys = np.asarray(y, dtype=np.float64)
+    if ys.size < 3:
+        return 0.0
+    centred = ys - ys.mean()
+    denominator = float(np.dot(centred, centred))
+    if denominator <= 0:
+        return 0.0
+    return float(np.dot(centred[:-1], centred[1:]) / denominator)
 
 
-def kendall_trend(y: Sequence[float]) -> Trend:
-    """The Mann–Kendall test of a monotone trend in a series against its order."""
+def effective_size(n: int, rho: float) -> float:
+    """How many independent points n points with lag-1 autocorrelation rho are worth.
+
+    The AR(1) variance inflation n·(1 − ρ)/(1 + ρ) (Bayley & Hammersley 1946); a negative ρ
+    is taken as 0, so the correction only ever widens an interval.
+    """
+    rho = min(max(rho, 0.0), 0.99)
+    return max(2.0, n * (1 - rho) / (1 + rho))
+
+
+def kendall_trend(y: Sequence[float], *, autocorrelated: bool = False) -> Trend:
+    """The Mann–Kendall test of a monotone trend in a series against its order.
+
+    With `autocorrelated`, the variance of S is inflated by n / n_eff from the series' lag-1
+    autocorrelation (of its residuals after the Theil–Sen trend), so a series whose
+    neighbours move together does not get p-values that are too small (Hamed & Rao 1998,
+    simplified to lag 1).
+    """
     ys = np.asarray(y, dtype=np.float64)
     n = ys.size
     if n < 3:
@@ -161,60 +161,67 @@ def kendall_trend(y: Sequence[float]) -> Trend:
     variance = (n * (n - 1) * (2 * n + 5) - _tie_term(ys)) / 18.0
     if variance <= 0:
         return Trend(0.0, 1.0, 1.0)
+    if autocorrelated:
+        xs = np.arange(n, dtype=np.float64)
+        fit = _scipy.theilslopes(ys, xs)
+        residuals = ys - (fit.intercept + fit.slope * xs)
+        variance *= n / effective_size(n, lag1_autocorrelation(residuals.tolist()))
     # continuity correction, as in the Mann–Kendall literature
     z = (s - math.copysign(1.0, s)) / math.sqrt(variance) if s else 0.0
     return Trend(z, min(1.0, 2 * normal_sf(abs(z))), normal_sf(z))
 
 
+def _tie_term(values: np.ndarray) -> float:
+    _, counts = np.unique(values, return_counts=True)
+    counts = counts[counts > 1].astype(np.float64)
+    return float(np.sum(counts * (counts - 1) * (2 * counts + 5)))
+
+
 def mann_whitney(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     """U of x and the two-sided p-value (normal approximation, tie-corrected, continuity)."""
-    xs = np.asarray(x, dtype=np.float64)
-    ys = np.asarray(y, dtype=np.float64)
-    n1, n2 = xs.size, ys.size
-    if n1 == 0 or n2 == 0:
+    if len(x) == 0 or len(y) == 0:
         raise ValueError("Mann–Whitney needs two non-empty samples")
-    both = np.concatenate([xs, ys])
-    ranks = _ranks(both)
-    u = float(ranks[:n1].sum() - n1 * (n1 + 1) / 2.0)
-    n = n1 + n2
-    variance = n1 * n2 / 12.0 * ((n + 1) - _tie_sum(both) / (n * (n - 1)))
-    if variance <= 0:
-        return u, 1.0
-    mean = n1 * n2 / 2.0
-    z = (abs(u - mean) - 0.5) / math.sqrt(variance)
-    return u, min(1.0, 2 * normal_sf(max(z, 0.0)))
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(values.size, dtype=np.float64)
-    sorted_values = values[order]
-    start = 0
-    while start < values.size:
-        end = start
-        while end + 1 < values.size and sorted_values[end + 1] == sorted_values[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2.0 + 1.0
-        start = end + 1
-    return ranks
-
-
-def _tie_sum(values: np.ndarray) -> float:
-    _, counts = np.unique(values, return_counts=True)
-    counts = counts.astype(np.float64)
-    return float(np.sum(counts**3 - counts))
+    both = np.concatenate([np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)])
+    if np.unique(both).size < 2:
+        return len(x) * len(y) / 2.0, 1.0
+    test = _scipy.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic")
+    return float(test.statistic), float(test.pvalue)
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     """Benjamini–Hochberg adjusted p-values, in the order given."""
-    m = len(p_values)
-    if m == 0:
+    if not p_values:
         return []
-    order = sorted(range(m), key=lambda k: p_values[k])
-    adjusted = [0.0] * m
-    running = 1.0
-    for rank in range(m, 0, -1):
-        index = order[rank - 1]
-        running = min(running, p_values[index] * m / rank)
-        adjusted[index] = running
-    return adjusted
+    adjusted = _scipy.false_discovery_control(np.asarray(p_values, dtype=np.float64))
+    return [float(p) for p in adjusted]
+
+
+@dataclass(frozen=True, slots=True)
+class MeanDifference:
+    """The difference of two means (a − b) with its 95 % interval and two-sided p-value."""
+
+    difference: float
+    low: float
+    high: float
+    p: float
+
+
+def welch(
+    n_a: int, sum_a: float, squares_a: float, n_b: int, sum_b: float, squares_b: float
+) -> MeanDifference:
+    """Welch's t-test of mean(a) − mean(b) from counts, sums and sums of squares."""
+    if n_a < 2 or n_b < 2:
+        raise ValueError("Welch's test needs at least two values on each side")
+    mean_a, mean_b = sum_a / n_a, sum_b / n_b
+    var_a = max(squares_a - n_a * mean_a * mean_a, 0.0) / (n_a - 1)
+    var_b = max(squares_b - n_b * mean_b * mean_b, 0.0) / (n_b - 1)
+    se_a, se_b = var_a / n_a, var_b / n_b
+    difference = mean_a - mean_b
+    se = math.sqrt(se_a + se_b)
+    if se == 0:
+        p = 0.0 if difference else 1.0
+        return MeanDifference(difference, difference, difference, p)
+    dof = (se_a + se_b) ** 2 / (se_a**2 / (n_a - 1) + se_b**2 / (n_b - 1))
+    t = float(_scipy.t.ppf(0.975, dof))
+    p = float(2 * _scipy.t.sf(abs(difference) / se, dof))
+    return MeanDifference(difference, difference - t * se, difference + t * se, p)

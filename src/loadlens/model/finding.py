@@ -25,6 +25,8 @@ class FindingClass(enum.StrEnum):
     SATURATION = "saturation"  # D7: throughput plateaus while latency rises
     MEASUREMENT = "measurement"  # D10: the measurement itself cannot be trusted
     INTEGRITY = "integrity"  # D9: an invariant on the service's data was violated
+    LOAD_SHEDDING = "load_shedding"  # D4b: 503 + Retry-After at capacity, not a policy
+    LATENCY_FLOOR = "latency_floor"  # D11: a fixed delay on kept-alive connections (Nagle)
 
 
 class Attribution(enum.StrEnum):

@@ -24,10 +24,13 @@ USL_STAGES = 4
 
 
 def _rate(stage: StageResult) -> float:
+    """Completed requests per second: those cancelled at the stage's end, never sent or lost
+    to a transport error are not throughput (counting them can hide a plateau)."""
     if stage.started_at is None or stage.ended_at is None:
         return 0.0
     span = stage.ended_at - stage.started_at
-    return stage.total.count / span if span > 0 else 0.0
+    completed = sum(n for key, n in stage.total.outcomes.items() if c.is_completed(key))
+    return completed / span if span > 0 else 0.0
 
 
 def find(result: RunResult) -> list[Finding]:
@@ -84,7 +87,7 @@ def find(result: RunResult) -> list[Finding]:
             kind=FindingClass.SATURATION,
             attribution=Attribution.SERVICE_CAPACITY,
             severity=Severity.MAJOR,
-            confidence=0.8,
+            confidence=c.UNCALIBRATED,
             headline=(
                 f"CAPACITY — throughput plateaus at ≈{plateau:,.0f} req/s from "
                 f"{c.describe_stage_load(knee_stage)} (stage `{knee_stage.info.name}`); "
@@ -117,14 +120,21 @@ def _usl(stages: list[StageResult], rates: list[float], latency: list[float]) ->
         fit = fit_usl(concurrency, rates)
     except ValueError as exc:
         return Evidence("usl", f"USL not fitted: {exc}")
-    peak = (
-        f"peak N* = {fit.peak_concurrency:,.1f}, X_max = {fit.peak_throughput:,.1f} req/s"
-        if fit.peak_concurrency is not None and fit.peak_throughput is not None
-        else "no retrograde region (κ ≈ 0: contention-limited)"
+    kappa = (
+        f"κ = {fit.kappa:.3g} [95% CI {fit.kappa_low:.3g}, {fit.kappa_high:.3g}]"
+        if fit.kappa_low is not None and fit.kappa_high is not None
+        else f"κ = {fit.kappa:.3g} (no interval: as many parameters as points)"
     )
+    if fit.supported_peak and fit.peak_concurrency is not None and fit.peak_throughput:
+        peak = f"peak N* = {fit.peak_concurrency:,.1f}, X_max = {fit.peak_throughput:,.1f} req/s"
+    else:
+        peak = (
+            "no peak claimed: the data does not show one within the measured concurrency "
+            f"{fit.measured_low or 0:,.1f}–{fit.measured_high or 0:,.1f}"
+        )
     return Evidence(
         "usl",
-        f"USL: σ = {fit.sigma:.3g} (contention), κ = {fit.kappa:.3g} (coherency), "
+        f"USL: σ = {fit.sigma:.3g} (contention), {kappa} (coherency), "
         f"R² = {fit.r_squared:.3f}; {peak}",
         fit.r_squared,
     )
