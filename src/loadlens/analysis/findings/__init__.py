@@ -8,7 +8,8 @@ How it works. 503s that came with Retry-After are relabelled first (shedding.py)
 finding but the overload one counts them. Then every diagnosis runs, and findings that share a
 cause become one: a violated invariant checked after a stage and at the end is one finding
 listing every moment; a tail that is queueing is part of a saturation finding when there is
-one; a bare attribute association on an operation whose chain is broken is left to the chain.
+one, and a saturation is part of load shedding when the service shed load; a bare attribute
+association on an operation whose chain is broken is left to the chain.
 Findings are ordered by severity, then by CAUSE_ORDER (root causes before their symptoms: a
 broken chain or a race explains latency and throughput, not the reverse), then by confidence
 (not calibrated: only a tie-breaker).
@@ -110,22 +111,31 @@ def _one_per_invariant(findings: list[Finding]) -> list[Finding]:
 
 
 def _queueing_into_saturation(findings: list[Finding]) -> list[Finding]:
-    """A tail that grows with load is the saturation's symptom: fold it into that finding."""
-    saturated = next((f for f in findings if f.kind is FindingClass.SATURATION), None)
-    if saturated is None:
+    """Capacity is one cause: a tail that grows with load is a saturation's symptom, and a
+    saturation where the service sheds load is that shedding's; fold each into its cause."""
+    for cause, symptom in (
+        (FindingClass.SATURATION, FindingClass.LATENCY_TAIL),
+        (FindingClass.LOAD_SHEDDING, FindingClass.SATURATION),
+    ):
+        findings = _fold(findings, cause, symptom)
+    return findings
+
+
+def _fold(findings: list[Finding], cause: FindingClass, symptom: FindingClass) -> list[Finding]:
+    main = next((f for f in findings if f.kind is cause), None)
+    if main is None:
         return findings
-    queueing = [
-        f
-        for f in findings
-        if f.kind is FindingClass.LATENCY_TAIL and f.attribution is Attribution.SERVICE_CAPACITY
+    folded = [
+        f for f in findings if f.kind is symptom and f.attribution is Attribution.SERVICE_CAPACITY
     ]
-    if not queueing:
+    if not folded:
         return findings
     lines = tuple(
-        Evidence("queueing_tail", f"tail of `{f.operation}`: {f.headline}") for f in queueing
+        Evidence(f"folded_{symptom.value}", f"{symptom.value.replace('_', ' ')}: {f.headline}")
+        for f in folded
     )
-    combined = dataclasses.replace(saturated, evidence=saturated.evidence + lines)
-    return [combined if f is saturated else f for f in findings if f not in queueing]
+    combined = dataclasses.replace(main, evidence=main.evidence + lines)
+    return [combined if f is main else f for f in findings if all(f is not x for x in folded)]
 
 
 __all__ = ["diagnose"]

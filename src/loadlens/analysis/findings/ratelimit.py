@@ -202,27 +202,25 @@ def _at_capacity(rows: list[_Stage], onset: _Stage | None) -> list[Evidence] | N
     measured = [r for r in rows if r.load is not None and r.accepted_median[0] > 0]
     if onset is None or len(measured) < 2:
         return None
-    after = [r for r in measured if r.stage.info.index >= onset.stage.info.index]
     lowest, last = measured[0], measured[-1]
-    if not after or lowest.load is None or last.load is None or lowest is last:
+    top = max(measured, key=lambda r: r.accepted_rate)
+    if lowest is last or lowest.load is None or last.load is None or top.load is None:
         return None
-    start = after[0]
-    peak = max(r.accepted_rate for r in measured)
-    load_growth = (last.load / start.load) if start.load and len(after) > 1 else None
-    rate_growth = last.accepted_rate / start.accepted_rate if start.accepted_rate > 0 else math.inf
-    flat = last.accepted_rate >= peak / FLAT_GROWTH and (
-        load_growth is None or (load_growth >= MIN_LOAD_GROWTH and rate_growth < FLAT_GROWTH)
+    # flat at its peak: the last stage accepts about what the best stage did, and load rose
+    # past that stage without the accepted rate following (or the peak is the last stage)
+    flat = last.accepted_rate * FLAT_GROWTH >= top.accepted_rate and (
+        top is last or last.load / top.load >= MIN_LOAD_GROWTH
     )
     climb_low = last.accepted_median[1] / max(lowest.accepted_median[2], 1e-9)
     climb = last.accepted_median[0] / max(lowest.accepted_median[0], 1e-9)
     if not flat or climb_low < MIN_CLIMB:
         return None
+    rose = f", while load rose ×{last.load / top.load:.2f} past it" if top is not last else ""
     return [
         Evidence(
             "accepted_flat",
-            f"accepted rate {start.accepted_rate:,.1f} → {last.accepted_rate:,.1f} req/s from "
-            f"`{start.stage.info.name}` to `{last.stage.info.name}` (peak {peak:,.1f} req/s)"
-            + (f" while load rose ×{load_growth:.2f}" if load_growth is not None else ""),
+            f"accepted rate at `{last.stage.info.name}` {last.accepted_rate:,.1f} req/s against "
+            f"a peak of {top.accepted_rate:,.1f} req/s at `{top.stage.info.name}`{rose}",
             last.accepted_rate,
         ),
         Evidence(

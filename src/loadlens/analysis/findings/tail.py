@@ -41,7 +41,7 @@ MIN_GAP_MS = 10.0  # ... and this far above it (sub-millisecond medians jitter 5
 BACKGROUND = 0.01  # the share of far-out requests noise alone can give (null hypothesis)
 MAJOR_SHARE = 0.02  # lower bound of the slow share for a major finding
 MAJOR_RATIO = 10.0  # lower bound of slow-median / median for a major finding
-STAGE_MIN_SAMPLES = 100  # a stage's slow share is read only with this many latencies
+STAGE_MIN_SAMPLES = 20  # a stage's slow share enters the trend test with this many latencies
 CONNECT_SHARE = 0.5  # time waiting for a connection above this share of a response's time
 _Z95 = 1.959964
 
@@ -123,9 +123,31 @@ def slow_mode(distribution: Distribution) -> SlowMode | None:
     )
 
 
+def _refused(outcomes: dict[str, int]) -> int:
+    return sum(n for key, n in outcomes.items() if c.is_policy(key))
+
+
+def accepted(distribution: Distribution, refused: int) -> Distribution:
+    """The distribution without `refused` responses, read as its fastest ones: a refusal (429,
+    503 + Retry-After) costs the service nothing, and would otherwise pull the median down."""
+    if refused <= 0:
+        return distribution
+    counts = distribution.counts.copy()
+    left = refused
+    for i in range(counts.size):
+        taken = min(int(counts[i]), left)
+        counts[i] -= taken
+        left -= taken
+        if not left:
+            break
+    keep = counts > 0
+    return Distribution(distribution.values[keep], counts[keep])
+
+
 def _slow_count(stage: StageResult, op: str, threshold_ms: float) -> tuple[int, int]:
-    """(requests above threshold, requests with a latency) of `op` in `stage`."""
-    d = Distribution.from_encoded(stage.operations[op].histogram)
+    """(requests above threshold, accepted requests with a latency) of `op` in `stage`."""
+    stats = stage.operations[op]
+    d = accepted(Distribution.from_encoded(stats.histogram), _refused(stats.outcomes))
     return int(d.counts[d.values > threshold_ms].sum()), d.total
 
 
@@ -135,7 +157,8 @@ def find(result: RunResult) -> list[Finding]:
     for op, stats in result.operations.items():
         if stats.latency.count < MIN_SAMPLES:
             continue
-        mode = slow_mode(Distribution.from_encoded(stats.histogram))
+        distribution = Distribution.from_encoded(stats.histogram)
+        mode = slow_mode(accepted(distribution, _refused(stats.outcomes)))
         if mode is None or mode.severity is None:
             continue
         findings.append(_finding(result, op, mode))
@@ -149,7 +172,7 @@ class _Load:
     evidence: list[Evidence]
     counter: list[Evidence]
     queueing: bool
-    stages_tested: int
+    unexplained: bool  # load-dependent, but neither rising with load nor there at the lowest
 
 
 def _by_load(result: RunResult, op: str, mode: SlowMode) -> _Load:
@@ -183,7 +206,7 @@ def _by_load(result: RunResult, op: str, mode: SlowMode) -> _Load:
                 "apart by load (add a lower-load stage to test it)",
             )
         )
-        return _Load(evidence, counter, False, len(rows))
+        return _Load(evidence, counter, False, False)
     rows.sort(key=lambda row: row[1])
     trend = trend_test(
         [slow for _, _, slow, _ in rows],
@@ -193,21 +216,22 @@ def _by_load(result: RunResult, op: str, mode: SlowMode) -> _Load:
     low_share = c.ratio(rows[0][2], rows[0][3])
     high_share = c.ratio(rows[-1][2], rows[-1][3])
     queueing = trend.p_rising < c.SIGNIFICANCE and high_share >= 2 * low_share
+    at_lowest = binomial_excess(rows[0][2], rows[0][3], BACKGROUND) < c.SIGNIFICANCE
     text = (
         f"slow share against load over {len(rows)} stages: Cochran–Armitage z = {trend.z:.1f}, "
         f"{c.fmt_p(trend.p_rising)} (one-sided, rising)"
     )
     evidence.append(Evidence("load_trend", text, trend.z))
-    if not queueing and low_share > 0 and trend.p_rising >= c.SIGNIFICANCE:
+    if not queueing and at_lowest:
         counter.append(
             Evidence(
                 "not_queueing",
                 f"not queueing: the slow mode is there at the lowest load "
-                f"({c.pct(low_share)}) and its share does not rise with load "
-                f"({c.fmt_p(trend.p_rising)} over {len(rows)} stages)",
+                f"({c.pct(low_share)}, above the {c.pct(BACKGROUND)} background) and its share "
+                f"does not rise with load ({c.fmt_p(trend.p_rising)} over {len(rows)} stages)",
             )
         )
-    return _Load(evidence, counter, queueing, len(rows))
+    return _Load(evidence, counter, queueing, not queueing and not at_lowest)
 
 
 def _finding(result: RunResult, op: str, mode: SlowMode) -> Finding:
@@ -266,7 +290,7 @@ def _finding(result: RunResult, op: str, mode: SlowMode) -> Finding:
     return Finding(
         kind=FindingClass.LATENCY_TAIL,
         attribution=attribution,
-        severity=mode.severity or Severity.MINOR,
+        severity=Severity.MINOR if load.unexplained else (mode.severity or Severity.MINOR),
         confidence=c.UNCALIBRATED,
         headline=(
             f"LATENCY TAIL ({what}) — {c.pct(mode.share)} of `{op}` requests at "

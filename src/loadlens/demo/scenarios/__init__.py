@@ -25,6 +25,30 @@ SCENARIOS: dict[str, str] = {
 }
 DEFAULT_SCENARIO = "crud-level1"
 
+# fault -> the scenario that exercises it (`loadlens demo --fault X` runs it unless --scenario
+# says otherwise), and the finding that explains it: (class, attribution) as findings name them
+FAULT_SCENARIOS: dict[str, str] = {
+    "id-format": "crud-level1",
+    "token-race": "login-burst",
+    "no-lock": "high-contention",
+    "slow-hash": "login-burst",
+    "leak": "high-throughput",
+    "small-pool": "high-throughput",
+}
+FAULT_FINDINGS: dict[str, tuple[str, str]] = {
+    "id-format": ("broken_chain", "test_script"),
+    "token-race": ("race", "service_bug"),
+    "no-lock": ("integrity", "service_bug"),
+    "slow-hash": ("latency_tail", "service_bug"),
+    "leak": ("drift", "service_bug"),
+    "small-pool": ("saturation", "service_capacity"),
+}
+
+
+def scenario_for(faults: tuple[str, ...]) -> str:
+    """The scenario that exercises the first fault given, or the default one."""
+    return FAULT_SCENARIOS.get(faults[0], DEFAULT_SCENARIO) if faults else DEFAULT_SCENARIO
+
 
 def scenario_path(name: str) -> Path:
     """The YAML file of the bundled scenario `name` (a KeyError if there is none)."""
