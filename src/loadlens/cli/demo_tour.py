@@ -49,4 +49,5 @@ def _print(rows: list[tuple[str, str, str, bool, str]]) -> None:
     table = [header, *((f, s, t, "yes" if ok else "NO", v) for f, s, t, ok, v in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())

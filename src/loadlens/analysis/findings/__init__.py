@@ -11,8 +11,8 @@ listing every moment; a tail that is queueing is part of a saturation finding wh
 one, and a saturation is part of load shedding when the service shed load; a bare attribute
 association on an operation whose chain is broken is left to the chain.
 Findings are ordered by severity, then by CAUSE_ORDER (root causes before their symptoms: a
-broken chain or a race explains latency and throughput, not the reverse), then by confidence
-(not calibrated: only a tie-breaker).
+broken chain or a race explains latency and throughput, not the reverse; the measurement
+finding, a caveat on all of them, last), then by confidence (not calibrated: a tie-breaker).
 """
 
 from __future__ import annotations
@@ -51,17 +51,19 @@ DIAGNOSES: tuple[Callable[[RunResult], list[Finding]], ...] = (
 
 # Within a severity: causes before the symptoms they produce.
 CAUSE_ORDER: tuple[FindingClass, ...] = (
-    FindingClass.MEASUREMENT,
     FindingClass.INTEGRITY,
     FindingClass.BROKEN_CHAIN,
     FindingClass.RACE,
     FindingClass.REQUEST_ATTRIBUTE,
     FindingClass.LATENCY_FLOOR,
+    FindingClass.DRIFT,  # a leak explains a later plateau, not the reverse
     FindingClass.LOAD_SHEDDING,
     FindingClass.SATURATION,
-    FindingClass.DRIFT,
     FindingClass.LATENCY_TAIL,
     FindingClass.RATE_LIMIT,
+    # Last within its severity: a caveat on every other finding, not an explanation of the
+    # service (the verdict carries it: a major one makes the run INCONCLUSIVE).
+    FindingClass.MEASUREMENT,
 )
 
 
@@ -88,8 +90,8 @@ def _merged(findings: list[Finding]) -> list[Finding]:
         for f in findings
         if not (f.kind is FindingClass.REQUEST_ATTRIBUTE and f.operation in chained)
     ]
-    kept = _one_per_invariant(kept)
-    return _queueing_into_saturation(kept)
+    kept = _one_per_chain(_one_per_invariant(kept))
+    return _queueing_into_saturation(_one_queueing_tail(kept))
 
 
 def _one_per_invariant(findings: list[Finding]) -> list[Finding]:
@@ -108,6 +110,76 @@ def _one_per_invariant(findings: list[Finding]) -> list[Finding]:
         if name in merged:
             out.append(merged.pop(name))
     return out
+
+
+_CHAIN_CAUSE = ("producer", "source")  # evidence that names a chain's variable and its origin
+
+
+def _chain_cause(finding: Finding) -> str | None:
+    line = next((e.text for e in finding.evidence if e.label in _CHAIN_CAUSE), None)
+    return None if line is None else f"{finding.attribution}:{line.partition(', which')[0]}"
+
+
+def _one_per_chain(findings: list[Finding]) -> list[Finding]:
+    """Broken chains of several operations on one captured variable are one cause: one finding
+    (the most severe) that lists every affected operation, with their evidence and examples."""
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.kind is FindingClass.BROKEN_CHAIN and (cause := _chain_cause(f)) is not None:
+            groups.setdefault(cause, []).append(f)
+    dropped: list[Finding] = []
+    replaced: dict[int, Finding] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        main = min(group, key=lambda f: f.severity.rank)
+        others = [f for f in group if f is not main]
+        also = ", ".join(f"`{f.operation}`" for f in others)
+        lines = tuple(
+            Evidence(e.label, f"`{f.operation}`: {e.text}", e.value)
+            for f in others
+            for e in f.evidence
+            if e.label not in _CHAIN_CAUSE
+        )
+        replaced[id(main)] = dataclasses.replace(
+            main,
+            headline=f"{main.headline}; the same in {also}",
+            evidence=main.evidence + lines,
+            examples=(*main.examples[:2], *(x for f in others for x in f.examples[:1]))[:4],
+        )
+        dropped.extend(others)
+    return [replaced.get(id(f), f) for f in findings if all(f is not d for d in dropped)]
+
+
+def _one_queueing_tail(findings: list[Finding]) -> list[Finding]:
+    """Queueing tails of several operations share one cause (the service queues): one finding
+    naming every operation, at the most severe of their severities."""
+    queueing = [
+        f
+        for f in findings
+        if f.kind is FindingClass.LATENCY_TAIL and f.attribution is Attribution.SERVICE_CAPACITY
+    ]
+    if len(queueing) < 2:
+        return findings
+    worst = min(queueing, key=lambda f: f.severity.rank)
+    ops = ", ".join(f"`{f.operation}`" for f in queueing)
+    merged = dataclasses.replace(
+        worst,
+        headline=f"LATENCY TAIL (queueing) — {len(queueing)} operations queue: {ops}",
+        evidence=tuple(
+            Evidence(e.label, f"`{f.operation}`: {e.text}", e.value)
+            for f in queueing
+            for e in f.evidence
+            if e.label in ("slow_mode", "load_trend")
+        ),
+        examples=tuple(x for f in queueing for x in f.examples)[:3],
+        operation=None,
+    )
+    return [
+        merged if f is worst else f
+        for f in findings
+        if all(f is not q for q in queueing) or f is worst
+    ]
 
 
 def _queueing_into_saturation(findings: list[Finding]) -> list[Finding]:

@@ -27,7 +27,8 @@ from loadlens.metrics.result import RunResult, SeriesOp, StageResult
 from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass, Severity
 
 SKIP_FRACTION = 0.1
-MIN_POINTS = 20  # seconds in the steady window with enough samples
+MIN_POINTS = 15  # seconds in the steady window with enough samples
+BACKLOG = 0.9  # an open stage that completed less than this share of its arrival rate queues
 MIN_SECOND_SAMPLES = 5  # latencies behind a second's p50
 MIN_RISE = 0.2
 MAJOR_RISE = 0.5
@@ -54,9 +55,21 @@ def _steady(result: RunResult, stage: StageResult, op: str) -> list[tuple[int, S
     return [(s, o) for s, o in points[skip:] if o.samples >= MIN_SECOND_SAMPLES]
 
 
+def _backlog(stage: StageResult) -> bool:
+    """An open-model stage whose completions fell behind its arrivals: latency then grows with
+    the backlog, which is queueing (saturation), not a leak."""
+    rate = c.stage_load(stage)
+    if stage.info.load.get("model") != "open" or not rate:
+        return False
+    if stage.started_at is None or stage.ended_at is None or stage.ended_at <= stage.started_at:
+        return False
+    completed = sum(n for key, n in stage.total.outcomes.items() if c.is_completed(key))
+    return completed / (stage.ended_at - stage.started_at) < BACKLOG * rate
+
+
 def _drift(result: RunResult, stage: StageResult, op: str) -> tuple[float, Finding] | None:
     steady = _steady(result, stage, op)
-    if len(steady) < MIN_POINTS:
+    if len(steady) < MIN_POINTS or _backlog(stage):
         return None
     seconds = [float(s) for s, _ in steady]
     p50 = [o.p50 for _, o in steady]

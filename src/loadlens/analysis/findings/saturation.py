@@ -4,8 +4,9 @@ How it works. Over ≥ MIN_STAGES stages of rising load (users, or arrival rate)
 throughput X is its *completed* requests per second (a request cancelled at the stage's end,
 never sent or lost to a transport error is not throughput: counting them hid plateaus), with a
 95 % interval from the per-second counts (Poisson, widened by their over-dispersion). The peak
-is the highest X; the knee is the first stage whose interval reaches the peak. From the knee to
-the last stage, two effects are measured, each with its interval:
+is the highest X; the knee is the earliest stage from which every step to the next stage turned
+less than MAJOR_EFFICIENCY of its added load into throughput. From the knee to the last stage,
+two effects are measured, each with its interval:
 
 - scaling efficiency e = (X_last/X_knee − 1)/(L_last/L_knee − 1): the share of the added load
   that became throughput (1 for a service that keeps up, ≤ 0 for a plateau or a fall);
@@ -111,8 +112,7 @@ def find(result: RunResult) -> list[Finding]:
     if len(rows) < MIN_STAGES or any(b.load <= a.load for a, b in itertools.pairwise(rows)):
         return []  # too few stages, or not a progression of rising load
     peak = max(r.rate for r in rows)
-    knee_at = next(i for i, r in enumerate(rows) if r.rate_high >= peak)
-    knee, last = rows[knee_at], rows[-1]
+    knee, last = rows[_knee(rows)], rows[-1]
     load_growth = last.load / knee.load
     if knee is last or load_growth < MIN_LOAD_GROWTH or knee.rate_low <= 0:
         return []
@@ -126,6 +126,24 @@ def find(result: RunResult) -> list[Finding]:
         return []
     major = efficiency_high < MAJOR_EFFICIENCY and climb_low >= MAJOR_CLIMB
     return [_finding(rows, knee, last, peak, efficiency, efficiency_high, climb, climb_low, major)]
+
+
+def _step_efficiency(a: _Stage, b: _Stage) -> float:
+    """The share of the load added from a to b that became throughput (point estimate)."""
+    if a.rate <= 0:
+        return 1.0
+    return (b.rate / a.rate - 1) / (b.load / a.load - 1)
+
+
+def _knee(rows: list[_Stage]) -> int:
+    """The earliest stage from which every step to the next scaled below MAJOR_EFFICIENCY
+    (the last stage when none did: then there is no plateau)."""
+    knee = len(rows) - 1
+    for i in range(len(rows) - 2, -1, -1):
+        if _step_efficiency(rows[i], rows[i + 1]) >= MAJOR_EFFICIENCY:
+            break
+        knee = i
+    return knee
 
 
 def _finding(

@@ -13,11 +13,21 @@ test is significant, nothing otherwise.
 
 Service time or waiting. With ≥ 2 stages of different load that each have STAGE_MIN_SAMPLES
 latencies, the slow share per stage (above the run's threshold) is tested for a trend with load
-(Cochran–Armitage): a share that rises is queueing; a slow mode present at the lowest load with
-no rising trend is a slow operation. With one load level the queueing test cannot run and the
+(Cochran–Armitage). A slow mode present at the lowest load (that stage's own slow mode, read
+with its own median, when it has MIN_SAMPLES latencies; else a binomial test of its share above
+the run's threshold against BACKGROUND) is a slow operation, whether or not queueing adds to
+it at higher loads, and is then described as measured at that stage (where queueing does not
+blur it); one absent at the lowest load whose share rises with load is queueing; one neither
+there nor rising is load-dependent. With one load level the queueing test cannot run and the
 finding says so; a slow mode at a single load level is reported as a slow operation. The phase
 sums say whether time went to waiting for a connection (the client's pool or the server's
 accept queue). Examples are recorded requests in the slow mode, slowest first.
+
+Whose slow mode. An operation's slow mode is its own when its slow share is significantly
+above the other operations' share above the same latency (one-sided Fisher, and at least
+SPECIFIC_LIFT×). Slow modes that are not (every operation is slow at times alike) are one
+finding about the whole service, minor; info when the generator reported its own stalls in the
+run, for then the host may be what was slow.
 """
 
 from __future__ import annotations
@@ -30,7 +40,8 @@ import numpy as np
 
 from loadlens.analysis.bootstrap import Distribution
 from loadlens.analysis.findings import common as c
-from loadlens.analysis.stats import binomial_excess, trend_test, wilson
+from loadlens.analysis.stats import binomial_excess, fisher_exact, trend_test, wilson
+from loadlens.analysis.verdict import generator_problems
 from loadlens.metrics.result import RunResult, StageResult
 from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass, Severity
 
@@ -43,6 +54,7 @@ MAJOR_SHARE = 0.02  # lower bound of the slow share for a major finding
 MAJOR_RATIO = 10.0  # lower bound of slow-median / median for a major finding
 STAGE_MIN_SAMPLES = 20  # a stage's slow share enters the trend test with this many latencies
 CONNECT_SHARE = 0.5  # time waiting for a connection above this share of a response's time
+SPECIFIC_LIFT = 2.0  # an operation's slow share against the others' for a slow mode its own
 _Z95 = 1.959964
 
 
@@ -152,17 +164,77 @@ def _slow_count(stage: StageResult, op: str, threshold_ms: float) -> tuple[int, 
 
 
 def find(result: RunResult) -> list[Finding]:
-    """One finding per operation with a significant slow mode."""
+    """One finding per operation with a slow mode of its own; one for the slow modes that every
+    operation shares (service-wide stalls)."""
+    accepted_by_op = {
+        op: accepted(Distribution.from_encoded(stats.histogram), _refused(stats.outcomes))
+        for op, stats in result.operations.items()
+    }
     findings = []
-    for op, stats in result.operations.items():
-        if stats.latency.count < MIN_SAMPLES:
-            continue
-        distribution = Distribution.from_encoded(stats.histogram)
-        mode = slow_mode(accepted(distribution, _refused(stats.outcomes)))
+    shared: list[tuple[str, SlowMode, float]] = []
+    for op, distribution in accepted_by_op.items():
+        mode = slow_mode(distribution)
         if mode is None or mode.severity is None:
             continue
-        findings.append(_finding(result, op, mode))
+        others = [d for name, d in accepted_by_op.items() if name != op]
+        specific, others_share = _specific(mode, others)
+        if specific:
+            findings.append(_finding(result, op, mode))
+        else:
+            shared.append((op, mode, others_share))
+    if shared:
+        findings.append(_shared(result, shared))
     return findings
+
+
+def _specific(mode: SlowMode, others: list[Distribution]) -> tuple[bool, float]:
+    """Whether the slow mode is the operation's own: its share above the threshold against the
+    other operations' share above the same latency (one-sided Fisher, and ≥ SPECIFIC_LIFT×).
+    With no other operation there is nothing to share it with."""
+    slow = sum(int(d.counts[d.values > mode.threshold_ms].sum()) for d in others)
+    total = sum(d.total for d in others)
+    if not total:
+        return True, 0.0
+    share = slow / total
+    p = fisher_exact(mode.slow, mode.samples - mode.slow, slow, total - slow, "greater")
+    return p < c.SIGNIFICANCE and mode.share >= SPECIFIC_LIFT * share, share
+
+
+def _shared(result: RunResult, shared: list[tuple[str, SlowMode, float]]) -> Finding:
+    """Slow modes every operation shows alike: stalls of the whole service (or of the host)."""
+    ops = ", ".join(f"`{op}`" for op, _, _ in shared)
+    stalled = generator_problems(result)
+    evidence = [
+        Evidence(
+            "shared_mode",
+            f"`{op}`: {c.pct(mode.share)} at {mode.ratio:,.0f}× its median "
+            f"({mode.slow_median_ms:,.1f} ms); the other operations: {c.pct(others)} above "
+            f"{mode.threshold_ms:,.1f} ms (not specific to `{op}`)",
+            mode.share,
+        )
+        for op, mode, others in shared
+    ]
+    if stalled:
+        evidence.append(
+            Evidence(
+                "generator_stalls",
+                "the load generator reported its own stalls in this run ("
+                + "; ".join(stalled[:2])
+                + "): the host, not the service, may be what was slow",
+            )
+        )
+    return Finding(
+        kind=FindingClass.LATENCY_TAIL,
+        attribution=Attribution.SERVICE_CAPACITY,
+        severity=Severity.INFO if stalled else Severity.MINOR,
+        confidence=c.UNCALIBRATED,
+        headline=f"LATENCY TAIL (service-wide stalls) — a slow mode shared by {ops}",
+        evidence=tuple(evidence),
+        advice=(
+            "every operation is slow at times alike: look for what stalls the whole service "
+            "(garbage collection, a blocked event loop, CPU starvation on the host)"
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +245,7 @@ class _Load:
     counter: list[Evidence]
     queueing: bool
     unexplained: bool  # load-dependent, but neither rising with load nor there at the lowest
+    lowest: SlowMode | None = None  # the slow mode at the lowest load, when it is there
 
 
 def _by_load(result: RunResult, op: str, mode: SlowMode) -> _Load:
@@ -215,31 +288,57 @@ def _by_load(result: RunResult, op: str, mode: SlowMode) -> _Load:
     )
     low_share = c.ratio(rows[0][2], rows[0][3])
     high_share = c.ratio(rows[-1][2], rows[-1][3])
-    queueing = trend.p_rising < c.SIGNIFICANCE and high_share >= 2 * low_share
-    at_lowest = binomial_excess(rows[0][2], rows[0][3], BACKGROUND) < c.SIGNIFICANCE
+    rising = trend.p_rising < c.SIGNIFICANCE and high_share >= 2 * low_share
+    # present at the lowest load: that stage's own slow mode, read with its own median (the
+    # run's median may be inflated by queueing at higher loads), when it has the samples;
+    # else its share above the run's threshold against the background
+    own = _stage_mode(rows[0][0], op)
+    at_lowest = own is not None or (
+        rows[0][3] < MIN_SAMPLES
+        and binomial_excess(rows[0][2], rows[0][3], BACKGROUND) < c.SIGNIFICANCE
+    )
+    queueing = rising and not at_lowest
+    if rising and at_lowest:
+        evidence.append(
+            Evidence(
+                "also_queueing",
+                "present at the lowest load and growing with load "
+                f"({c.pct(high_share)} at the highest): queueing adds to a slow path",
+            )
+        )
     text = (
         f"slow share against load over {len(rows)} stages: Cochran–Armitage z = {trend.z:.1f}, "
         f"{c.fmt_p(trend.p_rising)} (one-sided, rising)"
     )
     evidence.append(Evidence("load_trend", text, trend.z))
-    if not queueing and at_lowest:
+    if not rising and at_lowest:
         counter.append(
             Evidence(
                 "not_queueing",
-                f"not queueing: the slow mode is there at the lowest load "
-                f"({c.pct(low_share)}, above the {c.pct(BACKGROUND)} background) and its share "
-                f"does not rise with load ({c.fmt_p(trend.p_rising)} over {len(rows)} stages)",
+                "not queueing: the slow mode is there at the lowest load (above the "
+                f"{c.pct(BACKGROUND)} background) and its share does not rise with load "
+                f"({c.fmt_p(trend.p_rising)} over {len(rows)} stages)",
             )
         )
-    return _Load(evidence, counter, queueing, not queueing and not at_lowest)
+    return _Load(evidence, counter, queueing, not rising and not at_lowest, own)
 
 
-def _finding(result: RunResult, op: str, mode: SlowMode) -> Finding:
+def _stage_mode(stage: StageResult, op: str) -> SlowMode | None:
+    stats = stage.operations[op]
+    distribution = Distribution.from_encoded(stats.histogram)
+    mode = slow_mode(accepted(distribution, _refused(stats.outcomes)))
+    return mode if mode is not None and mode.severity is not None else None
+
+
+def _finding(result: RunResult, op: str, whole: SlowMode) -> Finding:
     stages = [s for s in c.ran_stages(result) if op in s.operations]
+    load = _by_load(result, op, whole)
+    mode = load.lowest or whole
+    where = " at the lowest load" if load.lowest is not None else ""
     evidence = [
         Evidence(
             "slow_mode",
-            f"slow mode: {c.pct(mode.share)} of {mode.samples:,} requests "
+            f"slow mode{where}: {c.pct(mode.share)} of {mode.samples:,} requests "
             f"[95% CI {c.pct(mode.share_low)}, {c.pct(mode.share_high)}] at a median of "
             f"{mode.slow_median_ms:,.1f} ms, {mode.ratio:,.0f}× the median of "
             f"{mode.median_ms:,.2f} ms [CI {mode.ratio_low:,.0f}×, {mode.ratio_high:,.0f}×]",
@@ -252,7 +351,6 @@ def _finding(result: RunResult, op: str, mode: SlowMode) -> Finding:
             mode.p,
         ),
     ]
-    load = _by_load(result, op, mode)
     evidence.extend(load.evidence)
     connect = _connect_share(stages, op)
     if connect is not None:

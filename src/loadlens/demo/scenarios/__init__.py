@@ -18,8 +18,8 @@ SCENARIOS: dict[str, str] = {
     "chat-smoke": "70 % send / 30 % history by message-id cursor, 5 -> 20 -> 50 users",
     "high-contention": "50 concurrent reserve(10) on one 50-unit authorization: 5 x 200, "
     "45 x 409 (fault: no-lock)",
-    "high-throughput": "reserve/read/release over 25 large authorizations plus cached user reads "
-    "(faults: small-pool, leak)",
+    "high-throughput": "reserve/read/release over 25 large authorizations plus cached user reads, "
+    "50 -> 600 arrivals/s (faults: small-pool, leak)",
     "mixed": "70 % reserve / 20 % release / 10 % consume, 80 % spread and 20 % on hot "
     "authorizations",
 }
