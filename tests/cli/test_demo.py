@@ -74,7 +74,7 @@ def test_each_fault_runs_the_scenario_that_exercises_it() -> None:
 
     assert set(FAULT_SCENARIOS) == set(FAULTS) == set(FAULT_FINDINGS)
     assert set(FAULT_SCENARIOS.values()) <= set(SCENARIOS)
-    assert scenario_for(("leak",)) == "high-throughput"
+    assert scenario_for(("leak",)) == "soak"
     assert scenario_for(("token-race", "leak")) == "login-burst"
     assert scenario_for(()) == "crud-level1"
 

@@ -8,7 +8,8 @@ How it works. 503s that came with Retry-After are relabelled first (shedding.py)
 finding but the overload one counts them. Then every diagnosis runs, and findings that share a
 cause become one: a violated invariant checked after a stage and at the end is one finding
 listing every moment; a tail that is queueing is part of a saturation finding when there is
-one, and a saturation is part of load shedding when the service shed load; a bare attribute
+one, and a saturation is part of load shedding when the service shed load; the tail of an
+operation whose latency drifts is part of the drift; a bare attribute
 association on an operation whose chain is broken is left to the chain.
 Findings are ordered by severity, then by CAUSE_ORDER (root causes before their symptoms: a
 broken chain or a race explains latency and throughput, not the reverse; the measurement
@@ -91,7 +92,7 @@ def _merged(findings: list[Finding]) -> list[Finding]:
         if not (f.kind is FindingClass.REQUEST_ATTRIBUTE and f.operation in chained)
     ]
     kept = _one_per_chain(_one_per_invariant(kept))
-    return _queueing_into_saturation(_one_queueing_tail(kept))
+    return _queueing_into_saturation(_one_queueing_tail(_tails_into_drift(kept)))
 
 
 def _one_per_invariant(findings: list[Finding]) -> list[Finding]:
@@ -151,13 +152,36 @@ def _one_per_chain(findings: list[Finding]) -> list[Finding]:
     return [replaced.get(id(f), f) for f in findings if all(f is not d for d in dropped)]
 
 
+def _tails_into_drift(findings: list[Finding]) -> list[Finding]:
+    """An operation whose latency drifts up has a slow tail because of it: one finding."""
+    drifting = {f.operation: f for f in findings if f.kind is FindingClass.DRIFT}
+    tails = [
+        f
+        for f in findings
+        if f.kind is FindingClass.LATENCY_TAIL and f.operation in drifting and f.operation
+    ]
+    out: list[Finding] = []
+    for f in findings:
+        if any(f is t for t in tails):
+            continue
+        lines = tuple(
+            Evidence("folded_latency_tail", f"latency tail: {t.headline}")
+            for t in tails
+            if f.kind is FindingClass.DRIFT and t.operation == f.operation
+        )
+        out.append(dataclasses.replace(f, evidence=f.evidence + lines) if lines else f)
+    return out
+
+
 def _one_queueing_tail(findings: list[Finding]) -> list[Finding]:
     """Queueing tails of several operations share one cause (the service queues): one finding
     naming every operation, at the most severe of their severities."""
     queueing = [
         f
         for f in findings
-        if f.kind is FindingClass.LATENCY_TAIL and f.attribution is Attribution.SERVICE_CAPACITY
+        if f.kind is FindingClass.LATENCY_TAIL
+        and f.attribution is Attribution.SERVICE_CAPACITY
+        and f.operation is not None  # the service-wide finding is one already
     ]
     if len(queueing) < 2:
         return findings

@@ -22,6 +22,8 @@ SCENARIOS: dict[str, str] = {
     "50 -> 600 arrivals/s (faults: small-pool, leak)",
     "mixed": "70 % reserve / 20 % release / 10 % consume, 80 % spread and 20 % on hot "
     "authorizations",
+    "soak": "60 s at a constant 30 arrivals/s of user reads and reservations, RSS observed "
+    "(fault: leak)",
 }
 DEFAULT_SCENARIO = "crud-level1"
 
@@ -32,7 +34,7 @@ FAULT_SCENARIOS: dict[str, str] = {
     "token-race": "login-burst",
     "no-lock": "high-contention",
     "slow-hash": "login-burst",
-    "leak": "high-throughput",
+    "leak": "soak",
     "small-pool": "high-throughput",
 }
 FAULT_FINDINGS: dict[str, tuple[str, str]] = {
