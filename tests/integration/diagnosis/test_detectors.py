@@ -114,8 +114,9 @@ def test_the_clean_server_has_no_finding(tmp_path: Path, mode: str) -> None:
 
 def test_a_slow_mode_is_shown_by_slow_examples(tmp_path: Path) -> None:
     result = _run(tmp_path, "slow-mode", fault=True)
-    top = result.findings[0]
-    median = next(e for e in top.evidence if e.label == "slow_mode")
-    assert "5." in median.text or "4." in median.text, median.text  # about 5 % of requests
+    top = _about_the_service(result)[0]
+    mode = next(e for e in top.evidence if e.label == "slow_mode")
+    # every 20th request: 5 %, give or take what a busy host adds or a stage's end cuts
+    assert mode.value is not None and 0.03 <= mode.value <= 0.08, mode.text
     for example in top.examples:
         assert (example["latency_ms"] or 0.0) >= 50.0, top.examples

@@ -11,9 +11,11 @@ listing every moment; a tail that is queueing is part of a saturation finding wh
 one, and a saturation is part of load shedding when the service shed load; the tail of an
 operation whose latency drifts is part of the drift; a bare attribute
 association on an operation whose chain is broken is left to the chain.
-Findings are ordered by severity, then by CAUSE_ORDER (root causes before their symptoms: a
-broken chain or a race explains latency and throughput, not the reverse; the measurement
-finding, a caveat on all of them, last), then by confidence (not calibrated: a tie-breaker).
+Findings that explain the service come first, by severity, then by CAUSE_ORDER (root causes
+before their symptoms: a broken chain or a race explains latency and throughput, not the
+reverse), then by confidence (not calibrated: a tie-breaker); measurement findings, a caveat
+on all of them, come last whatever their severity (the verdict carries them: a major one makes
+the run INCONCLUSIVE).
 """
 
 from __future__ import annotations
@@ -62,9 +64,7 @@ CAUSE_ORDER: tuple[FindingClass, ...] = (
     FindingClass.SATURATION,
     FindingClass.LATENCY_TAIL,
     FindingClass.RATE_LIMIT,
-    # Last within its severity: a caveat on every other finding, not an explanation of the
-    # service (the verdict carries it: a major one makes the run INCONCLUSIVE).
-    FindingClass.MEASUREMENT,
+    FindingClass.MEASUREMENT,  # after every other finding anyway (_order)
 )
 
 
@@ -77,9 +77,10 @@ def diagnose(result: RunResult) -> list[Finding]:
     return sorted(_merged(findings), key=_order)
 
 
-def _order(finding: Finding) -> tuple[int, int, float]:
+def _order(finding: Finding) -> tuple[bool, int, int, float]:
     kind = CAUSE_ORDER.index(finding.kind) if finding.kind in CAUSE_ORDER else len(CAUSE_ORDER)
-    return (finding.severity.rank, kind, -finding.confidence)
+    caveat = finding.kind is FindingClass.MEASUREMENT
+    return (caveat, finding.severity.rank, kind, -finding.confidence)
 
 
 def _merged(findings: list[Finding]) -> list[Finding]:

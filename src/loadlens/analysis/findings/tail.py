@@ -14,8 +14,8 @@ test is significant, nothing otherwise.
 Service time or waiting. With ≥ 2 stages of different load that each have STAGE_MIN_SAMPLES
 latencies, the slow share per stage (above the run's threshold) is tested for a trend with load
 (Cochran–Armitage). A slow mode present at the lowest load (that stage's own slow mode, read
-with its own median, when it has MIN_SAMPLES latencies; else a binomial test of its share above
-the run's threshold against BACKGROUND) is a slow operation, whether or not queueing adds to
+with its own median, with LOWEST_STAGE_SAMPLES latencies or more; else a binomial test of its
+share above the run's threshold against BACKGROUND) is a slow operation, whether or not queueing adds to
 it at higher loads, and is then described as measured at that stage (where queueing does not
 blur it); one absent at the lowest load whose share rises with load is queueing; one neither
 there nor rising is load-dependent. With one load level the queueing test cannot run and the
@@ -26,8 +26,8 @@ accept queue). Examples are recorded requests in the slow mode, slowest first.
 Whose slow mode. An operation's slow mode is its own when its slow share is significantly
 above the other operations' share above the same latency (one-sided Fisher, and at least
 SPECIFIC_LIFT×). Slow modes that are not (every operation is slow at times alike) are one
-finding about the whole service, minor; info when the generator reported its own stalls in the
-run, for then the host may be what was slow.
+finding about the whole service, minor; info and attributed to measurement when the generator
+reported its own stalls in the run, for then the host may be what was slow.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ BACKGROUND = 0.01  # the share of far-out requests noise alone can give (null hy
 MAJOR_SHARE = 0.02  # lower bound of the slow share for a major finding
 MAJOR_RATIO = 10.0  # lower bound of slow-median / median for a major finding
 STAGE_MIN_SAMPLES = 20  # a stage's slow share enters the trend test with this many latencies
+LOWEST_STAGE_SAMPLES = 100  # the lowest stage's own slow mode is read with this many
 CONNECT_SHARE = 0.5  # time waiting for a connection above this share of a response's time
 SPECIFIC_LIFT = 2.0  # an operation's slow share against the others' for a slow mode its own
 _Z95 = 1.959964
@@ -104,10 +105,10 @@ def _median_interval(values: np.ndarray, counts: np.ndarray) -> tuple[float, flo
     return median, low, high
 
 
-def slow_mode(distribution: Distribution) -> SlowMode | None:
+def slow_mode(distribution: Distribution, min_samples: int = MIN_SAMPLES) -> SlowMode | None:
     """The slow mode of `distribution` (ms), or None when it has too few latencies."""
     n = distribution.total
-    if n < MIN_SAMPLES:
+    if n < min_samples:
         return None
     values, counts = distribution.values, distribution.counts
     median, median_low, median_high = _median_interval(values, counts)
@@ -225,7 +226,8 @@ def _shared(result: RunResult, shared: list[tuple[str, SlowMode, float]]) -> Fin
         )
     return Finding(
         kind=FindingClass.LATENCY_TAIL,
-        attribution=Attribution.SERVICE_CAPACITY,
+        # with the generator stalling too, the host is as likely as the service
+        attribution=Attribution.MEASUREMENT if stalled else Attribution.SERVICE_CAPACITY,
         severity=Severity.INFO if stalled else Severity.MINOR,
         confidence=c.UNCALIBRATED,
         headline=f"LATENCY TAIL (service-wide stalls) — a slow mode shared by {ops}",
@@ -326,7 +328,7 @@ def _by_load(result: RunResult, op: str, mode: SlowMode) -> _Load:
 def _stage_mode(stage: StageResult, op: str) -> SlowMode | None:
     stats = stage.operations[op]
     distribution = Distribution.from_encoded(stats.histogram)
-    mode = slow_mode(accepted(distribution, _refused(stats.outcomes)))
+    mode = slow_mode(accepted(distribution, _refused(stats.outcomes)), LOWEST_STAGE_SAMPLES)
     return mode if mode is not None and mode.severity is not None else None
 
 
