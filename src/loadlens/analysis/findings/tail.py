@@ -15,13 +15,13 @@ Service time or waiting. With ≥ 2 stages of different load that each have STAG
 latencies, the slow share per stage (above the run's threshold) is tested for a trend with load
 (Cochran–Armitage). A slow mode present at the lowest load (that stage's own slow mode, read
 with its own median, with LOWEST_STAGE_SAMPLES latencies or more; else a binomial test of its
-share above the run's threshold against BACKGROUND) is a slow operation, whether or not queueing adds to
-it at higher loads, and is then described as measured at that stage (where queueing does not
-blur it); one absent at the lowest load whose share rises with load is queueing; one neither
-there nor rising is load-dependent. With one load level the queueing test cannot run and the
-finding says so; a slow mode at a single load level is reported as a slow operation. The phase
-sums say whether time went to waiting for a connection (the client's pool or the server's
-accept queue). Examples are recorded requests in the slow mode, slowest first.
+share above the run's threshold against BACKGROUND) is a slow operation, whether or not
+queueing adds to it at higher loads, and is then described as measured at that stage (where
+queueing does not blur it); one absent at the lowest load whose share rises with load is
+queueing; one neither there nor rising is load-dependent. With one load level the queueing
+test cannot run and the finding says so; a slow mode at a single load level is reported as a
+slow operation. The phase sums say whether time went to waiting for a connection (the client's
+pool or the server's accept queue). Examples are recorded requests in the slow mode, slowest first.
 
 Whose slow mode. An operation's slow mode is its own when its slow share is significantly
 above the other operations' share above the same latency (one-sided Fisher, and at least
