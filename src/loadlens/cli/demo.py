@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 QUICK_PLAN_S = 20.0
 # ... except where the finding a fault exists to show needs longer stages: drift needs 15
 # steady seconds in one stage after its warm-up (findings/drift.py MIN_POINTS), so `leak` keeps
-# the soak's whole 60 s; saturation needs stages long enough for their throughput intervals to
+# the soak's whole 90 s; saturation needs stages long enough for their throughput intervals to
 # part; the login scenarios enough logins at their lowest load to read a slow mode there.
-QUICK_PLAN_BY_FAULT_S = {"leak": 60.0, "small-pool": 40.0, "slow-hash": 35.0, "token-race": 35.0}
+QUICK_PLAN_BY_FAULT_S = {"leak": 90.0, "small-pool": 40.0, "slow-hash": 35.0, "token-race": 35.0}
 # --quick also caps how long in-flight iterations may finish at a stage's end.
 QUICK_GRACE_S = 2.0
 # The demo service is one process: more load generators than this only compete with it for CPU.

@@ -22,7 +22,7 @@ SCENARIOS: dict[str, str] = {
     "50 -> 600 arrivals/s (faults: small-pool, leak)",
     "mixed": "70 % reserve / 20 % release / 10 % consume, 80 % spread and 20 % on hot "
     "authorizations",
-    "soak": "60 s at a constant 30 arrivals/s of user reads and reservations, RSS observed "
+    "soak": "90 s at a constant 30 arrivals/s of user reads and reservations, RSS observed "
     "(fault: leak)",
 }
 DEFAULT_SCENARIO = "crud-level1"
