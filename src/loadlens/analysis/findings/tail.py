@@ -364,7 +364,8 @@ def _finding(result: RunResult, op: str, whole: SlowMode) -> Finding:
                 connect,
             )
         )
-    examples = _slowest(stages, op, mode.threshold_ms)
+    # requests of the slow mode itself, not the noise just above its threshold
+    examples = _slowest(stages, op, max(mode.threshold_ms, mode.slow_median_ms / 2))
     if not examples:
         evidence.append(
             Evidence("examples", "no request of the slow mode was among the recorded examples")
