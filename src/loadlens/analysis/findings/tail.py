@@ -21,7 +21,9 @@ queueing does not blur it); one absent at the lowest load whose share rises with
 queueing; one neither there nor rising is load-dependent. With one load level the queueing
 test cannot run and the finding says so; a slow mode at a single load level is reported as a
 slow operation. The phase sums say whether time went to waiting for a connection (the client's
-pool or the server's accept queue). Examples are recorded requests in the slow mode, slowest first.
+pool or the server's accept queue); when the generator started at least GENERATOR_SHARE × as
+many open-model iterations late as the slow mode holds, the slow mode may be its lateness
+(info, measurement). Examples are recorded requests in the slow mode, slowest first.
 
 Whose slow mode. An operation's slow mode is its own when its slow share is significantly
 above the other operations' share above the same latency (one-sided Fisher, and at least
@@ -55,6 +57,7 @@ MAJOR_RATIO = 10.0  # lower bound of slow-median / median for a major finding
 STAGE_MIN_SAMPLES = 20  # a stage's slow share enters the trend test with this many latencies
 LOWEST_STAGE_SAMPLES = 100  # the lowest stage's own slow mode is read with this many
 CONNECT_SHARE = 0.5  # time waiting for a connection above this share of a response's time
+GENERATOR_SHARE = 0.5  # late starts ≥ this × the slow requests: the generator may have made them
 SPECIFIC_LIFT = 2.0  # an operation's slow share against the others' for a slow mode its own
 _Z95 = 1.959964
 
@@ -370,7 +373,26 @@ def _finding(result: RunResult, op: str, whole: SlowMode) -> Finding:
         evidence.append(
             Evidence("examples", "no request of the slow mode was among the recorded examples")
         )
-    if connect is not None and connect >= CONNECT_SHARE:
+    late = _late_starts(result)
+    generator_made = late >= GENERATOR_SHARE * mode.slow
+    if late:
+        evidence.append(
+            Evidence(
+                "late_starts",
+                f"the generator started {late:,} iterations late (open model: their latency "
+                f"counts from the intended time) against {mode.slow:,} requests in the slow mode",
+                float(late),
+            )
+        )
+    severity = mode.severity or Severity.MINOR
+    if generator_made:
+        attribution, what = Attribution.MEASUREMENT, "generator lateness"
+        severity = Severity.INFO
+        advice = (
+            "as many iterations started late as there are slow requests: the slow mode may be "
+            "the generator's own lateness; re-run with more workers or less load per worker"
+        )
+    elif connect is not None and connect >= CONNECT_SHARE:
         attribution, what = Attribution.LOAD_GENERATOR, "connection waits"
         advice = (
             "most time went to getting a connection: raise the client pool or check the "
@@ -380,6 +402,13 @@ def _finding(result: RunResult, op: str, whole: SlowMode) -> Finding:
         attribution, what = Attribution.SERVICE_CAPACITY, "queueing"
         advice = (
             "the slow share grows with load: find the saturated resource (pool, workers, locks)"
+        )
+    elif load.unexplained:
+        attribution, what = Attribution.SERVICE_CAPACITY, "load-dependent"
+        severity = Severity.MINOR
+        advice = (
+            "the slow mode is absent at the lowest load but does not grow steadily with it: "
+            "look at what changes between the stages (pools, caches, background work)"
         )
     else:
         attribution, what = Attribution.SERVICE_BUG, "slow operation"
@@ -391,7 +420,7 @@ def _finding(result: RunResult, op: str, whole: SlowMode) -> Finding:
     return Finding(
         kind=FindingClass.LATENCY_TAIL,
         attribution=attribution,
-        severity=Severity.MINOR if load.unexplained else (mode.severity or Severity.MINOR),
+        severity=severity,
         confidence=c.UNCALIBRATED,
         headline=(
             f"LATENCY TAIL ({what}) — {c.pct(mode.share)} of `{op}` requests at "
@@ -404,6 +433,11 @@ def _finding(result: RunResult, op: str, whole: SlowMode) -> Finding:
         advice=advice,
         operation=op,
     )
+
+
+def _late_starts(result: RunResult) -> int:
+    """Open-model iterations the generator started late over the run (0 for closed models)."""
+    return sum(p.health.late for p in result.series)
 
 
 def _connect_share(stages: list[StageResult], op: str) -> float | None:
