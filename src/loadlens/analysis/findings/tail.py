@@ -27,9 +27,10 @@ many open-model iterations late as the slow mode holds, the slow mode may be its
 
 Whose slow mode. An operation's slow mode is its own when its slow share is significantly
 above the other operations' share above the same latency (one-sided Fisher, and at least
-SPECIFIC_LIFT×). Slow modes that are not (every operation is slow at times alike) are one
-finding about the whole service, minor; info and attributed to measurement when the generator
-reported its own stalls in the run, for then the host may be what was slow.
+SPECIFIC_LIFT×). Slow modes that are not, in two operations or more (every operation is slow at
+times alike), are one note about the whole service (info: nothing names a cause), attributed to
+measurement when the generator reported its own stalls in the run, for then the host may be
+what was slow; one such operation alone is noise and no finding.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def find(result: RunResult) -> list[Finding]:
             findings.append(_finding(result, op, mode))
         else:
             shared.append((op, mode, others_share))
-    if shared:
+    if len(shared) >= 2:  # one operation's mode that others match is noise, not a stall
         findings.append(_shared(result, shared))
     return findings
 
@@ -231,7 +232,8 @@ def _shared(result: RunResult, shared: list[tuple[str, SlowMode, float]]) -> Fin
         kind=FindingClass.LATENCY_TAIL,
         # with the generator stalling too, the host is as likely as the service
         attribution=Attribution.MEASUREMENT if stalled else Attribution.SERVICE_CAPACITY,
-        severity=Severity.INFO if stalled else Severity.MINOR,
+        # no operation stands out and nothing names a cause: a note, not a diagnosis
+        severity=Severity.INFO,
         confidence=c.UNCALIBRATED,
         headline=f"LATENCY TAIL (service-wide stalls) — a slow mode shared by {ops}",
         evidence=tuple(evidence),

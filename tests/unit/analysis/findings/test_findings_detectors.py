@@ -33,7 +33,7 @@ def test_a_tail_every_operation_shares_is_not_an_operations_own() -> None:
     assert [f.headline for f in findings if f.kind is FindingClass.LATENCY_TAIL] == [
         "LATENCY TAIL (service-wide stalls) — a slow mode shared by `a`, `b`"
     ]
-    assert findings[0].severity is Severity.MINOR
+    assert findings[0].severity is Severity.INFO
 
 
 def _refusals(status: str, climb: bool) -> list[object]:
