@@ -67,3 +67,27 @@ def test_list_names_every_scenario_and_fault() -> None:
     for name in [*SCENARIOS, *FAULTS]:
         assert any(line.split()[0] == name for line in lines[1:]), name
     assert "faults (loadlens demo --fault NAME, repeatable):" in lines
+
+
+def test_each_fault_runs_the_scenario_that_exercises_it() -> None:
+    from loadlens.demo.scenarios import FAULT_FINDINGS, FAULT_SCENARIOS, scenario_for
+
+    assert set(FAULT_SCENARIOS) == set(FAULTS) == set(FAULT_FINDINGS)
+    assert set(FAULT_SCENARIOS.values()) <= set(SCENARIOS)
+    assert scenario_for(("leak",)) == "soak"
+    assert scenario_for(("token-race", "leak")) == "login-burst"
+    assert scenario_for(()) == "crud-level1"
+
+
+def test_the_tour_prints_one_row_per_fault() -> None:
+    from loadlens.cli.demo_tour import _print
+
+    runner = CliRunner()
+    rows = [("leak", "high-throughput", "drift / service_bug", True, "NO-GO")]
+    with runner.isolation() as (out, _, _):
+        _print(rows)
+        printed = out.getvalue().decode()
+    assert printed.splitlines() == [
+        "fault  scenario         top finding          expected  verdict",
+        "leak   high-throughput  drift / service_bug  yes       NO-GO",
+    ]

@@ -1,19 +1,23 @@
-"""The small statistics the diagnosis needs: SciPy's tested implementations where it has
-them, hand-written (to the textbook or R's definition) where it does not.
+"""The statistics the diagnosis needs: SciPy's tested implementations behind a small API.
 
-Each function's results can be checked against published values; the tests do so.
+Each function follows the textbook (or R's) definition so its results can be checked against
+published values; the tests do so. Where `scipy.stats` has the method it is used; what is
+written here is only what SciPy lacks.
 
 - `fisher_exact`: Fisher's exact test on a 2×2 table (`scipy.stats.fisher_exact`; two-sided
-  as R's `fisher.test`: the tables no more probable than the observed one).
-- `wilson`: the Wilson score interval of a proportion; sane at 0 % and 100 %.
+  as R's `fisher.test`).
+- `wilson`: the Wilson score interval of a proportion (`binomtest(...).proportion_ci`).
+- `binomial_excess`: is a proportion above a background rate (a one-sided binomial test)?
 - `trend_test`: the Cochran–Armitage test for a trend in proportions across ordered groups
-  (R's `prop.trend.test`), signed so a positive z means the rate rises with the score.
-- `theil_sen`: the median of pairwise slopes with Sen's (1968) confidence interval (as SciPy's
-  `theilslopes`), and `kendall_trend`: the Mann–Kendall test of a monotone trend.
-- `mann_whitney`: the rank-sum test, normal approximation with tie correction
-  (`scipy.stats.mannwhitneyu`).
+  (R's `prop.trend.test`; SciPy has none), signed so a positive z means the rate rises.
+- `theil_sen`: the median of pairwise slopes with Sen's (1968) confidence interval
+  (`scipy.stats.theilslopes`), and `kendall_trend`: the Mann–Kendall test of a monotone trend,
+  with the variance of its statistic inflated for lag-1 autocorrelation (`effective_size`).
+- `mann_whitney`: the rank-sum test (`scipy.stats.mannwhitneyu`, asymptotic, tie-corrected),
+  and `mann_whitney_greater`, its one-sided p-value.
 - `benjamini_hochberg`: false-discovery-rate adjusted p-values
   (`scipy.stats.false_discovery_control`).
+- `welch`: the difference of two means from sums and sums of squares, with its interval.
 """
 
 from __future__ import annotations
@@ -44,20 +48,24 @@ def fisher_exact(a: int, b: int, c: int, d: int, alternative: str = "two-sided")
         raise ValueError("a contingency table holds counts, not negative numbers")
     if alternative not in ("two-sided", "greater", "less"):
         raise ValueError(f"unknown alternative {alternative!r}")
-    result = scipy_stats.fisher_exact([[a, b], [c, d]], alternative=alternative)
-    return min(1.0, float(result.pvalue))
+    if a + b + c + d == 0:
+        return 1.0
+    return float(scipy_stats.fisher_exact([[a, b], [c, d]], alternative=alternative).pvalue)
 
 
 def wilson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
     """The Wilson score interval of successes/trials; (0, 1) when there were no trials."""
     if trials <= 0:
         return 0.0, 1.0
-    z = _NORMAL.inv_cdf(0.5 + confidence / 2.0)
-    p = successes / trials
-    denominator = 1.0 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = scipy_stats.binomtest(successes, trials).proportion_ci(confidence, method="wilson")
+    return max(0.0, float(ci.low)), min(1.0, float(ci.high))
+
+
+def binomial_excess(successes: int, trials: int, background: float) -> float:
+    """The one-sided p-value that successes/trials exceeds `background` (1 when no trials)."""
+    if trials <= 0:
+        return 1.0
+    return float(scipy_stats.binomtest(successes, trials, background, alternative="greater").pvalue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,33 +115,44 @@ def theil_sen(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) 
     ys = np.asarray(y, dtype=np.float64)
     if xs.size != ys.size or xs.size < 2:
         raise ValueError("Theil–Sen needs at least two (x, y) points of equal length")
-    i, j = np.triu_indices(xs.size, k=1)
-    dx = xs[j] - xs[i]
-    keep = dx != 0
-    if not keep.any():
+    if np.unique(xs).size < 2:
         raise ValueError("Theil–Sen needs at least two distinct x values")
-    slopes = np.sort((ys[j] - ys[i])[keep] / dx[keep])
-    slope = float(np.median(slopes))
-    intercept = float(np.median(ys) - slope * np.median(xs))
-    # Sen (1968), eq. 2.6: the variance of Kendall's S, corrected for ties in x and y.
-    n = xs.size
-    variance = (n * (n - 1) * (2 * n + 5) - _tie_term(xs) - _tie_term(ys)) / 18.0
-    z = _NORMAL.inv_cdf(0.5 + confidence / 2.0)
-    count = slopes.size
-    spread = z * math.sqrt(max(variance, 0.0))
-    low_index = max(round((count - spread) / 2.0) - 1, 0)
-    high_index = min(round((count + spread) / 2.0), count - 1)
-    return Slope(slope, intercept, float(slopes[low_index]), float(slopes[high_index]), int(n))
+    fit = scipy_stats.theilslopes(ys, xs, alpha=confidence)
+    return Slope(
+        float(fit.slope), float(fit.intercept), float(fit.low_slope), float(fit.high_slope), xs.size
+    )
 
 
-def _tie_term(values: np.ndarray) -> float:
-    _, counts = np.unique(values, return_counts=True)
-    counts = counts[counts > 1].astype(np.float64)
-    return float(np.sum(counts * (counts - 1) * (2 * counts + 5)))
+def lag1_autocorrelation(y: Sequence[float]) -> float:
+    """The lag-1 autocorrelation of a series (0 for fewer than 3 points or no variance)."""
+    ys = np.asarray(y, dtype=np.float64)
+    if ys.size < 3:
+        return 0.0
+    centred = ys - ys.mean()
+    denominator = float(np.dot(centred, centred))
+    if denominator <= 0:
+        return 0.0
+    return float(np.dot(centred[:-1], centred[1:]) / denominator)
 
 
-def kendall_trend(y: Sequence[float]) -> Trend:
-    """The Mann–Kendall test of a monotone trend in a series against its order."""
+def effective_size(n: int, rho: float) -> float:
+    """How many independent points n points with lag-1 autocorrelation rho are worth.
+
+    The AR(1) variance inflation n·(1 − ρ)/(1 + ρ) (Bayley & Hammersley 1946); a negative ρ
+    is taken as 0, so the correction only ever widens an interval.
+    """
+    rho = min(max(rho, 0.0), 0.99)
+    return max(2.0, n * (1 - rho) / (1 + rho))
+
+
+def kendall_trend(y: Sequence[float], *, autocorrelated: bool = False) -> Trend:
+    """The Mann–Kendall test of a monotone trend in a series against its order.
+
+    With `autocorrelated`, the variance of S is inflated by n / n_eff from the series' lag-1
+    autocorrelation (of its residuals after the Theil–Sen trend), so a series whose
+    neighbours move together does not get p-values that are too small (Hamed & Rao 1998,
+    simplified to lag 1).
+    """
     ys = np.asarray(y, dtype=np.float64)
     n = ys.size
     if n < 3:
@@ -143,19 +162,31 @@ def kendall_trend(y: Sequence[float]) -> Trend:
     variance = (n * (n - 1) * (2 * n + 5) - _tie_term(ys)) / 18.0
     if variance <= 0:
         return Trend(0.0, 1.0, 1.0)
+    if autocorrelated:
+        xs = np.arange(n, dtype=np.float64)
+        fit = scipy_stats.theilslopes(ys, xs)
+        residuals = ys - (fit.intercept + fit.slope * xs)
+        variance *= n / effective_size(n, lag1_autocorrelation(residuals.tolist()))
     # continuity correction, as in the Mann–Kendall literature
     z = (s - math.copysign(1.0, s)) / math.sqrt(variance) if s else 0.0
     return Trend(z, min(1.0, 2 * normal_sf(abs(z))), normal_sf(z))
 
 
+def _tie_term(values: np.ndarray) -> float:
+    _, counts = np.unique(values, return_counts=True)
+    counts = counts[counts > 1].astype(np.float64)
+    return float(np.sum(counts * (counts - 1) * (2 * counts + 5)))
+
+
 def mann_whitney(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
-    """U of x and the two-sided p-value (`scipy.stats.mannwhitneyu`: normal approximation,
-    tie-corrected, with continuity correction)."""
+    """U of x and the two-sided p-value (normal approximation, tie-corrected, continuity)."""
     if len(x) == 0 or len(y) == 0:
         raise ValueError("Mann–Whitney needs two non-empty samples")
-    result = scipy_stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic")
-    p = float(result.pvalue)
-    return float(result.statistic), 1.0 if math.isnan(p) else p
+    both = np.concatenate([np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)])
+    if np.unique(both).size < 2:
+        return len(x) * len(y) / 2.0, 1.0
+    test = scipy_stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic")
+    return float(test.statistic), float(test.pvalue)
 
 
 def mann_whitney_greater(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
@@ -169,9 +200,39 @@ def mann_whitney_greater(x: Sequence[float] | np.ndarray, y: Sequence[float] | n
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
-    """Benjamini–Hochberg adjusted p-values, in the order given
-    (`scipy.stats.false_discovery_control`)."""
-    if len(p_values) == 0:
+    """Benjamini–Hochberg adjusted p-values, in the order given."""
+    if not p_values:
         return []
     adjusted = scipy_stats.false_discovery_control(np.asarray(p_values, dtype=np.float64))
     return [float(p) for p in adjusted]
+
+
+@dataclass(frozen=True, slots=True)
+class MeanDifference:
+    """The difference of two means (a − b) with its 95 % interval and two-sided p-value."""
+
+    difference: float
+    low: float
+    high: float
+    p: float
+
+
+def welch(
+    n_a: int, sum_a: float, squares_a: float, n_b: int, sum_b: float, squares_b: float
+) -> MeanDifference:
+    """Welch's t-test of mean(a) − mean(b) from counts, sums and sums of squares."""
+    if n_a < 2 or n_b < 2:
+        raise ValueError("Welch's test needs at least two values on each side")
+    mean_a, mean_b = sum_a / n_a, sum_b / n_b
+    var_a = max(squares_a - n_a * mean_a * mean_a, 0.0) / (n_a - 1)
+    var_b = max(squares_b - n_b * mean_b * mean_b, 0.0) / (n_b - 1)
+    se_a, se_b = var_a / n_a, var_b / n_b
+    difference = mean_a - mean_b
+    se = math.sqrt(se_a + se_b)
+    if se == 0:
+        p = 0.0 if difference else 1.0
+        return MeanDifference(difference, difference, difference, p)
+    dof = (se_a + se_b) ** 2 / (se_a**2 / (n_a - 1) + se_b**2 / (n_b - 1))
+    t = float(scipy_stats.t.ppf(0.975, dof))
+    p = float(2 * scipy_stats.t.sf(abs(difference) / se, dof))
+    return MeanDifference(difference, difference - t * se, difference + t * se, p)

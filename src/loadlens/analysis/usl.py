@@ -55,6 +55,25 @@ class UslFit:
     points: int
     peak_concurrency: float | None
     peak_throughput: float | None
+    # The measured range of concurrency and the 95 % interval of κ (None: too few points for
+    # one), so a peak is claimed only where the data supports it (`supported_peak`).
+    measured_low: float | None = None
+    measured_high: float | None = None
+    kappa_low: float | None = None
+    kappa_high: float | None = None
+
+    @property
+    def supported_peak(self) -> bool:
+        """Whether the data shows the peak: κ's interval excludes 0 and N* lies within the
+        measured concurrency (a peak extrapolated from a flat series is not one)."""
+        return (
+            self.peak_concurrency is not None
+            and self.kappa_low is not None
+            and self.kappa_low > 0
+            and self.measured_low is not None
+            and self.measured_high is not None
+            and self.measured_low <= self.peak_concurrency <= self.measured_high
+        )
 
     def predict(self, n: float) -> float:
         """The modelled throughput at concurrency `n`."""
@@ -70,6 +89,10 @@ class UslFit:
             "points": self.points,
             "peak_concurrency": self.peak_concurrency,
             "peak_throughput": self.peak_throughput,
+            "measured_low": self.measured_low,
+            "measured_high": self.measured_high,
+            "kappa_low": self.kappa_low,
+            "kappa_high": self.kappa_high,
         }
 
     @classmethod
@@ -83,6 +106,10 @@ class UslFit:
             points=int(d["points"]),
             peak_concurrency=_optional_float(d.get("peak_concurrency")),
             peak_throughput=_optional_float(d.get("peak_throughput")),
+            measured_low=_optional_float(d.get("measured_low")),
+            measured_high=_optional_float(d.get("measured_high")),
+            kappa_low=_optional_float(d.get("kappa_low")),
+            kappa_high=_optional_float(d.get("kappa_high")),
         )
 
 
@@ -113,6 +140,7 @@ def fit_usl(concurrency: Sequence[float], throughput: Sequence[float]) -> UslFit
     r_squared = 1.0 - sse / sst if sst > 0 else (1.0 if sse == 0 else 0.0)
     peak_n = math.sqrt((1.0 - sigma) / kappa) if kappa > 0 and sigma < 1 else None
     peak_x = _model(np.array([peak_n]), lam, sigma, kappa).item() if peak_n else None
+    kappa_interval = _kappa_interval(n, np.array([lam, sigma, kappa]), sse)
     return UslFit(
         lambda_=float(lam),
         sigma=float(sigma),
@@ -121,7 +149,31 @@ def fit_usl(concurrency: Sequence[float], throughput: Sequence[float]) -> UslFit
         points=len(n),
         peak_concurrency=peak_n,
         peak_throughput=peak_x,
+        measured_low=float(n.min()),
+        measured_high=float(n.max()),
+        kappa_low=None if kappa_interval is None else kappa_interval[0],
+        kappa_high=None if kappa_interval is None else kappa_interval[1],
     )
+
+
+def _kappa_interval(n: Array, params: Array, sse: float) -> tuple[float, float] | None:
+    """κ ± t·se from the linearised covariance s²(JᵀJ)⁻¹; None without a residual degree of
+    freedom or with a singular Jacobian (the data cannot pin κ down)."""
+    from scipy import stats as scipy_stats
+
+    dof = len(n) - len(params)
+    if dof <= 0:
+        return None
+    jacobian = _jacobian(n, params)
+    try:
+        covariance = np.linalg.inv(jacobian.T @ jacobian) * (sse / dof)
+    except np.linalg.LinAlgError:
+        return None
+    variance = float(covariance[2, 2])
+    if not math.isfinite(variance) or variance < 0:
+        return None
+    half = float(scipy_stats.t.ppf(0.975, dof)) * math.sqrt(variance)
+    return max(float(params[2]) - half, 0.0), float(params[2]) + half
 
 
 def _validated(concurrency: Sequence[float], throughput: Sequence[float]) -> tuple[Array, Array]:

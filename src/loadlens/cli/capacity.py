@@ -230,10 +230,14 @@ def print_outcome(outcome: CapacityOutcome, console: Console) -> None:
         )
     usl = outcome.usl
     if usl is not None:
+        # a peak only where the probes show one (κ's interval above 0, N* within the probed
+        # concurrency): an extrapolated N* from nearly flat data means nothing
         peak = (
             f"peak {usl.peak_throughput:,.0f}/s at concurrency {usl.peak_concurrency:,.1f}"
-            if usl.peak_concurrency is not None and usl.peak_throughput is not None
-            else "no peak within the model (κ = 0)"
+            if usl.supported_peak
+            and usl.peak_concurrency is not None
+            and usl.peak_throughput is not None
+            else "no peak claimed within the probed concurrency"
         )
         console.print(
             f"USL fit over {usl.points} probes: σ = {usl.sigma:.4f}, κ = {usl.kappa:.6f}, "

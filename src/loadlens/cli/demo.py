@@ -1,8 +1,14 @@
 """`loadlens demo`: start the bundled demo service and run a bundled scenario's plan against it.
 
     loadlens demo [--quick] [--fault NAME]... [--scenario NAME] [--out DIR] [--workers N] [--quiet]
+    loadlens demo --tour [--out DIR] [--workers N]
     loadlens demo --list
     loadlens demo serve [--port N] [--fault NAME]... [--data DIR]
+
+`--fault X` runs the scenario that exercises X (demo/scenarios: FAULT_SCENARIOS) unless
+`--scenario` names another. `--tour` runs every fault once, each with its scenario's quick
+plan on a fresh service, and prints a table: fault, top finding, whether it is the expected
+one, verdict (cli/demo_tour.py).
 
 The service runs in its own process on 127.0.0.1 and a free port, over a fresh database kept
 in `OUT/demo-data/<id>/` (so it can be inspected afterwards); it is stopped however the run
@@ -26,6 +32,11 @@ if TYPE_CHECKING:
 # --quick fits every scenario's stages (ramps and holds) into this many seconds, so that with
 # the service's start, the workers' start, setup and teardown the demo ends within a minute.
 QUICK_PLAN_S = 20.0
+# ... except where the finding a fault exists to show needs longer stages: drift needs 15
+# steady seconds in one stage after its warm-up (findings/drift.py MIN_POINTS), so `leak` keeps
+# the soak's whole 90 s; saturation needs stages long enough for their throughput intervals to
+# part; the login scenarios enough logins at their lowest load to read a slow mode there.
+QUICK_PLAN_BY_FAULT_S = {"leak": 90.0, "small-pool": 40.0, "slow-hash": 35.0, "token-race": 35.0}
 # --quick also caps how long in-flight iterations may finish at a stage's end.
 QUICK_GRACE_S = 2.0
 # The demo service is one process: more load generators than this only compete with it for CPU.
@@ -41,7 +52,12 @@ MAX_DEFAULT_WORKERS = 4
     metavar="NAME",
     help="Switch a fault of the service on (repeatable; see --list).",
 )
-@click.option("--scenario", metavar="NAME", help="Bundled scenario to run (default: crud-level1).")
+@click.option(
+    "--scenario",
+    metavar="NAME",
+    help="Bundled scenario to run (default: the one that exercises the first --fault, else "
+    "crud-level1).",
+)
 @click.option(
     "--out",
     "out",
@@ -58,6 +74,11 @@ MAX_DEFAULT_WORKERS = 4
 )
 @click.option("--quiet", is_flag=True, help="No live view; print only the summary (for CI).")
 @click.option("--list", "list_only", is_flag=True, help="List bundled scenarios and faults.")
+@click.option(
+    "--tour",
+    is_flag=True,
+    help="Run every fault once (quick plans) and print fault, top finding and verdict.",
+)
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -68,6 +89,7 @@ def demo(
     workers: int | None,
     quiet: bool,
     list_only: bool,
+    tour: bool,
 ) -> None:
     """Run the bundled demo service and a plan against it."""
     from loadlens.cli.main import abort
@@ -78,7 +100,12 @@ def demo(
         if list_only:
             _list()
             return
-        code = _run_demo(scenario, faults, quick, out, workers, quiet)
+        if tour:
+            from loadlens.cli.demo_tour import run_tour
+
+            code = run_tour(out, workers)
+        else:
+            code, _ = run_demo(scenario, faults, quick, out, workers, quiet)
     except LoadlensError as error:
         abort(error)
         return
@@ -134,25 +161,27 @@ def _serve(port: int, faults: tuple[str, ...], data: Path | None) -> None:
             ) from None
 
 
-def _run_demo(
+def run_demo(
     name: str | None,
     faults: tuple[str, ...],
     quick: bool,
     out: Path,
     workers: int | None,
     quiet: bool,
-) -> int:
+) -> tuple[int, Path | None]:
+    """Run a bundled scenario against a fresh demo service: the exit code, and the run's
+    directory (None if none was made)."""
     from loadlens.cli.run import check_workers, console_for_output, run_and_summarise
     from loadlens.demo import DemoServer
     from loadlens.demo.db import DATABASE_NAME
-    from loadlens.demo.scenarios import DEFAULT_SCENARIO, SCENARIOS, scenario_path
+    from loadlens.demo.scenarios import SCENARIOS, scenario_for, scenario_path
     from loadlens.engine.coordinator import default_workers
     from loadlens.engine.rundir import new_run_id
     from loadlens.spec import load_scenario
 
     check_workers(workers)
     _check_faults(faults)
-    name = name or DEFAULT_SCENARIO
+    name = name or scenario_for(faults)
     if name not in SCENARIOS:
         raise UsageError(f"unknown scenario: {name}; bundled scenarios: {', '.join(SCENARIOS)}")
     console = console_for_output()
@@ -166,17 +195,31 @@ def _run_demo(
             raise LoadlensError(f"the demo service did not start: {error}") from None
         scenario = load_scenario(scenario_path(name), target_override=url)
         if quick:
-            scenario = shorten(scenario, QUICK_PLAN_S)
+            budget = max((QUICK_PLAN_BY_FAULT_S.get(f, QUICK_PLAN_S) for f in faults), default=0.0)
+            scenario = shorten(scenario, max(budget, QUICK_PLAN_S))
         on = ", ".join(faults) if faults else "none"
         console.print(f"demo service: {url} (faults: {on})", markup=False)
         console.print(f"scenario: {name} ({_plan_length(scenario):.0f} s of stages)")
         console.print(f"service database: {data_dir / DATABASE_NAME}", markup=False, soft_wrap=True)
         count = workers or min(default_workers(), MAX_DEFAULT_WORKERS)
         variables = {"db": f"sqlite:///{data_dir / DATABASE_NAME}"}
-        code = run_and_summarise(scenario, out, count, quiet, False, console, variables=variables)
+        before = set(out.iterdir())
+        # With a fault on, every stage runs even past failed gates: the point is to show the
+        # diagnosis, which needs each stage's data (the verdict still says NO-GO).
+        code = run_and_summarise(
+            scenario,
+            out,
+            count,
+            quiet,
+            False,
+            console,
+            continue_on_fail=bool(faults),
+            variables=variables,
+        )
+        made = [p for p in set(out.iterdir()) - before if (p / "result.json").exists()]
     finally:
         server.stop()
-    return code
+    return code, made[0] if len(made) == 1 else None
 
 
 def _check_faults(faults: tuple[str, ...]) -> None:

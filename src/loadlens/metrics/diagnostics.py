@@ -162,6 +162,12 @@ class Phases:
     wait_us: int = 0  # sent → first byte: the server's time (and the network's)
     receive_us: int = 0  # first byte → complete
     new_connections: int = 0
+    # Whole response times on new and on reused connections: sums (µs) and sums of squares
+    # (µs²), so a floor that only kept-alive connections show can be tested (findings/nagle).
+    new_us: int = 0
+    new_squares: int = 0
+    reused_us: int = 0
+    reused_squares: int = 0
 
     def to_dict(self) -> dict[str, int]:
         """A JSON-ready mapping."""
@@ -172,6 +178,10 @@ class Phases:
             "wait_us": self.wait_us,
             "receive_us": self.receive_us,
             "new_connections": self.new_connections,
+            "new_us": self.new_us,
+            "new_squares": self.new_squares,
+            "reused_us": self.reused_us,
+            "reused_squares": self.reused_squares,
         }
 
     @classmethod
@@ -184,6 +194,10 @@ class Phases:
             wait_us=int(d.get("wait_us", 0)),
             receive_us=int(d.get("receive_us", 0)),
             new_connections=int(d.get("new_connections", 0)),
+            new_us=int(d.get("new_us", 0)),
+            new_squares=int(d.get("new_squares", 0)),
+            reused_us=int(d.get("reused_us", 0)),
+            reused_squares=int(d.get("reused_squares", 0)),
         )
 
     def merge(self, other: Phases) -> None:
@@ -194,6 +208,10 @@ class Phases:
         self.wait_us += other.wait_us
         self.receive_us += other.receive_us
         self.new_connections += other.new_connections
+        self.new_us += other.new_us
+        self.new_squares += other.new_squares
+        self.reused_us += other.reused_us
+        self.reused_squares += other.reused_squares
 
 
 @dataclass(slots=True)

@@ -146,7 +146,18 @@ class _PhaseSums:
     there: 5 ms per 50k responses, in one piece, once a second (with the lateness sort, enough
     to make every second at 50,000 arrivals/s start ~1,000 of them late)."""
 
-    __slots__ = ("connect_ns", "receive_ns", "responses", "reused", "send_ns", "wait_ns")
+    __slots__ = (
+        "connect_ns",
+        "new_squares",
+        "new_us",
+        "receive_ns",
+        "responses",
+        "reused",
+        "reused_squares",
+        "reused_us",
+        "send_ns",
+        "wait_ns",
+    )
 
     def __init__(self) -> None:
         self.responses = 0
@@ -155,6 +166,12 @@ class _PhaseSums:
         self.send_ns = 0
         self.wait_ns = 0
         self.receive_ns = 0
+        # Response times (µs) and their squares on new and on reused connections: a latency
+        # floor that only kept-alive connections show (Nagle / delayed ACK) is told from them.
+        self.new_us = 0
+        self.new_squares = 0
+        self.reused_us = 0
+        self.reused_squares = 0
 
     def add(self, instants: PhaseInstants) -> None:
         """One response's (start, connected, sent, first byte, end, reused)."""
@@ -162,10 +179,17 @@ class _PhaseSums:
         self.connect_ns += connected - start
         self.send_ns += sent - connected
         self.wait_ns += first - sent
-        self.receive_ns += instants[4] - first
+        end = instants[4]
+        self.receive_ns += end - first
         self.responses += 1
+        elapsed_us = (end - start) // 1000
         if instants[5]:
             self.reused += 1
+            self.reused_us += elapsed_us
+            self.reused_squares += elapsed_us * elapsed_us
+        else:
+            self.new_us += elapsed_us
+            self.new_squares += elapsed_us * elapsed_us
 
     def phases(self) -> Phases:
         """The totals in µs."""
@@ -176,6 +200,10 @@ class _PhaseSums:
             wait_us=self.wait_ns // 1000,
             receive_us=self.receive_ns // 1000,
             new_connections=self.responses - self.reused,
+            new_us=self.new_us,
+            new_squares=self.new_squares,
+            reused_us=self.reused_us,
+            reused_squares=self.reused_squares,
         )
 
 

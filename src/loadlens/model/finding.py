@@ -28,6 +28,8 @@ class FindingClass(enum.StrEnum):
     MEASUREMENT = "measurement"  # D10: the measurement itself cannot be trusted
     INTEGRITY = "integrity"  # D9: an invariant on the service's data was violated
     UNREACHABLE = "unreachable"  # D11: the target answered no request at all
+    LOAD_SHEDDING = "load_shedding"  # D4b: 503 + Retry-After at capacity, not a policy
+    LATENCY_FLOOR = "latency_floor"  # D12: a fixed delay on kept-alive connections (Nagle)
 
 
 class Attribution(enum.StrEnum):

@@ -51,7 +51,8 @@ def findings(found: list[Finding]) -> Text:
         text.append(f"\n[{finding.severity.value}] ", style=_SEVERITY_STYLE[finding.severity])
         text.append(finding.headline, style="bold" if finding.severity is Severity.MAJOR else "")
         text.append(
-            f"\n  attribution {finding.attribution.label}, confidence {finding.confidence:.2f}",
+            # no confidence: it is not calibrated (docs/diagnosis.md)
+            f"\n  attribution {finding.attribution.label}",
             style="dim",
         )
         for evidence in finding.evidence[:EVIDENCE_LINES]:

@@ -428,7 +428,7 @@ def _findings(result: RunResult) -> Section:
     for number, finding in enumerate(result.findings, start=1):
         parts = [
             f"{number}. [{finding.severity.value}] {finding.headline} (attribution "
-            f"{finding.attribution.label}, confidence {finding.confidence:.2f})."
+            f"{finding.attribution.label})."  # no confidence: not calibrated (docs/diagnosis.md)
         ]
         if finding.evidence:
             parts.append("Evidence: " + "; ".join(e.text for e in finding.evidence) + ".")

@@ -69,6 +69,10 @@ def test_interned_feature_tuples_expand_to_exact_per_feature_counts() -> None:
         "wait_us": 120_000,
         "receive_us": 12,
         "new_connections": 5,
+        "new_us": 5 * 10_004,
+        "new_squares": 5 * 10_004**2,
+        "reused_us": 7 * 10_004,
+        "reused_squares": 7 * 10_004**2,
     }
     assert _take(recorder).ops == {}  # everything was taken
 

@@ -1,8 +1,9 @@
 """What every diagnosis needs: which outcomes are failures, feature tables, loads, formatting.
 
-A *failure* here is a non-success outcome that is not rate limiting (429, or 503 with
-Retry-After: POLICY, reported by the rate-limit finding only) and not a request cancelled at
-the end of the run. Feature tables count, per stage × operation, the requests that had a
+A *failure* here is a non-success outcome that is not rate limiting or load shedding (429, or
+503 with Retry-After, which `diagnose` relabels `shed:503` before any finding runs: see
+shedding.py; reported by the overload finding only) and not a request cancelled at the end of
+the run. Feature tables count, per stage × operation, the requests that had a
 feature, split into failed and ok, from `StageResult.diagnostics` (metrics/diagnostics.py).
 Stages without diagnostics (older results) are left out of every table, so counts agree.
 """
@@ -36,8 +37,8 @@ def status_of(key: str) -> int | None:
 
 
 def is_policy(key: str) -> bool:
-    """Rate limiting: 429 always; 503 is judged with its Retry-After by the caller."""
-    return key == "status:429"
+    """Rate limiting or load shedding: 429, and 503 with Retry-After (relabelled `shed:503`)."""
+    return key in ("status:429", "shed:503")
 
 
 def is_failure(key: str) -> bool:
@@ -321,3 +322,17 @@ def slow_examples(stages: Iterable[StageResult], op: str, limit: int = 3) -> lis
             found.append({"stage": stage.info.name, "operation": op, **sample.to_dict()})
     found.sort(key=lambda e: -(e.get("latency_ms") or 0.0))
     return found[:limit]
+
+
+# Findings carry a confidence field (the result schema has it), but no rule's value has been
+# calibrated against labelled runs, so reports do not show it and the ordering of findings does
+# not rest on it (findings/__init__.py). Detectors whose evidence is a test give this value.
+UNCALIBRATED = 0.5
+
+
+def is_completed(key: str) -> bool:
+    """A request that got a whole response (whatever its status): throughput counts these.
+
+    Requests cancelled at a stage's end, never sent (missing variable) or lost to a transport
+    error are not throughput."""
+    return is_success_key(key) or key.startswith(("status", "check_failed", "capture_failed"))

@@ -61,10 +61,17 @@ def find(result: RunResult) -> list[Finding]:
                 advice="run longer or at a higher rate before gating on a percentile",
             )
         )
+    # Setup and teardown steps run a few times by design: their tails are nobody's concern.
+    loaded = {
+        op
+        for stage in result.stages
+        if stage.info.load.get("model") in ("closed", "open")
+        for op in stage.operations
+    }
     thin = [
         (op, s.latency.count)
         for op, s in result.operations.items()
-        if 0 < s.latency.count < TAIL_SAMPLES
+        if 0 < s.latency.count < TAIL_SAMPLES and op in loaded
     ]
     if thin and samples >= MIN_RUN_SAMPLES:
         findings.append(

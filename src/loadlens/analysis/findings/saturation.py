@@ -1,16 +1,35 @@
-"""D7: saturation — throughput plateaus across stages while latency climbs.
+"""D7: saturation — throughput stops following load while latency climbs.
 
-Over ≥ MIN_STAGES stages of rising load (users, or arrival rate), the knee is the first stage
-from which the load rose ≥ MIN_LOAD_GROWTH to the last stage while throughput rose less than
-MAX_THROUGHPUT_GROWTH and mean latency rose ≥ MIN_LATENCY_GROWTH. Little's law gives the
-concurrency in the system per stage (N = X·R); with ≥ USL_STAGES stages the Universal
-Scalability Law is fitted on it (analysis/usl.py).
+How it works. Over ≥ MIN_STAGES stages of rising load (users, or arrival rate), each stage's
+throughput X is its *completed* requests per second (a request cancelled at the stage's end,
+never sent or lost to a transport error is not throughput: counting them hid plateaus), with a
+95 % interval from the per-second counts (Poisson, widened by their over-dispersion). The peak
+is the highest X; the knee is the earliest stage from which every step to the next stage turned
+less than MAJOR_EFFICIENCY of its added load into throughput. From the knee to the last stage,
+two effects are measured, each with its interval:
+
+- scaling efficiency e = (X_last/X_knee − 1)/(L_last/L_knee − 1): the share of the added load
+  that became throughput (1 for a service that keeps up, ≤ 0 for a plateau or a fall);
+- the latency climb, the median latency at the last stage over the knee's (order-statistic
+  intervals of both medians, combined conservatively).
+
+Saturation is claimed when the load rose ≥ MIN_LOAD_GROWTH past the knee, e's upper bound is
+below MAX_EFFICIENCY and the climb's lower bound is ≥ MIN_CLIMB; it is major when e's upper
+bound is below MAJOR_EFFICIENCY and the climb's lower bound ≥ MAJOR_CLIMB, minor otherwise.
+Little's law gives the concurrency in the system per stage (N = X·R); with ≥ USL_STAGES stages
+the Universal Scalability Law is fitted (analysis/usl.py), and a peak is claimed only where the
+fit's κ interval excludes 0 and the peak lies within the measured concurrency.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+from dataclasses import dataclass
 
+import numpy as np
+
+from loadlens.analysis.bootstrap import Distribution
 from loadlens.analysis.findings import common as c
 from loadlens.analysis.usl import fit_usl
 from loadlens.metrics.result import RunResult, StageResult
@@ -18,113 +37,224 @@ from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass,
 
 MIN_STAGES = 3
 MIN_LOAD_GROWTH = 1.5
-MAX_THROUGHPUT_GROWTH = 1.10
-MIN_LATENCY_GROWTH = 1.3
+MAX_EFFICIENCY = 0.5  # upper bound of e: less than half of the added load became throughput
+MAJOR_EFFICIENCY = 0.25
+MIN_CLIMB = 1.3  # lower bound of the median latency's rise
+MAJOR_CLIMB = 1.5
 USL_STAGES = 4
+_Z95 = 1.959964
 
 
-def _rate(stage: StageResult) -> float:
-    if stage.started_at is None or stage.ended_at is None:
-        return 0.0
+@dataclass(frozen=True, slots=True)
+class _Stage:
+    stage: StageResult
+    load: float
+    rate: float  # completed requests per second
+    rate_low: float
+    rate_high: float
+    median: tuple[float, float, float]  # ms: estimate, 95 % low, high
+    mean: float
+
+
+def _completed(stage: StageResult) -> int:
+    return sum(n for key, n in stage.total.outcomes.items() if c.is_completed(key))
+
+
+def _dispersion(result: RunResult, stage: StageResult) -> float:
+    """Variance over mean of the stage's per-second counts (≥ 1; 1 when too few seconds)."""
+    counts = [p.total.count for p in result.series if p.stage == stage.info.index][:-1]
+    if len(counts) < 3 or not sum(counts):
+        return 1.0
+    return max(1.0, float(np.var(counts, ddof=1)) / float(np.mean(counts)))
+
+
+def _median(stage: StageResult) -> tuple[float, float, float]:
+    d = Distribution.from_encoded(stage.total.histogram)
+    n = d.total
+    if not n:
+        return 0.0, 0.0, 0.0
+    cumulative = np.cumsum(d.counts)
+    half = _Z95 * math.sqrt(n) / 2.0
+    ranks = [n / 2.0, max(n / 2.0 - half, 1.0), min(n / 2.0 + half, float(n))]
+    at = np.searchsorted(cumulative, np.ceil(ranks), side="left")
+    estimate, low, high = (float(d.values[min(int(i), d.values.size - 1)]) for i in at)
+    return estimate, low, high
+
+
+def _row(result: RunResult, stage: StageResult) -> _Stage | None:
+    load = c.stage_load(stage)
+    if load is None or stage.started_at is None or stage.ended_at is None:
+        return None
     span = stage.ended_at - stage.started_at
-    return stage.total.count / span if span > 0 else 0.0
+    if span <= 0:
+        return None
+    completed = _completed(stage)
+    half = _Z95 * math.sqrt(max(completed, 1) * _dispersion(result, stage)) / span
+    rate = completed / span
+    return _Stage(
+        stage=stage,
+        load=load,
+        rate=rate,
+        rate_low=max(rate - half, 0.0),
+        rate_high=rate + half,
+        median=_median(stage),
+        mean=stage.total.latency.mean,
+    )
 
 
 def find(result: RunResult) -> list[Finding]:
     """At most one finding: where throughput stops following load."""
-    stages = [s for s in c.ran_stages(result) if c.stage_load(s) and s.total.latency.count]
-    if len(stages) < MIN_STAGES:
-        return []
-    loads = [c.stage_load(s) or 0.0 for s in stages]
-    if any(b <= a for a, b in itertools.pairwise(loads)):
-        return []  # not a progression of rising load
-    rates = [_rate(s) for s in stages]
-    latency = [s.total.latency.mean for s in stages]
-    last = len(stages) - 1
-    knee = next(
-        (
-            i
-            for i in range(last)
-            if loads[last] / loads[i] >= MIN_LOAD_GROWTH
-            and rates[i] > 0
-            and rates[last] / rates[i] < MAX_THROUGHPUT_GROWTH
-            and latency[i] > 0
-            and latency[last] / latency[i] >= MIN_LATENCY_GROWTH
-        ),
-        None,
-    )
-    if knee is None:
-        return []
-    plateau = max(rates[knee:])
     rows = [
+        row
+        for s in c.ran_stages(result)
+        if s.total.latency.count and (row := _row(result, s)) is not None
+    ]
+    if len(rows) < MIN_STAGES or any(b.load <= a.load for a, b in itertools.pairwise(rows)):
+        return []  # too few stages, or not a progression of rising load
+    peak = max(r.rate for r in rows)
+    knee, last = rows[_knee(rows)], rows[-1]
+    load_growth = last.load / knee.load
+    if knee is last or load_growth < MIN_LOAD_GROWTH or knee.rate_low <= 0:
+        return []
+    ratio_high = last.rate_high / knee.rate_low
+    ratio = last.rate / knee.rate
+    efficiency = (ratio - 1) / (load_growth - 1)
+    efficiency_high = (ratio_high - 1) / (load_growth - 1)
+    climb = last.median[0] / max(knee.median[0], 1e-9)
+    climb_low = last.median[1] / max(knee.median[2], 1e-9)
+    if efficiency_high >= MAX_EFFICIENCY or climb_low < MIN_CLIMB:
+        return []
+    major = efficiency_high < MAJOR_EFFICIENCY and climb_low >= MAJOR_CLIMB
+    return [_finding(rows, knee, last, peak, efficiency, efficiency_high, climb, climb_low, major)]
+
+
+def _step_efficiency(a: _Stage, b: _Stage) -> float:
+    """The share of the load added from a to b that became throughput (point estimate)."""
+    if a.rate <= 0:
+        return 1.0
+    return (b.rate / a.rate - 1) / (b.load / a.load - 1)
+
+
+def _knee(rows: list[_Stage]) -> int:
+    """The earliest stage from which every step to the next scaled below MAJOR_EFFICIENCY
+    (the last stage when none did: then there is no plateau)."""
+    knee = len(rows) - 1
+    for i in range(len(rows) - 2, -1, -1):
+        if _step_efficiency(rows[i], rows[i + 1]) >= MAJOR_EFFICIENCY:
+            break
+        knee = i
+    return knee
+
+
+def _finding(
+    rows: list[_Stage],
+    knee: _Stage,
+    last: _Stage,
+    peak: float,
+    efficiency: float,
+    efficiency_high: float,
+    climb: float,
+    climb_low: float,
+    major: bool,
+) -> Finding:
+    stage_lines = [
         Evidence(
             "stage",
-            f"`{s.info.name}`: {c.describe_stage_load(s)}, X = {x:,.1f} req/s, "
-            f"R mean {r:,.1f} ms / p95 {s.total.latency.p95:,.1f} ms, "
-            f"N = X·R = {x * r / 1000:,.1f}, {c.pct(s.total.error_rate)} failed",
-            x,
+            f"`{r.stage.info.name}`: {c.describe_stage_load(r.stage)}, X = {r.rate:,.1f} req/s "
+            f"[95% CI {r.rate_low:,.1f}, {r.rate_high:,.1f}] completed, R median "
+            f"{r.median[0]:,.1f} ms / mean {r.mean:,.1f} ms, N = X·R = "
+            f"{r.rate * r.mean / 1000:,.1f}, {c.pct(r.stage.total.error_rate)} not ok",
+            r.rate,
         )
-        for s, x, r in zip(stages, rates, latency, strict=True)
+        for r in rows
     ]
     evidence = [
         Evidence(
-            "plateau",
-            f"from `{stages[knee].info.name}` to `{stages[last].info.name}` load ×"
-            f"{loads[last] / loads[knee]:.2f}, throughput ×{rates[last] / rates[knee]:.2f}, "
-            f"mean latency ×{latency[last] / latency[knee]:.2f}",
-            rates[last] / rates[knee],
+            "efficiency",
+            f"from `{knee.stage.info.name}` to `{last.stage.info.name}` load ×"
+            f"{last.load / knee.load:.2f}, throughput ×{last.rate / knee.rate:.2f}: scaling "
+            f"efficiency {efficiency:+.2f} [95% CI ≤ {efficiency_high:+.2f}] of the added load "
+            "became throughput",
+            efficiency,
         ),
-        *rows,
+        Evidence(
+            "latency_climb",
+            f"median latency ×{climb:,.1f} [95% CI ≥ ×{climb_low:,.1f}] "
+            f"({knee.median[0]:,.1f} → {last.median[0]:,.1f} ms)",
+            climb,
+        ),
+        *stage_lines,
     ]
-    if len(stages) >= USL_STAGES:
-        evidence.append(_usl(stages, rates, latency))
-    knee_stage = stages[knee]
-    return [
-        Finding(
-            kind=FindingClass.SATURATION,
-            attribution=Attribution.SERVICE_CAPACITY,
-            severity=Severity.MAJOR,
-            confidence=0.8,
-            headline=(
-                f"CAPACITY — throughput plateaus at ≈{plateau:,.0f} req/s from "
-                f"{c.describe_stage_load(knee_stage)} (stage `{knee_stage.info.name}`); "
-                f"mean latency climbs {latency[knee]:,.1f} → {latency[last]:,.1f} ms"
-            ),
-            evidence=tuple(evidence),
-            counter_evidence=(
-                Evidence(
-                    "littles_law",
-                    "latency grows with the concurrency in the system (N = X·R) while "
-                    "throughput stays: queueing at a saturated resource, not slower code",
-                ),
-            ),
-            advice=(
-                "find the saturated resource (connection or worker pool, CPU, a lock); "
-                f"above ≈{plateau:,.0f} req/s more load only adds latency"
-            ),
-            stage=knee_stage.info.name,
+    if len(rows) >= USL_STAGES:
+        evidence.append(_usl(rows))
+    cancelled = sum(
+        n for r in rows for k, n in r.stage.total.outcomes.items() if k.startswith("cancelled")
+    )
+    if cancelled:
+        evidence.append(
+            Evidence(
+                "cancelled",
+                f"{cancelled:,} requests cancelled at stages' ends are not counted as throughput",
+                float(cancelled),
+            )
         )
-    ]
+    return Finding(
+        kind=FindingClass.SATURATION,
+        attribution=Attribution.SERVICE_CAPACITY,
+        severity=Severity.MAJOR if major else Severity.MINOR,
+        confidence=c.UNCALIBRATED,
+        headline=(
+            f"CAPACITY — throughput plateaus at ≈{peak:,.0f} req/s from "
+            f"{c.describe_stage_load(knee.stage)} (stage `{knee.stage.info.name}`); median "
+            f"latency climbs {knee.median[0]:,.1f} → {last.median[0]:,.1f} ms"
+        ),
+        evidence=tuple(evidence),
+        counter_evidence=_littles_law(knee, last),
+        advice=(
+            "find the saturated resource (connection or worker pool, CPU, a lock); "
+            f"above ≈{peak:,.0f} req/s more load only adds latency"
+        ),
+        stage=knee.stage.info.name,
+    )
 
 
-def _usl(stages: list[StageResult], rates: list[float], latency: list[float]) -> Evidence:
-    closed = all(s.info.load.get("model") == "closed" for s in stages)
-    concurrency = [
-        (c.stage_load(s) or 0.0) if closed else x * r / 1000
-        for s, x, r in zip(stages, rates, latency, strict=True)
-    ]
+def _littles_law(knee: _Stage, last: _Stage) -> tuple[Evidence, ...]:
+    """'Not slower code' only when the concurrency in the system did rise (N = X·R)."""
+    before, after = knee.rate * knee.mean / 1000, last.rate * last.mean / 1000
+    if after <= before:
+        return ()
+    return (
+        Evidence(
+            "littles_law",
+            f"not slower code: from `{knee.stage.info.name}` on, the concurrency in the system "
+            f"(N = X·R) rose {before:,.1f} → {after:,.1f} while throughput did not follow: "
+            "requests wait at a saturated resource",
+        ),
+    )
+
+
+def _usl(rows: list[_Stage]) -> Evidence:
+    closed = all(r.stage.info.load.get("model") == "closed" for r in rows)
+    concurrency = [r.load if closed else r.rate * r.mean / 1000 for r in rows]
     try:
-        fit = fit_usl(concurrency, rates)
+        fit = fit_usl(concurrency, [r.rate for r in rows])
     except ValueError as exc:
         return Evidence("usl", f"USL not fitted: {exc}")
-    peak = (
-        f"peak N* = {fit.peak_concurrency:,.1f}, X_max = {fit.peak_throughput:,.1f} req/s"
-        if fit.peak_concurrency is not None and fit.peak_throughput is not None
-        else "no retrograde region (κ ≈ 0: contention-limited)"
+    kappa = (
+        f"κ = {fit.kappa:.3g} [95% CI {fit.kappa_low:.3g}, {fit.kappa_high:.3g}]"
+        if fit.kappa_low is not None and fit.kappa_high is not None
+        else f"κ = {fit.kappa:.3g} (no interval: as many parameters as points)"
     )
+    if fit.supported_peak and fit.peak_concurrency is not None and fit.peak_throughput:
+        peak = f"peak N* = {fit.peak_concurrency:,.1f}, X_max = {fit.peak_throughput:,.1f} req/s"
+    else:
+        peak = (
+            "no peak claimed: the data does not show one within the measured concurrency "
+            f"{fit.measured_low or 0:,.1f}–{fit.measured_high or 0:,.1f}"
+        )
     return Evidence(
         "usl",
-        f"USL: σ = {fit.sigma:.3g} (contention), κ = {fit.kappa:.3g} (coherency), "
+        f"USL: σ = {fit.sigma:.3g} (contention), {kappa} (coherency), "
         f"R² = {fit.r_squared:.3f}; {peak}",
         fit.r_squared,
     )

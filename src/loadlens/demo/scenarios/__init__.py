@@ -18,12 +18,38 @@ SCENARIOS: dict[str, str] = {
     "chat-smoke": "70 % send / 30 % history by message-id cursor, 5 -> 20 -> 50 users",
     "high-contention": "50 concurrent reserve(10) on one 50-unit authorization: 5 x 200, "
     "45 x 409 (fault: no-lock)",
-    "high-throughput": "reserve/read/release over 25 large authorizations plus cached user reads "
-    "(faults: small-pool, leak)",
+    "high-throughput": "reserve/read/release over 25 large authorizations plus cached user reads, "
+    "50 -> 600 arrivals/s (faults: small-pool, leak)",
     "mixed": "70 % reserve / 20 % release / 10 % consume, 80 % spread and 20 % on hot "
     "authorizations",
+    "soak": "90 s at a constant 30 arrivals/s of user reads and reservations, RSS observed "
+    "(fault: leak)",
 }
 DEFAULT_SCENARIO = "crud-level1"
+
+# fault -> the scenario that exercises it (`loadlens demo --fault X` runs it unless --scenario
+# says otherwise), and the finding that explains it: (class, attribution) as findings name them
+FAULT_SCENARIOS: dict[str, str] = {
+    "id-format": "crud-level1",
+    "token-race": "login-burst",
+    "no-lock": "high-contention",
+    "slow-hash": "login-burst",
+    "leak": "soak",
+    "small-pool": "high-throughput",
+}
+FAULT_FINDINGS: dict[str, tuple[str, str]] = {
+    "id-format": ("broken_chain", "test_script"),
+    "token-race": ("race", "service_bug"),
+    "no-lock": ("integrity", "service_bug"),
+    "slow-hash": ("latency_tail", "service_bug"),
+    "leak": ("drift", "service_bug"),
+    "small-pool": ("saturation", "service_capacity"),
+}
+
+
+def scenario_for(faults: tuple[str, ...]) -> str:
+    """The scenario that exercises the first fault given, or the default one."""
+    return FAULT_SCENARIOS.get(faults[0], DEFAULT_SCENARIO) if faults else DEFAULT_SCENARIO
 
 
 def scenario_path(name: str) -> Path:
