@@ -4,7 +4,8 @@ Order (docs/thresholds.md, "The verdict"): broken data (a violated invariant, lo
 NO-GO whatever else happened. A lost worker (analysis/lost_workers.py: the planned load was not
 delivered) makes it INCONCLUSIVE. A major MEASUREMENT or LOAD_GENERATOR finding (the numbers
 cannot be trusted) makes the run INCONCLUSIVE. Then a FAILED gate, an unreachable target or a
-major SERVICE_BUG finding (a race, leak-like drift, an input-dependent 5xx) gives NO-GO: gates
+major SERVICE_BUG finding (a race, leak-like drift, an input-dependent 5xx; never a finding
+about latency alone, which the gates judge) gives NO-GO: gates
 are judged against the generator's error bound (analysis/generator.py), so a FAILED gate
 failed even with the bound subtracted, however busy the host was. Then an interrupted or
 incomplete run, a gate whose bound straddles its target (UNCERTAIN), a gate without enough
@@ -29,6 +30,10 @@ from loadlens.model.finding import Attribution, Finding, FindingClass, Severity
 from loadlens.model.generator import GeneratorLimits
 from loadlens.model.integrity import InvariantResult, ReconciliationResult
 from loadlens.model.verdict import GateResult, GateStatus, Verdict, VerdictKind
+
+# Findings about how slow requests were explain latency; whether that latency is acceptable is
+# the gates' call (with the error bound), so these never give NO-GO by themselves.
+_LATENCY_CLASSES = (FindingClass.LATENCY_TAIL, FindingClass.SLOW_INPUT, FindingClass.LATENCY_FLOOR)
 
 
 def decide(
@@ -66,7 +71,7 @@ def decide(
     bugs = [
         f
         for f in _major(found, Attribution.SERVICE_BUG)
-        if f.kind not in (FindingClass.INTEGRITY, FindingClass.UNREACHABLE)
+        if f.kind not in (FindingClass.INTEGRITY, FindingClass.UNREACHABLE, *_LATENCY_CLASSES)
     ]
     bugs = unreachable + bugs
     if bugs or failed:

@@ -64,6 +64,8 @@ CAUSE_ORDER: tuple[FindingClass, ...] = (
     FindingClass.BROKEN_CHAIN,
     FindingClass.RACE,
     FindingClass.REQUEST_ATTRIBUTE,
+    FindingClass.CONTENTION,
+    FindingClass.SLOW_INPUT,  # the input that makes an operation slow explains its tail
     FindingClass.LATENCY_FLOOR,
     FindingClass.DRIFT,  # a leak explains a later plateau, not the reverse
     FindingClass.LOAD_SHEDDING,
@@ -99,7 +101,8 @@ def _merged(findings: list[Finding]) -> list[Finding]:
         if not (f.kind is FindingClass.REQUEST_ATTRIBUTE and f.operation in chained)
     ]
     kept = _one_per_chain(_one_per_invariant(kept))
-    return _queueing_into_saturation(_one_queueing_tail(_tails_into_drift(kept)))
+    kept = _tails_into_inputs(_tails_into_drift(kept))
+    return _queueing_into_saturation(_one_queueing_tail(kept))
 
 
 def _one_per_invariant(findings: list[Finding]) -> list[Finding]:
@@ -177,6 +180,42 @@ def _tails_into_drift(findings: list[Finding]) -> list[Finding]:
             if f.kind is FindingClass.DRIFT and t.operation == f.operation
         )
         out.append(dataclasses.replace(f, evidence=f.evidence + lines) if lines else f)
+    return out
+
+
+def _tails_into_inputs(findings: list[Finding]) -> list[Finding]:
+    """A slow tail of an operation whose slowness an input explains (`slow_input`: requests
+    with X are N× slower) is that input's symptom: one finding, the input's, named at the more
+    severe of the two severities, with the tail's evidence and its slow examples."""
+    slow_ops = {f.operation for f in findings if f.kind is FindingClass.SLOW_INPUT}
+    tails: dict[str, Finding] = {
+        f.operation: f
+        for f in findings
+        if f.kind is FindingClass.LATENCY_TAIL and f.operation and f.operation in slow_ops
+    }
+    if not tails:
+        return findings
+    out: list[Finding] = []
+    folded: set[str | None] = set()
+    for f in findings:
+        if f.kind is FindingClass.LATENCY_TAIL and f.operation in tails:
+            continue
+        slow = f.kind is FindingClass.SLOW_INPUT and f.operation is not None
+        tail = tails.get(f.operation or "") if slow else None
+        if tail is None or f.operation in folded:
+            out.append(f)
+            continue
+        folded.add(f.operation)
+        severity = min((f.severity, tail.severity), key=lambda s: s.rank)
+        line = Evidence("folded_latency_tail", f"latency tail: {tail.headline}")
+        out.append(
+            dataclasses.replace(
+                f,
+                severity=severity,
+                evidence=(*f.evidence, line),
+                examples=(*f.examples, *tail.examples)[:4],
+            )
+        )
     return out
 
 
