@@ -27,7 +27,7 @@ from loadlens.engine.drivers import Crowd, PickFlow, PlainUser
 from loadlens.engine.precise_timer import PreciseTimer
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp, starting_connections
-from loadlens.engine.variables import SharedData, UserState
+from loadlens.engine.variables import SharedData, UserState, seed_cookies
 from loadlens.http import Origin
 from loadlens.metrics.histogram import FOLD_EVERY, BulkHistogram
 
@@ -88,7 +88,10 @@ class WorkerContext:
 
 def _new_user(context: WorkerContext, user_id: int) -> UserState:
     return UserState(
-        user_id=user_id, shared=context.shared, variables=dict(context.initial_variables)
+        user_id=user_id,
+        shared=context.shared,
+        variables=dict(context.initial_variables),
+        cookies=seed_cookies(context.initial_variables),
     )
 
 
@@ -98,6 +101,8 @@ def _renew_user(context: WorkerContext, user: UserState, user_id: int) -> None:
     user.iteration = 0
     if user.variables or context.initial_variables:
         user.variables = dict(context.initial_variables)
+    if user.cookies is not None or context.initial_variables:
+        user.cookies = seed_cookies(context.initial_variables)
     if user.missing:
         user.missing.clear()
     if user.rows:
