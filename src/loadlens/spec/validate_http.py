@@ -44,7 +44,8 @@ def read_auth(ctx: Context, node: Node, key: str, scope: Scope) -> Template | No
     if fields is None:
         return None
     if len(fields) != 1:
-        reader.report(node, key, "give one of `basic: [user, password]` or `bearer: TOKEN`")
+        if len(fields) > 1 or not node.value:  # an unknown key alone is reported already
+            reader.report(node, key, "give one of `basic: [user, password]` or `bearer: TOKEN`")
         return None
     if "bearer" in fields:
         token = ctx.template(fields["bearer"], join(key, "bearer"), scope)
