@@ -5,7 +5,7 @@ gives its base URL), keep-alive with Content-Length bodies, and records what it 
 test can compare: every request line, and every `authorization` and `cookie` value.
 
 Routes:
-- `POST /login`: sets `session=s<n>` (Path=/, HttpOnly) and answers `{"ok": true}`;
+- `POST /login`: sets a new `session` cookie (Path=/, HttpOnly), answers `{"ok": true}`;
 - `GET /me`: 200 `{"user": "alice"}` with a session cookie the server issued, else 401;
 - `GET /redirect/N`: 302 to `/redirect/N-1`; `/redirect/0` is 200 `{"done": true}`;
   `GET /slow/N` the same, each answer after 30 ms at least;
@@ -25,6 +25,7 @@ import asyncio
 import base64
 import gzip
 import json
+import secrets
 import threading
 import zlib
 from collections import Counter
@@ -45,7 +46,7 @@ class WebServer:
         self.cookies: list[str] = []
         self.echoed: list[tuple[str, bytes]] = []
         self.last_echo = b""  # the last answer of the echo route
-        self._sessions: set[str] = set()
+        self.sessions: set[str] = set()  # every session cookie value issued
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -110,8 +111,8 @@ class WebServer:
         if "cookie" in headers:
             self.cookies.append(headers["cookie"])
         if method == "POST" and path == "/login":
-            session = f"s{len(self._sessions) + 1:08d}"
-            self._sessions.add(session)
+            session = f"sess-{len(self.sessions) + 1:08d}-{secrets.token_hex(6)}"
+            self.sessions.add(session)
             return 200, [("set-cookie", f"session={session}; Path=/; HttpOnly")], b'{"ok":true}'
         if path == "/me":
             sent = dict(
@@ -119,7 +120,7 @@ class WebServer:
                 for part in headers.get("cookie", "").split(";")
                 if "=" in part
             )
-            if sent.get("session") in self._sessions:
+            if sent.get("session") in self.sessions:
                 return 200, [], b'{"user":"alice"}'
             return 401, [], b'{"error":"no session"}'
         if path.startswith(("/redirect/", "/slow/")):

@@ -8,6 +8,12 @@ values and the variables it uses are secrets, redacted wherever loadlens writes)
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Iterable
+
+from loadlens.model.redaction import request_steps
+from loadlens.model.scenario import Step
 from loadlens.model.template import Filtered, Piece, Template
 from loadlens.spec.context import Context, Scope
 from loadlens.spec.nodes import Node
@@ -80,3 +86,29 @@ def _prefixed(prefix: str, template: Template) -> Template:
         return Template.literal(prefix + template.static)
     parts: tuple[Piece, ...] = (prefix, *template.parts)
     return Template(parts=parts, static=None)
+
+
+def auth_secrets(
+    headers: Iterable[tuple[str, Template]], steps: Iterable[Step]
+) -> frozenset[str]:
+    """The credentials written as constants in `authorization` headers (those `auth:` makes
+    included): the password and `user:password` of a Basic credential, a Bearer token. They
+    are secrets whatever their `${env:...}` name says, once folded out of sight into base64."""
+    found: set[str] = set()
+    every = [*headers, *(h for step in request_steps(steps) for h in step.request.headers)]
+    for name, template in every:
+        if name != "authorization" or template.static is None:
+            continue
+        scheme, _, credential = template.static.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() == "bearer" and credential:
+            found.add(credential)
+        elif scheme.lower() == "basic" and credential:
+            found.add(credential)
+            try:
+                pair = base64.b64decode(credential, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+            found.add(pair)
+            found.add(pair.partition(":")[2])
+    return frozenset(value for value in found if value)

@@ -35,6 +35,7 @@ from loadlens.spec.validate_gates import GateCatalog, read_gates
 from loadlens.spec.validate_http import (
     HTTP_DEFAULT_KEYS,
     HTTP_TOP_KEYS,
+    auth_secrets,
     read_auth,
     read_redirects,
     read_switch,
@@ -138,7 +139,7 @@ def build_scenario(
         setup=setup,
         teardown=teardown,
         variables=variables,
-        secrets=secrets,
+        secrets=secrets | auth_secrets(headers, [*setup, *teardown, *_steps_of(flows)]),
         thresholds=thresholds,
         invariants=invariants,
         observe=observed,
@@ -187,6 +188,10 @@ def _default_auth(
         )
         return headers
     return (*headers, ("authorization", auth))
+
+
+def _steps_of(flows: tuple[Flow, ...]) -> list[Step]:
+    return [step for flow in flows for step in flow.steps]
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:
