@@ -88,9 +88,7 @@ def _prefixed(prefix: str, template: Template) -> Template:
     return Template(parts=parts, static=None)
 
 
-def auth_secrets(
-    headers: Iterable[tuple[str, Template]], steps: Iterable[Step]
-) -> frozenset[str]:
+def auth_secrets(headers: Iterable[tuple[str, Template]], steps: Iterable[Step]) -> frozenset[str]:
     """The credentials written as constants in `authorization` headers (those `auth:` makes
     included): the password and `user:password` of a Basic credential, a Bearer token. They
     are secrets whatever their `${env:...}` name says, once folded out of sight into base64."""
