@@ -53,7 +53,6 @@ from loadlens.engine.user_agent import (
     Hop,
     RedirectChain,
     cookie_value,
-    has_set_cookie,
     keep_cookies,
     with_cookies,
 )
@@ -197,7 +196,7 @@ class StepRunner:
     ) -> Hop | None:
         """The next hop after `response` (its cookies kept first), or None to judge it;
         raises TransportError when the chain loops or goes past its limit."""
-        if step.cookies and has_set_cookie(response):
+        if step.cookies and _sets_cookie(response.raw_head):
             keep_cookies(user, response, origin, data)
         hop = chain.next_hop(response, origin, data, user, step.cookies)
         if isinstance(hop, TransportError):
@@ -244,7 +243,7 @@ class StepRunner:
         the first send of its redirect `chain`)."""
         data, used, held, features = outgoing
         self.in_flight -= 1
-        if chain is None and step.cookies and has_set_cookie(response):
+        if chain is None and step.cookies and _sets_cookie(response.raw_head):
             keep_cookies(user, response, step.prepared.origin, data)
         elif chain is not None:
             chain.finish(response)
@@ -411,6 +410,15 @@ class StepRunner:
         for capture in step.captures:
             if not capture.capture.into_pool:
                 user.mark_missing(capture.key, name)
+
+
+def _sets_cookie(head: bytes) -> bool:
+    """Whether a raw head may hold a `Set-Cookie` field (a false yes costs a parse only).
+
+    Here, compiled, rather than in `user_agent`: it runs for every response. `find`, not `in`:
+    `bytes.__contains__` first tries its argument as an int, and raising and clearing that
+    TypeError costs more than the search (callgrind: ~1,700 instructions per test)."""
+    return head.find(b"ookie:") >= 0 or head.find(b"OOKIE:") >= 0
 
 
 def _parse_json(body: bytes) -> object:

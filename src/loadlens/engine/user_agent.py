@@ -8,8 +8,8 @@ neither pays for two cheap tests only (`StepRunner`): the user has no jar, the s
 
 Cookies: `with_cookies` adds a `cookie` field to an encoded request when the user's jar holds
 cookies for its host and path; `keep_cookies` stores the `Set-Cookie` fields of a response in
-the user's jar, creating the jar at the first cookie (`has_set_cookie` is the cheap test on the
-raw head that decides whether the head is parsed at all).
+the user's jar, creating the jar at the first cookie (the runner's `_sets_cookie`, a cheap
+test on the raw head, decides whether the head is parsed at all).
 
 Redirects: a `RedirectChain` starts at the first 301/302/303/307/308 response with a
 `Location`; `next_hop` builds the next request from the previous one (301/302/303 turn a
@@ -38,12 +38,6 @@ REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _REWRITTEN: Final = frozenset({b"host", b"content-length", b"transfer-encoding", b"cookie"})
 _BODY_FIELDS: Final = frozenset({b"content-type", b"content-encoding"})
 _KEEP_METHOD: Final = frozenset({b"GET", b"HEAD"})
-
-
-def has_set_cookie(response: Response) -> bool:
-    """Whether the raw head may hold a `Set-Cookie` field (a false yes costs a parse only)."""
-    head = response.raw_head
-    return b"ookie:" in head or b"OOKIE:" in head
 
 
 def keep_cookies(user: UserState, response: Response, origin: Origin, data: bytes) -> None:

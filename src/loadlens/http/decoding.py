@@ -32,7 +32,10 @@ class DecodeError(Exception):
 def content_coding(response: Response) -> str | None:
     """The response's content coding, lower-cased (`gzip`), or None for an identity body."""
     head = response.raw_head
-    if not any(hint in head for hint in _HINTS):
+    for hint in _HINTS:  # `find`: `in` on bytes first tries its argument as an int, and fails
+        if head.find(hint) >= 0:
+            break
+    else:
         return None
     value = response.header("content-encoding")
     if value is None:
