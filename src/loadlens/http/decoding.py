@@ -1,7 +1,7 @@
 """Compressed response bodies (`Content-Encoding: gzip` or `deflate`), decoded on demand.
 
 How it works: the client keeps a body as it came on the wire; the engine asks `content_coding`
-(a cheap test on the raw head first) only for a response whose body a check or capture reads,
+(after one cheap search of the raw head) only for a response whose body a check or capture reads,
 and `decode_body` inflates it then, never more than `limit` bytes out, so a small compressed
 body that expands enormously (a zip bomb) stays bounded like any other body. A stream that does
 not inflate raises DecodeError, which the engine records as the `error:decode` outcome.
@@ -19,7 +19,6 @@ from typing import Final
 from loadlens.http.response import Response
 
 ACCEPT_ENCODING: Final = b"gzip, deflate"
-_HINTS: Final = (b"ontent-encoding", b"ontent-Encoding", b"ONTENT-ENCODING")
 # zlib's window bits: 16 + MAX_WBITS reads a gzip wrapper, MAX_WBITS a zlib one, and a
 # negative value a raw deflate stream (which some servers send for `deflate`).
 _GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
@@ -31,12 +30,6 @@ class DecodeError(Exception):
 
 def content_coding(response: Response) -> str | None:
     """The response's content coding, lower-cased (`gzip`), or None for an identity body."""
-    head = response.raw_head
-    for hint in _HINTS:  # `find`: `in` on bytes first tries its argument as an int, and fails
-        if head.find(hint) >= 0:
-            break
-    else:
-        return None
     value = response.header("content-encoding")
     if value is None:
         return None
