@@ -82,6 +82,13 @@ def test_a_cookie_set_at_login_is_sent_back_and_every_check_passes() -> None:
     assert _outcomes(frame) == {"login": {"ok:200": ITERATIONS}, "me": {"ok:200": ITERATIONS}}
 
 
+def test_a_cookie_set_by_a_response_longer_than_one_read_is_kept() -> None:
+    scenario = LOGIN.replace("COOKIES", "").replace("url: /login", "url: /big-login")
+    with WebServer() as url:
+        frame = _run(scenario, url, iterations=2)
+    assert _outcomes(frame) == {"login": {"ok:200": 2}, "me": {"ok:200": 2}}
+
+
 def test_cookies_false_sends_no_cookie_and_the_request_that_needs_one_fails() -> None:
     server = WebServer()
     with server as url:

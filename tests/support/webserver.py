@@ -6,6 +6,7 @@ test can compare: every request line, and every `authorization` and `cookie` val
 
 Routes:
 - `POST /login`: sets a new `session` cookie (Path=/, HttpOnly), answers `{"ok": true}`;
+  `POST /big-login` the same with a 300 kB body;
 - `GET /me`: 200 `{"user": "alice"}` with a session cookie the server issued, else 401;
 - `GET /redirect/N`: 302 to `/redirect/N-1`; `/redirect/0` is 200 `{"done": true}`;
   `GET /slow/N` the same, each answer after 30 ms at least;
@@ -110,10 +111,13 @@ class WebServer:
             self.authorizations.append(headers["authorization"])
         if "cookie" in headers:
             self.cookies.append(headers["cookie"])
-        if method == "POST" and path == "/login":
+        if method == "POST" and path in ("/login", "/big-login"):
             session = f"sess-{len(self.sessions) + 1:08d}-{secrets.token_hex(6)}"
             self.sessions.add(session)
-            return 200, [("set-cookie", f"session={session}; Path=/; HttpOnly")], b'{"ok":true}'
+            cookie = [("set-cookie", f"session={session}; Path=/; HttpOnly")]
+            if path == "/big-login":  # a body larger than one read: the head is searched alone
+                return 200, cookie, b'{"ok":true,"pad":"' + b"x" * 300_000 + b'"}'
+            return 200, cookie, b'{"ok":true}'
         if path == "/me":
             sent = dict(
                 part.strip().split("=", 1)
