@@ -432,6 +432,8 @@ def _sets_cookie(response: Response) -> bool:
     """
     raw = response.raw_head
     size = len(raw)
+    if size <= _SCAN_BODY_BYTES:  # nearly every response: nothing to cut off, no bound to find
+        return len(_partition(raw, b"ookie:")[1]) != 0
     if response.bytes_received == size:  # the whole response came in this one read
         end = size - len(response.body)  # at least where the heads end (chunk framing, a cut)
     else:
