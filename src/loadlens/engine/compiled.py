@@ -6,6 +6,7 @@ import bisect
 import itertools
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from loadlens.engine.features import Held
 from loadlens.engine.prepared import PreparedRequest, prepare
@@ -67,6 +68,9 @@ class CompiledRequest:
     by_status: dict[int, str] = field(default_factory=dict, compare=False)
     judged_by_status: bool = False  # no capture and no check: the status decides the outcome
     outgoing: Outgoing | None = None  # the same for every send when nothing is templated
+    cookies: bool = True  # keep the cookies responses set and send the user's cookies
+    redirects: int = 0  # redirects followed before the response is judged
+    decode: bool = False  # a compressed body is decoded before checks and captures read it
 
     def __post_init__(self) -> None:
         for status in range(100, 600):
@@ -203,7 +207,15 @@ def _compile_request(
     )
     return CompiledRequest(
         prepared=prepare(
-            step.request, operation, target, scenario.headers, redactor, scenario.max_body, flow
+            step.request,
+            operation,
+            target,
+            scenario.headers,
+            redactor,
+            scenario.max_body,
+            flow,
+            base_path=urlsplit(scenario.target).path,
+            compression=scenario.compression,
         ),
         statuses=step.expect.statuses,
         checks=checks,
@@ -215,6 +227,9 @@ def _compile_request(
             for rule in (scenario.ledger.rules if scenario.ledger is not None else ())
             if rule.operation == step.request.name
         ),
+        cookies=scenario.cookies,
+        redirects=scenario.redirects if step.request.redirects is None else step.request.redirects,
+        decode=scenario.compression,
     )
 
 

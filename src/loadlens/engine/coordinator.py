@@ -60,7 +60,7 @@ from loadlens.metrics.lost_worker import LostWorker
 from loadlens.metrics.result import RunInfo, RunResult, StageInfo, write_result
 from loadlens.model.integrity import Ledger, Moment
 from loadlens.model.redaction import Redactor
-from loadlens.model.template import Template, VarSource
+from loadlens.model.template import Filtered, Template, VarRef, VarSource
 
 _START_DELAY_NS = 200_000_000  # lets every worker receive its order before the common start
 _POLL_S = 0.1
@@ -463,14 +463,29 @@ def _constant_variables(variables: tuple[tuple[str, Template], ...]) -> dict[str
     templates of such values only; they start every user's variables (setup's captures add to
     them). A template with a builtin, feeder or pool reference is left out."""
     values: dict[str, object] = {}
+
+    def known(ref: VarRef) -> bool:
+        return ref.source is VarSource.USER and ref.name in values
+
+    def lookup(ref: VarRef) -> object:
+        return values[ref.name]
+
     for name, template in variables:
         if template.static is not None:
             values[name] = template.static
         elif all(
-            isinstance(part, str) or (part.source is VarSource.USER and part.name in values)
+            isinstance(part, str)
+            or all(
+                known(ref) for ref in (part.inner.refs if isinstance(part, Filtered) else (part,))
+            )
             for part in template.parts
         ):
             values[name] = "".join(
-                part if isinstance(part, str) else str(values[part.name]) for part in template.parts
+                part
+                if isinstance(part, str)
+                else part.apply(lookup)
+                if isinstance(part, Filtered)
+                else str(lookup(part))
+                for part in template.parts
             )
     return values

@@ -26,8 +26,9 @@ from collections.abc import Callable
 
 from loadlens.engine.compiled import CompiledRequest, Outgoing
 from loadlens.engine.runner import StepRunner
+from loadlens.engine.user_agent import RedirectChain
 from loadlens.engine.variables import UserState
-from loadlens.http import Response, ResponseWaiter, TransportError
+from loadlens.http import Origin, Response, ResponseWaiter, TransportError
 
 # What a user runs next: the requests of the plain flow picked for its next iteration.
 PickFlow = Callable[[UserState], tuple[CompiledRequest, ...]]
@@ -70,9 +71,11 @@ class PlainUser(ResponseWaiter):
     """One user of plain flows, sending its requests from the callbacks of their responses."""
 
     __slots__ = (
+        "_chain",
         "_client",
         "_crowd",
         "_ended",
+        "_hop",
         "_index",
         "_intended",
         "_outgoing",
@@ -110,6 +113,9 @@ class PlainUser(ResponseWaiter):
         self._step: CompiledRequest | None = None
         self._outgoing: Outgoing | None = None
         self._waiting = False  # a request of this user is in flight
+        # The redirects the request in flight has followed, and where its last hop went.
+        self._chain: RedirectChain | None = None
+        self._hop: tuple[Origin, bytes] | None = None
         crowd.members.append(self)
 
     def iterate(self, intended: int | None = None) -> None:
@@ -126,6 +132,7 @@ class PlainUser(ResponseWaiter):
     def cancel(self) -> None:
         """The stage is over: the request in flight, if any, counts as cancelled."""
         self.gone = True
+        self._chain = None
         if self._waiting:
             self._waiting = False
             assert self._step is not None and self._outgoing is not None
@@ -138,8 +145,14 @@ class PlainUser(ResponseWaiter):
             return  # cancelled meanwhile
         self._waiting = False
         try:
-            assert self._step is not None and self._outgoing is not None
-            self._runner.settle(self._step, self.user, self._intended, response, self._outgoing)
+            step, outgoing = self._step, self._outgoing
+            assert step is not None and outgoing is not None
+            if step.redirects and 300 <= response.status < 400 and self._redirected(response):
+                return
+            chain, self._chain = self._chain, None
+            if chain is not None and not chain.hops:
+                chain = None
+            self._runner.settle(step, self.user, self._intended, response, outgoing, chain)
             self._intended = None
             self._index += 1
             self._next()
@@ -150,6 +163,7 @@ class PlainUser(ResponseWaiter):
         if not self._waiting:
             return
         self._waiting = False
+        self._chain = None
         try:
             assert self._step is not None and self._outgoing is not None
             self._runner.fail(self._step, self.user, error, self._outgoing)
@@ -160,6 +174,41 @@ class PlainUser(ResponseWaiter):
             self._crash(exc)
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _redirected(self, response: Response) -> bool:
+        """Whether `response` was handled as a redirect: its next hop sent, or the chain
+        recorded as failed (a loop, too many hops). False: judge it as it is."""
+        step, outgoing = self._step, self._outgoing
+        assert step is not None and outgoing is not None
+        chain, hop = self._chain, self._hop
+        if chain is None or hop is None:
+            chain = self._chain = RedirectChain(
+                step.prepared.origin, step.redirects, response.instants[0]
+            )
+            hop = (step.prepared.origin, outgoing[0])
+        try:
+            following = self._runner.redirect(step, self.user, chain, response, hop[0], hop[1])
+        except TransportError as error:
+            self._chain = None
+            self._runner.fail(step, self.user, error, outgoing)
+            self._intended = None
+            self._index += 1
+            self._next()
+            return True
+        if following is None:
+            return False
+        self._hop = (following.origin, following.data)
+        self._waiting = True
+        prepared = step.prepared
+        self._client.request_to(
+            self,
+            following.origin,
+            following.data,
+            following.head,
+            prepared.timeouts,
+            prepared.max_body,
+        )
+        return True
 
     def _next(self) -> None:
         """Send the iteration's next request that can be sent, or end the iteration."""

@@ -24,7 +24,7 @@ from loadlens.engine.compiled import CompiledRequest, CompiledScenario, Compiled
 from loadlens.engine.drivers import Crowd, PickFlow, PlainUser
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import UserRamp
-from loadlens.engine.variables import SharedData, UserState
+from loadlens.engine.variables import SharedData, UserState, seed_cookies
 from loadlens.metrics.histogram import BulkHistogram
 
 CONTROL_PERIOD: Final = 0.05  # seconds between closed-model user-count adjustments
@@ -95,7 +95,10 @@ UNCOUNTED: Final = IterationBudget(False, 0, 0)
 
 def new_user(context: WorkerContext, user_id: int) -> UserState:
     return UserState(
-        user_id=user_id, shared=context.shared, variables=dict(context.initial_variables)
+        user_id=user_id,
+        shared=context.shared,
+        variables=dict(context.initial_variables),
+        cookies=seed_cookies(context.initial_variables),
     )
 
 
@@ -105,6 +108,8 @@ def renew_user(context: WorkerContext, user: UserState, user_id: int) -> None:
     user.iteration = 0
     if user.variables or context.initial_variables:
         user.variables = dict(context.initial_variables)
+    if user.cookies is not None or context.initial_variables:
+        user.cookies = seed_cookies(context.initial_variables)
     if user.missing:
         user.missing.clear()
     if user.rows:

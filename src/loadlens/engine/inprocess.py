@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from loadlens.engine.compiled import CompiledScenario, CompiledStep
 from loadlens.engine.runner import StepRunner
-from loadlens.engine.variables import FeederCursor, SharedData, UserState
+from loadlens.engine.variables import SETUP_COOKIES, FeederCursor, SharedData, UserState
 from loadlens.http import ClientOptions, HttpClient
 from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.recorder import Recorder
@@ -43,7 +43,10 @@ def run_phase(
         lateness_p99_ms=0.0,
     )
     frame = recorder.take_frame(COORDINATOR, stage, 0, health, final=True)
-    return frame, shared.pools, user.variables
+    variables = dict(user.variables)
+    if user.cookies is not None and len(user.cookies):  # setup's cookies seed every user
+        variables[SETUP_COOKIES] = user.cookies
+    return frame, shared.pools, variables
 
 
 async def _run(

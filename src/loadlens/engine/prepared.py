@@ -18,10 +18,11 @@ from urllib.parse import quote, urlencode, urlsplit
 from loadlens.engine.features import RequestFeatures, plan_features
 from loadlens.engine.variables import SharedData, UserState
 from loadlens.http import Origin, encode_request
+from loadlens.http.decoding import ACCEPT_ENCODING
 from loadlens.http.wire import request_around_target
 from loadlens.model.redaction import Redactor
 from loadlens.model.scenario import DEFAULT_MAX_BODY, Body, BodyKind, JsonTemplate, Request
-from loadlens.model.template import Template, VarRef, render
+from loadlens.model.template import Filtered, Template, VarRef, render
 
 # Characters left as they are when a variable's value goes into a URL: the reserved ones, so a
 # captured path fragment still works; everything else (spaces, non-ASCII) is percent-encoded.
@@ -102,18 +103,26 @@ def prepare(
     redactor: Redactor | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     flow: str = "",
+    *,
+    base_path: str = "",
+    compression: bool = False,
 ) -> PreparedRequest:
     """Compile one request of the scenario (`redactor` masks its secrets in diagnostics;
     `max_body` is the scenario's default, which the request's own overrides; `flow`, the flow
-    it runs in, is one of its diagnosis features)."""
+    it runs in, is one of its diagnosis features; `base_path` is the target's path, joined
+    before each URL that starts with `/`; `compression` asks for compressed bodies)."""
     origin = target
     url = request.url
     if url.static is not None and url.static.startswith(("http://", "https://")):
         origin = Origin.parse(url.static)
         parts = urlsplit(url.static)
         url = Template.literal((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+    elif base_path:
+        url = under_base(url, base_path)
     merged: dict[str, Template] = dict(default_headers)
     merged.update(request.headers)
+    if compression and "accept-encoding" not in merged:
+        merged["accept-encoding"] = Template.literal(ACCEPT_ENCODING.decode("ascii"))
     if request.body is not None and "content-type" not in merged:
         content_type = request.body.content_type or _DEFAULT_CONTENT_TYPE[request.body.kind]
         merged["content-type"] = Template.literal(content_type)
@@ -166,6 +175,19 @@ def prepare(
     return prepared
 
 
+def under_base(url: Template, base_path: str) -> Template:
+    """A request URL joined under the target's path, as httpx's `base_url` joins: `/users`
+    under `/v1` is `/v1/users`. A URL that starts with a variable is left as it is (it may
+    hold an absolute URL)."""
+    base = base_path.rstrip("/")
+    first = url.parts[0] if url.parts else ""
+    if not base or not isinstance(first, str) or not first.startswith("/"):
+        return url
+    if url.static is not None:
+        return Template.literal(base + url.static)
+    return Template(parts=(base + first, *url.parts[1:]), static=None)
+
+
 def _target_safe(literal: str) -> bool:
     """A literal part of a URL template that may go into a request line as it is."""
     return not any(c in literal for c in " \r\n")
@@ -179,7 +201,10 @@ def _render_url(url: Template, lookup: Callable[[VarRef], object]) -> str:
         if isinstance(part, str):
             out.append(part)
         else:
-            value = lookup(part)
+            if isinstance(part, Filtered) and part.filters[-1] == "urlencode":
+                out.append(part.apply(lookup))  # encoded already: not a second time
+                continue
+            value = lookup(part) if isinstance(part, VarRef) else part.apply(lookup)
             text = value if isinstance(value, str) else str(value)
             # Most ids need no quoting: stripping every unreserved character leaves nothing
             # (one C call, a fifth of what a regex match costs; `quote` would find it slower).

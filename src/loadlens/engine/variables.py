@@ -12,10 +12,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from loadlens.http.cookies import CookieJar
 from loadlens.model.scenario import Feeder, FeederOrder
 from loadlens.model.template import VarRef, VarSource
 
 POOL_LIMIT = 100_000  # values kept per pool; beyond it a random old value is replaced
+# Where setup's cookies travel to the workers among setup's variables: a name no template can
+# reference (`@`), read once per user by `seed_cookies`.
+SETUP_COOKIES = "cookies@setup"
 
 
 class MissingVariableError(Exception):
@@ -87,6 +91,9 @@ class UserState:
     missing: dict[str, str] = field(default_factory=dict)  # variable -> step that failed to set it
     rows: dict[str, tuple[object, ...]] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)  # variable -> step that captured it
+    # The user's cookies; None until a response sets one (or setup's seed it): a request of a
+    # user without cookies pays one test for them.
+    cookies: CookieJar | None = None
 
     def draw_rows(self) -> None:
         """Take the next row of every feeder (at each iteration and each repetition)."""
@@ -141,3 +148,9 @@ class UserState:
         self.variables.pop(name, None)
         self.missing[name] = step
         self.origin.pop(name, None)
+
+
+def seed_cookies(initial_variables: dict[str, object]) -> CookieJar | None:
+    """A new user's jar: a copy of the cookies setup was left with, or None."""
+    jar = initial_variables.get(SETUP_COOKIES)
+    return jar.copy() if isinstance(jar, CookieJar) else None

@@ -45,7 +45,7 @@ class Origin:
         if parts.username is not None or parts.password is not None:
             raise ValueError(
                 f"invalid URL {url!r}: credentials in the URL are not supported; "
-                "send an Authorization header instead"
+                "use `auth: {basic: [user, password]}` instead"
             )
         host = parts.hostname
         if not host:

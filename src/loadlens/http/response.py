@@ -71,6 +71,12 @@ class Response:
         return self._headers
 
     @property
+    def raw_head(self) -> bytes:
+        """The response's first bytes as received, at least up to the end of its head: a
+        cheap test for a field (a cookie) can look here before any header is parsed."""
+        return self._head
+
+    @property
     def timings(self) -> Timings:
         """The instants of this exchange as a Timings."""
         start, connected, sent, first, end, reused = self.instants

@@ -19,6 +19,11 @@ class ErrorKind(enum.StrEnum):
     DNS = "dns"
     PROTOCOL = "protocol"
     CLOSED = "closed"  # the server closed the connection before a full response
+    # A response came, but not one to judge: a redirect chain that went round in a circle or
+    # past the request's `redirects` limit, a compressed body that does not decode.
+    REDIRECT_LOOP = "redirect_loop"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    DECODE = "decode"
     OTHER = "other"
 
 

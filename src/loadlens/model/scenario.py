@@ -36,6 +36,9 @@ NOWHERE = Location("<python>")
 # otherwise: more than any JSON document a check reads, and bounded memory however many users.
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 
+# Redirects a request follows unless it says otherwise (`redirects:`), as k6 does.
+DEFAULT_REDIRECTS = 10
+
 # A JSON body template: JSON values whose strings are Templates. A string that is exactly one
 # `{{ var }}` renders to the variable's value with its type kept (an int stays an int).
 JsonTemplate = (
@@ -99,6 +102,7 @@ class Request:
     timeouts: Timeouts = Timeouts()
     tags: tuple[str, ...] = ()  # labels that gates select operations by (`tag:write`)
     max_body: int | None = None  # bytes of the response body kept; None: the scenario's default
+    redirects: int | None = None  # redirects followed (0: none); None: the scenario's default
 
 
 class ExtractorKind(enum.Enum):
@@ -108,6 +112,7 @@ class ExtractorKind(enum.Enum):
     REGEX = "regex"  # first match's group `group` (0 = whole match) in the body text
     HEADER = "header"  # a response header by (lower-cased) name
     STATUS = "status"  # the status code
+    COOKIE = "cookie"  # a cookie by name, as the response set it or the user's jar holds it
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,11 +237,14 @@ class Scenario:
     """Everything needed to run: target, data, flows, setup/teardown and the plan."""
 
     name: str
-    target: str  # absolute http(s) URL with no path beyond `/`
+    target: str  # absolute http(s) URL; a path is the base of every relative request URL
     flows: tuple[Flow, ...]
     plan: tuple[Stage, ...]
     headers: tuple[tuple[str, Template], ...] = ()  # default headers for every request
     max_body: int = DEFAULT_MAX_BODY  # `defaults.max_body`: body bytes a response keeps
+    redirects: int = DEFAULT_REDIRECTS  # `defaults.redirects`: redirects a request follows
+    cookies: bool = True  # `cookies:`: each user keeps the cookies responses set, sends them back
+    compression: bool = True  # `compression:`: ask for gzip/deflate bodies, decode when read
     feeders: tuple[Feeder, ...] = ()
     setup: tuple[Step, ...] = ()
     teardown: tuple[Step, ...] = ()

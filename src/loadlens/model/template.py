@@ -2,15 +2,22 @@
 
 A template is parsed once, when the scenario is loaded, into literal parts and variable
 references; rendering is then a join over the parts, never a parse. A template with no
-references keeps its text in `static` so the engine can pre-encode it.
+references keeps its text in `static` so the engine can pre-encode it. A reference may pass
+through filters (`{{ token | base64 }}`, `FILTERS`): a `Filtered` piece, folded into literal
+text at load when what it filters is constant.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import enum
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
+from urllib.parse import quote
 
 
 class VarSource(enum.Enum):
@@ -60,14 +67,65 @@ class VarRef:
         return self.name
 
 
+# The filters a reference may pass through (`{{ token | base64 }}`), applied left to right.
+FILTERS: Final = ("base64", "urlencode", "json", "lower", "upper", "sha256")
+
+
+@dataclass(frozen=True, slots=True)
+class Filtered:
+    """Template text passed through filters: `{{ name | lower | sha256 }}`, and the base64 of
+    a Basic credential. One whose text is constant is folded into a literal at load."""
+
+    inner: Template
+    filters: tuple[str, ...]
+
+    def __reduce__(self) -> tuple[type[Filtered], tuple[Template, tuple[str, ...]]]:
+        return Filtered, (self.inner, self.filters)
+
+    @property
+    def display(self) -> str:
+        """How it reads in the scenario, for names and messages."""
+        inner = "".join(p if isinstance(p, str) else p.display for p in self.inner.parts)
+        return " | ".join((inner, *self.filters))
+
+    def apply(self, lookup: Callable[[VarRef], object]) -> str:
+        """The filtered text (a `json` filter first sees a lone variable's typed value)."""
+        single = self.inner.single_ref
+        value: object = lookup(single) if single is not None else render(self.inner, lookup)
+        for name in self.filters:
+            value = apply_filter(name, value)
+        return _text(value)
+
+
+def apply_filter(name: str, value: object) -> str:
+    """One filter of `FILTERS` applied to a value (ValueError for an unknown name)."""
+    if name == "json":
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = _text(value)
+    if name == "base64":
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+    if name == "urlencode":
+        return quote(text, safe="")
+    if name == "lower":
+        return text.lower()
+    if name == "upper":
+        return text.upper()
+    if name == "sha256":
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    raise ValueError(f"unknown filter `{name}`: one of {', '.join(FILTERS)}")
+
+
+Piece = str | VarRef | Filtered
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
-    """Literal text and variable references, in order."""
+    """Literal text, variable references and filtered pieces, in order."""
 
-    parts: tuple[str | VarRef, ...]
+    parts: tuple[Piece, ...]
     static: str | None  # the whole text when there is no reference
 
-    def __reduce__(self) -> tuple[type[Template], tuple[tuple[str | VarRef, ...], str | None]]:
+    def __reduce__(self) -> tuple[type[Template], tuple[tuple[Piece, ...], str | None]]:
         # Compiled by mypyc, a frozen dataclass cannot be unpickled field by field (its
         # `__setattr__` refuses); workers receive scenarios pickled, so it is rebuilt instead.
         return Template, (self.parts, self.static)
@@ -79,8 +137,14 @@ class Template:
 
     @property
     def refs(self) -> tuple[VarRef, ...]:
-        """The references, in order of appearance."""
-        return tuple(p for p in self.parts if isinstance(p, VarRef))
+        """The references, in order of appearance (those inside filtered pieces included)."""
+        found: list[VarRef] = []
+        for part in self.parts:
+            if isinstance(part, VarRef):
+                found.append(part)
+            elif isinstance(part, Filtered):
+                found.extend(part.inner.refs)
+        return tuple(found)
 
     @property
     def single_ref(self) -> VarRef | None:
@@ -94,7 +158,15 @@ def render(template: Template, lookup: Callable[[VarRef], object]) -> str:
     """The template's text with each reference replaced by `str(lookup(ref))`."""
     if template.static is not None:
         return template.static
-    return "".join(p if isinstance(p, str) else _text(lookup(p)) for p in template.parts)
+    return "".join([_piece(p, lookup) for p in template.parts])
+
+
+def _piece(part: Piece, lookup: Callable[[VarRef], object]) -> str:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, VarRef):
+        return _text(lookup(part))
+    return part.apply(lookup)
 
 
 def _text(value: object) -> str:

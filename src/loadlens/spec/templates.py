@@ -2,14 +2,24 @@
 
 Inside the braces (whitespace optional): `name` (a user variable), `pool.NAME`,
 `FEEDER.COLUMN`, or a builtin: `uuid`, `user_id`, `iteration`, `timestamp`,
-`random_int(A, B)`. Whether a name is defined is the validator's question, not the parser's.
+`random_int(A, B)`, or a quoted literal (`'text'`); then any filters, `{{ name | lower |
+sha256 }}` (see `loadlens.model.template.FILTERS`). Whether a name is defined is the
+validator's question, not the parser's.
 """
 
 from __future__ import annotations
 
 import re
 
-from loadlens.model.template import Template, VarRef, VarSource
+from loadlens.model.template import (
+    FILTERS,
+    Filtered,
+    Piece,
+    Template,
+    VarRef,
+    VarSource,
+    apply_filter,
+)
 
 BUILTINS = frozenset({"uuid", "user_id", "iteration", "timestamp", "random_int"})
 
@@ -30,7 +40,7 @@ class TemplateSyntaxError(ValueError):
 
 def compile_template(text: str) -> Template:
     """Literal parts and references of `text`; raises TemplateSyntaxError."""
-    parts: list[str | VarRef] = []
+    parts: list[Piece] = []
     position = 0
     while True:
         start = text.find("{{", position)
@@ -44,13 +54,64 @@ def compile_template(text: str) -> Template:
             raise TemplateSyntaxError("unclosed `{{` (a reference ends with `}}`)", start)
         if start > position:
             parts.append(text[position:start])
-        parts.append(parse_reference(text[start + 2 : end], start))
+        parts.append(parse_piece(text[start + 2 : end], start))
         position = end + 2
-    if not any(isinstance(part, VarRef) for part in parts):
-        return Template.literal(text)
     if position < len(text):
         parts.append(text[position:])
-    return Template(parts=tuple(parts), static=None)
+    if all(isinstance(part, str) for part in parts):  # no reference, or filters folded at load
+        return Template.literal("".join(p for p in parts if isinstance(p, str)))
+    return Template(parts=_joined(parts), static=None)
+
+
+def _joined(parts: list[Piece]) -> tuple[Piece, ...]:
+    """Adjacent literal parts joined into one."""
+    out: list[Piece] = []
+    for part in parts:
+        if isinstance(part, str) and out and isinstance(out[-1], str):
+            out[-1] = out[-1] + part
+        elif part != "":
+            out.append(part)
+    return tuple(out)
+
+
+def parse_piece(expression: str, offset: int = 0) -> Piece:
+    """What `{{ ... }}` holds: a reference or a quoted literal, then `| filter`s. A filtered
+    literal is applied here, at load, and becomes literal text."""
+    source, *filters = _split_filters(expression, offset)
+    stripped = source.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
+        inner = Template.literal(stripped[1:-1])
+    else:
+        ref = parse_reference(source, offset)
+        if not filters:
+            return ref
+        inner = Template(parts=(ref,), static=None)
+    names = tuple(name.strip() for name in filters)
+    for name in names:
+        if name not in FILTERS:
+            raise TemplateSyntaxError(
+                f"unknown filter `{name}` (expected one of {', '.join(FILTERS)})", offset
+            )
+    if inner.static is not None:
+        value: object = inner.static
+        for name in names:
+            value = apply_filter(name, value)
+        return str(value)
+    return Filtered(inner, names)
+
+
+def _split_filters(expression: str, offset: int) -> list[str]:
+    """`'a|b' | lower` → [`'a|b'`, ` lower`]: `|` inside a quoted literal is text."""
+    stripped = expression.strip()
+    if stripped[:1] in ("'", '"'):
+        close = stripped.find(stripped[0], 1)
+        if close < 0:
+            raise TemplateSyntaxError("unclosed quote in `{{ }}`", offset)
+        rest = stripped[close + 1 :]
+        if rest.strip() and not rest.lstrip().startswith("|"):
+            raise TemplateSyntaxError(f"unexpected `{rest.strip()}` after a quoted value", offset)
+        return [stripped[: close + 1], *rest.split("|")[1:]]
+    return expression.split("|")
 
 
 def parse_reference(expression: str, offset: int = 0) -> VarRef:

@@ -15,6 +15,7 @@ from loadlens.spec.sizes import read_size
 from loadlens.spec.templates import display_name
 from loadlens.spec.urls import url_problem
 from loadlens.spec.validate_headers import framing_problem
+from loadlens.spec.validate_http import HTTP_REQUEST_KEYS, read_auth, read_redirects
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 REQUEST_KEYS = (
@@ -30,6 +31,7 @@ REQUEST_KEYS = (
     "timeout",
     "tags",
     "max_body",
+    *HTTP_REQUEST_KEYS,
 )
 _BODY_KEYS = ("json", "form", "body")
 _TIMEOUT_KEYS = ("connect", "read", "total")
@@ -64,6 +66,11 @@ def read_request(
     max_body = None
     if "max_body" in fields:
         max_body = read_size(reader, fields["max_body"], join(key, "max_body"))
+    redirects = None
+    if "redirects" in fields:
+        redirects = read_redirects(reader, fields["redirects"], join(key, "redirects"))
+    if "auth" in fields:
+        headers = _with_auth(ctx, fields["auth"], join(key, "auth"), scope, headers)
     if len(reader.problems) > before or method is None or url is None:
         return None
     return Request(
@@ -76,7 +83,25 @@ def read_request(
         timeouts=timeouts,
         tags=tags,
         max_body=max_body,
+        redirects=redirects,
     )
+
+
+def _with_auth(
+    ctx: Context,
+    node: Node,
+    key: str,
+    scope: Scope,
+    headers: tuple[tuple[str, Template], ...],
+) -> tuple[tuple[str, Template], ...]:
+    """The headers with the `authorization` that `auth:` makes (both given is a problem)."""
+    value = read_auth(ctx, node, key, scope)
+    if value is None:
+        return headers
+    if any(name == "authorization" for name, _ in headers):
+        ctx.reader.report(node, key, "`auth` and an `authorization` header are both given")
+        return headers
+    return (*headers, ("authorization", value))
 
 
 def read_tags(reader: Reader, node: Node, key: str) -> tuple[str, ...]:

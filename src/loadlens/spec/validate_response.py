@@ -18,7 +18,7 @@ from loadlens.spec.nodes import Node
 from loadlens.spec.reader import Reader, join
 
 _EXPECT_KEYS = ("status", "checks")
-_EXTRACTOR_KEYS = ("jsonpath", "regex", "header")
+_EXTRACTOR_KEYS = ("jsonpath", "regex", "header", "cookie")
 _CHECK_KEYS = ("name", *_EXTRACTOR_KEYS, "group", "exists", "equals", "contains")
 _CAPTURE_KEYS = (*_EXTRACTOR_KEYS, "group", "all", "secret")
 _TARGET = re.compile(r"(pool\.)?([A-Za-z_][A-Za-z0-9_]*)")
@@ -78,7 +78,7 @@ def _check(reader: Reader, node: Node, key: str) -> Check | None:
             reader.report(value_node, join(key, "exists"), "only `exists: true` is supported")
         value = None
     elif kind is CheckKind.EQUALS and extractor is None:
-        reader.report(node, key, "`equals` needs a `jsonpath`, `regex` or `header`")
+        reader.report(node, key, "`equals` needs a `jsonpath`, `regex`, `header` or `cookie`")
     elif isinstance(value, dict | list):
         reader.report(value_node, join(key, kinds[0]), "expected a single value")
     name = None
@@ -95,16 +95,18 @@ def _check(reader: Reader, node: Node, key: str) -> Check | None:
 def read_extractor(
     reader: Reader, node: Node, fields: dict[str, Node], key: str, *, optional: bool = False
 ) -> Extractor | None:
-    """The one of `jsonpath`, `regex` (with `group`), `header` given in `fields`."""
+    """The one of `jsonpath`, `regex` (with `group`), `header`, `cookie` given in `fields`."""
     given = [name for name in _EXTRACTOR_KEYS if name in fields]
     if len(given) > 1:
-        reader.report(node, key, f"give one of `jsonpath`, `regex`, `header`, not {given}")
+        reader.report(
+            node, key, f"give one of `jsonpath`, `regex`, `header`, `cookie`, not {given}"
+        )
         return None
     if "group" in fields and given != ["regex"]:
         reader.report(fields["group"], join(key, "group"), "`group` goes with `regex`", at_key=True)
     if not given:
         if not optional:
-            reader.report(node, key, "expected one of `jsonpath`, `regex`, `header`")
+            reader.report(node, key, "expected one of `jsonpath`, `regex`, `header`, `cookie`")
         return None
     kind = given[0]
     where = join(key, kind)
@@ -115,6 +117,8 @@ def read_extractor(
         return jsonpath_extractor(reader, fields[kind], where, text)
     if kind == "header":
         return Extractor(ExtractorKind.HEADER, text.strip().lower())
+    if kind == "cookie":  # a cookie's name is case-sensitive (RFC 6265)
+        return Extractor(ExtractorKind.COOKIE, text.strip())
     try:
         pattern = re.compile(text)
     except re.error as error:

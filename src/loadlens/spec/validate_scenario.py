@@ -8,12 +8,14 @@ read last, against every variable any step defines, since they are sent with eve
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from loadlens.errors import Problem, SpecError
 from loadlens.model.scenario import (
     DEFAULT_MAX_BODY,
+    DEFAULT_REDIRECTS,
     Feeder,
     FeederOrder,
     Flow,
@@ -32,6 +34,14 @@ from loadlens.spec.templates import BUILTINS
 from loadlens.spec.urls import url_problem
 from loadlens.spec.validate_gates import GateCatalog, read_gates
 from loadlens.spec.validate_generator import read_generator
+from loadlens.spec.validate_http import (
+    HTTP_DEFAULT_KEYS,
+    HTTP_TOP_KEYS,
+    auth_secrets,
+    read_auth,
+    read_redirects,
+    read_switch,
+)
 from loadlens.spec.validate_invariants import read_invariants, read_ledger
 from loadlens.spec.validate_observe import read_observe
 from loadlens.spec.validate_plan import read_plan
@@ -55,8 +65,9 @@ TOP_KEYS = (
     "ledger",
     "reconcile",
     "generator",
+    *HTTP_TOP_KEYS,
 )
-_DEFAULTS_KEYS = ("headers", "timeout", "max_body")
+_DEFAULTS_KEYS = ("headers", "timeout", "max_body", *HTTP_DEFAULT_KEYS)
 _FLOW_KEYS = ("name", "weight", "steps")
 _FEEDER_KEYS = ("csv", "json", "order")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -98,6 +109,9 @@ def build_scenario(
     headers: tuple[tuple[str, Template], ...] = ()
     if default_fields and "headers" in default_fields:
         headers = read_pairs(ctx, default_fields["headers"], "defaults.headers", every, lower=True)
+    http = _http_behaviour(ctx, fields, default_fields or {}, every)
+    if http.auth is not None:
+        headers = _default_auth(reader, default_fields or {}, headers, http.auth)
     observe = to_plain(fields["observe"]) if "observe" in fields else None
     catalog = GateCatalog.of(flows, observe)
     plan = read_plan(reader, fields["plan"], "plan", catalog) if "plan" in fields else ()
@@ -122,11 +136,14 @@ def build_scenario(
         plan=plan,
         headers=headers,
         max_body=max_body,
+        redirects=http.redirects,
+        cookies=http.cookies,
+        compression=http.compression,
         feeders=feeders,
         setup=setup,
         teardown=teardown,
         variables=variables,
-        secrets=secrets,
+        secrets=secrets | auth_secrets(headers, [*setup, *teardown, *_steps_of(flows)]),
         thresholds=thresholds,
         invariants=invariants,
         observe=observed,
@@ -135,6 +152,51 @@ def build_scenario(
         generator=generator,
         source=reader.file,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _HttpBehaviour:
+    cookies: bool
+    compression: bool
+    redirects: int
+    auth: Template | None
+
+
+def _http_behaviour(
+    ctx: Context, fields: dict[str, Node], defaults: dict[str, Node], every: Scope
+) -> _HttpBehaviour:
+    """`cookies:`, `compression:`, `defaults.redirects` and `defaults.auth`."""
+    reader = ctx.reader
+    redirects: int | None = DEFAULT_REDIRECTS
+    if "redirects" in defaults:
+        redirects = read_redirects(reader, defaults["redirects"], "defaults.redirects")
+    auth = None
+    if "auth" in defaults:
+        auth = read_auth(ctx, defaults["auth"], "defaults.auth", every)
+    return _HttpBehaviour(
+        cookies=read_switch(reader, fields, "cookies"),
+        compression=read_switch(reader, fields, "compression"),
+        redirects=DEFAULT_REDIRECTS if redirects is None else redirects,
+        auth=auth,
+    )
+
+
+def _default_auth(
+    reader: Reader,
+    defaults: dict[str, Node],
+    headers: tuple[tuple[str, Template], ...],
+    auth: Template,
+) -> tuple[tuple[str, Template], ...]:
+    if any(name == "authorization" for name, _ in headers):
+        reader.report(
+            defaults["auth"], "defaults.auth", "`auth` and an `authorization` header are both given"
+        )
+        return headers
+    return (*headers, ("authorization", auth))
+
+
+def _steps_of(flows: tuple[Flow, ...]) -> list[Step]:
+    return [step for flow in flows for step in flow.steps]
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:
@@ -147,8 +209,8 @@ def check_target(text: str) -> str | None:
     if problem is not None:
         return problem
     parts = urlsplit(text)
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        return f"bad target URL `{text}`: no path beyond `/` (put paths in each request's url)"
+    if parts.query or parts.fragment:
+        return f"bad target URL `{text}`: no query or fragment (a path is the base path)"
     return None
 
 

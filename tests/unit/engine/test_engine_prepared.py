@@ -40,7 +40,10 @@ def _user(**variables: object) -> UserState:
 def test_static_request_is_encoded_once() -> None:
     compiled = compile_scenario(parse_yaml_text(SCENARIO))
     static = compiled.flows[0][0].prepared  # type: ignore[union-attr]
-    assert static.static == b"GET /health HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nx-app: demo\r\n\r\n"
+    assert static.static == (
+        b"GET /health HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nx-app: demo\r\n"
+        b"accept-encoding: gzip, deflate\r\n\r\n"  # `compression:` is on by default
+    )
     assert static.encode(_user()) is static.static
 
 
