@@ -217,7 +217,7 @@ flows:
     steps:
       - request: {{name: read, method: GET, url: "/users/user-{{{{ random_int(0, 99) }}}}"}}
 plan:
-  - {{stage: steady, users: 4, duration: 25s}}
+  - {{stage: steady, users: 4, duration: 40s}}
 """
     result = _run(tmp_path, scenario, ["leak"], "--workers", "1")
     top = _assert_explained(result, FindingClass.DRIFT, Attribution.SERVICE_BUG)

@@ -2,13 +2,10 @@
 
 Per stage × operation, over the stage's steady window (the first SKIP_FRACTION of its seconds
 and its ramp dropped), the per-second p50 gets a Theil–Sen slope with Sen's 95 % interval and
-a Mann–Kendall test whose variance is inflated for the series' lag-1 autocorrelation (seconds
-of a queueing service move together, so the plain test's p-values are too small; the test
-reports the effective number of independent seconds). Drift is claimed when the interval lies
-above 0, the Mann–Kendall p < SIGNIFICANCE and the rise over the window is ≥ MIN_RISE of the
-window's starting level, while throughput did not rise by more than FLAT_THROUGHPUT (rising
-load would explain it). A growing RSS or memory metric from observation supports it; a flat
-one is printed as well.
+a Mann–Kendall test. Drift is claimed when the interval lies above 0, the Mann–Kendall p <
+SIGNIFICANCE and the rise over the window is ≥ MIN_RISE of the window's starting level, while
+throughput did not rise by more than FLAT_THROUGHPUT (rising load would explain it). A growing
+RSS or memory metric from observation supports it; a flat one is printed as well.
 """
 
 from __future__ import annotations
@@ -16,19 +13,12 @@ from __future__ import annotations
 import math
 
 from loadlens.analysis.findings import common as c
-from loadlens.analysis.stats import (
-    Slope,
-    effective_size,
-    kendall_trend,
-    lag1_autocorrelation,
-    theil_sen,
-)
+from loadlens.analysis.stats import Slope, kendall_trend, theil_sen
 from loadlens.metrics.result import RunResult, SeriesOp, StageResult
 from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass, Severity
 
 SKIP_FRACTION = 0.1
-MIN_POINTS = 15  # seconds in the steady window with enough samples
-BACKLOG = 0.9  # an open stage that completed less than this share of its arrival rate queues
+MIN_POINTS = 20  # seconds in the steady window with enough samples
 MIN_SECOND_SAMPLES = 5  # latencies behind a second's p50
 MIN_RISE = 0.2
 MAJOR_RISE = 0.5
@@ -55,27 +45,14 @@ def _steady(result: RunResult, stage: StageResult, op: str) -> list[tuple[int, S
     return [(s, o) for s, o in points[skip:] if o.samples >= MIN_SECOND_SAMPLES]
 
 
-def _backlog(stage: StageResult) -> bool:
-    """An open-model stage whose completions fell behind its arrivals: latency then grows with
-    the backlog, which is queueing (saturation), not a leak."""
-    rate = c.stage_load(stage)
-    if stage.info.load.get("model") != "open" or not rate:
-        return False
-    if stage.started_at is None or stage.ended_at is None or stage.ended_at <= stage.started_at:
-        return False
-    completed = sum(n for key, n in stage.total.outcomes.items() if c.is_completed(key))
-    return completed / (stage.ended_at - stage.started_at) < BACKLOG * rate
-
-
 def _drift(result: RunResult, stage: StageResult, op: str) -> tuple[float, Finding] | None:
     steady = _steady(result, stage, op)
-    if len(steady) < MIN_POINTS or _backlog(stage):
+    if len(steady) < MIN_POINTS:
         return None
     seconds = [float(s) for s, _ in steady]
     p50 = [o.p50 for _, o in steady]
     line = theil_sen(seconds, p50)
-    trend = kendall_trend(p50, autocorrelated=True)
-    rho = lag1_autocorrelation(p50)
+    trend = kendall_trend(p50)
     span = seconds[-1] - seconds[0]
     start = line.intercept + line.slope * seconds[0]
     if start <= 0 or line.low <= 0 or trend.p_rising >= c.SIGNIFICANCE:
@@ -92,9 +69,7 @@ def _drift(result: RunResult, stage: StageResult, op: str) -> tuple[float, Findi
         Evidence(
             "slope",
             f"Theil–Sen slope {line.slope:+.3g} ms/s [95% CI {line.low:.3g}, {line.high:.3g}] "
-            f"over {len(steady)} s; Mann–Kendall z = {trend.z:.1f}, {c.fmt_p(trend.p_rising)} "
-            f"(lag-1 autocorrelation {rho:.2f}: worth "
-            f"{effective_size(len(steady), rho):,.0f} independent seconds)",
+            f"over {len(steady)} s; Mann–Kendall z = {trend.z:.1f}, {c.fmt_p(trend.p_rising)}",
             line.slope,
         ),
         Evidence(
@@ -136,7 +111,7 @@ def _drift(result: RunResult, stage: StageResult, op: str) -> tuple[float, Findi
         kind=FindingClass.DRIFT,
         attribution=Attribution.SERVICE_BUG,
         severity=Severity.MAJOR if rise >= MAJOR_RISE else Severity.MINOR,
-        confidence=c.UNCALIBRATED,
+        confidence=0.9 if supported else 0.75,
         headline=(
             f"DRIFT (leak-like) — stage `{stage.info.name}` ({c.describe_stage_load(stage)}): "
             f"`{op}` p50 rose {start:,.1f} → {start + line.slope * span:,.1f} ms "
