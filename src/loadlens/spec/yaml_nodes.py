@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import datetime
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import yaml
 
@@ -94,6 +93,7 @@ class _Open:
 
     node: Node
     anchor: str | None
+    is_mapping: bool
     size: int = 1  # values in it once every alias is expanded, itself included
     key: str | None = None  # in a mapping: the key read, waiting for its value
     key_at: tuple[int, int] = (0, 0)
@@ -125,35 +125,75 @@ class _Composer:
         self.plain: dict[str, Scalar] = {}
 
     def compose(self, loader: yaml.SafeLoader) -> Node | None:
-        on_scalar, on_open, on_close = self._on_scalar, self._open, self._close
-        handlers: dict[type[yaml.Event], Callable[[Any], None]] = {
-            yaml.ScalarEvent: on_scalar,
-            yaml.MappingStartEvent: on_open,
-            yaml.SequenceStartEvent: on_open,
-            yaml.MappingEndEvent: on_close,
-            yaml.SequenceEndEvent: on_close,
-            yaml.AliasEvent: self._alias,
-            yaml.DocumentStartEvent: self._document,
-        }
+        # One loop over the events with the common cases written in line (a plain scalar
+        # seen before, a mapping's key, a collection's end): a large scenario has millions of
+        # events, and a method call per event was half of the time spent here.
         get_event = loader.get_event
+        stack = self.stack
+        plain = self.plain
+        scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+        mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+        mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
         while True:
             event = get_event()  # type: ignore[no-untyped-call]
-            if event is None or isinstance(event, yaml.StreamEndEvent):
+            kind = type(event)
+            if kind is scalar_event:
+                parent = stack[-1] if stack else None
+                if (
+                    parent is not None
+                    and parent.is_mapping
+                    and not parent.awaiting_value
+                    and event.anchor is None
+                ):
+                    # A key: only its text and position are kept (a key with problems of
+                    # its own, an unset `${env:...}`, is taken as written, as before).
+                    mark = event.start_mark
+                    parent.size += 1
+                    parent.awaiting_value = True
+                    parent.key = event.value
+                    parent.key_is_plain = True
+                    parent.key_at = (mark.line + 1, mark.column + 1)
+                    continue
+                text = event.value
+                if (
+                    text in plain
+                    and event.tag is None
+                    and event.implicit[0]
+                    and event.anchor is None
+                ):
+                    mark = event.start_mark
+                    node = Node(plain[text], mark.line + 1, mark.column + 1, 0, 0, (), False)
+                else:
+                    node = self._scalar(event)
+                    if event.anchor is not None:
+                        self.anchors[event.anchor] = _Anchored(node, 1, text)
+                if parent is None or (parent.is_mapping and not parent.awaiting_value):
+                    self._add(node, 1, text)  # the root, or an anchored key
+                elif not parent.is_mapping:
+                    parent.size += 1
+                    if node.problems:
+                        parent.problems_below = True
+                    parent.node.value.append(node)  # type: ignore[union-attr]
+                else:  # a mapping's value
+                    parent.size += 1
+                    if node.problems:
+                        parent.problems_below = True
+                    self._place(parent, node)
+            elif kind is mapping_end or kind is sequence_end:
+                self._close(event)
+            elif kind is mapping_start or kind is sequence_start:
+                self._open(event)
+            elif kind is alias_event:
+                self._alias(event)
+            elif kind is yaml.DocumentStartEvent:
+                self._document(event)
+            elif event is None or kind is yaml.StreamEndEvent:
                 return self.root
-            handler = handlers.get(type(event))
-            if handler is not None:
-                handler(event)
 
     def _document(self, event: yaml.DocumentStartEvent) -> None:
         self.documents += 1
         if self.documents > 1:
             self._fail(event, "expected one document, found a second (`---`)")
-
-    def _on_scalar(self, event: yaml.ScalarEvent) -> None:
-        node = self._scalar(event)
-        if event.anchor is not None:
-            self.anchors[event.anchor] = _Anchored(node, 1, event.value)
-        self._add(node, 1, event.value)
 
     def _fail(self, event: yaml.Event, message: str) -> None:
         raise YamlSyntaxError(Problem(self.file, *_position(event), "", message))
@@ -167,7 +207,7 @@ class _Composer:
         )
         if event.anchor is not None:
             self.open_anchors.add(event.anchor)
-        self.stack.append(_Open(Node(value, line, column), event.anchor))
+        self.stack.append(_Open(Node(value, line, column), event.anchor, isinstance(value, dict)))
 
     def _close(self, _event: yaml.Event) -> None:
         done = self.stack.pop()
@@ -210,19 +250,23 @@ class _Composer:
         parent.size += size
         if node.problems or node.problems_below:
             parent.problems_below = True
-        items = parent.node.value
-        if isinstance(items, list):
-            items.append(node)
-            return
-        assert isinstance(items, dict)
-        if not parent.awaiting_value:
+        if not parent.is_mapping:
+            parent.node.value.append(node)  # type: ignore[union-attr]
+        elif not parent.awaiting_value:
             parent.awaiting_value = True
             parent.key = text
             parent.key_is_plain = text is not None
             parent.key_at = (node.line, node.column)
-            return
+        else:
+            self._place(parent, node)
+
+    @staticmethod
+    def _place(parent: _Open, node: Node) -> None:
+        """Place a mapping's value under the key read before it."""
         parent.awaiting_value = False
         node.key_line, node.key_column = parent.key_at
+        items = parent.node.value
+        assert isinstance(items, dict)
         if not parent.key_is_plain or parent.key is None:
             parent.problems.append((*parent.key_at, "a key must be a plain name", ""))
         elif parent.key in items:
