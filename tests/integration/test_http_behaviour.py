@@ -280,3 +280,41 @@ def test_each_template_filter_reaches_the_server_applied() -> None:
     assert headers["x-json"] == '"Ann Lee"'
     assert (headers["x-lower"], headers["x-upper"]) == ("ann lee", "ANN LEE")
     assert headers["x-sha"] == hashlib.sha256(b"ann lee").hexdigest()
+
+
+HOSTILE_VALUES = """\
+name: hostile-values
+target: TARGET
+flows:
+  - name: f
+    steps:
+      - request: {name: values, url: /hostile-values}
+        capture: {crlf: $.crlf, wide: $.wide, plain: $.plain}
+      - request: {name: crlf-header, url: /h1, headers: {x-value: "{{ crlf }}"}}
+      - request: {name: wide-header, url: /h2, headers: {x-value: "{{ wide }}"}}
+      - request: {name: plain-header, url: /h3, headers: {x-value: "{{ plain }}"}}
+      - request: {name: in-url, url: "/p/{{ crlf }}/{{ wide }}"}
+      - request: {name: redirect, url: /spaced-redirect}
+plan:
+  - {stage: s, users: 1, duration: 1s}
+"""
+
+
+def test_values_a_header_cannot_carry_are_not_sent_and_nothing_is_injected() -> None:
+    server = WebServer()
+    with server as url:
+        frame = _run(HOSTILE_VALUES, url)
+    outcomes = _outcomes(frame)
+    # Never sent, named by the variable; never a header line written from a value.
+    assert outcomes["crlf-header"] == {"unsendable:crlf": ITERATIONS}
+    assert outcomes["wide-header"] == {"unsendable:wide": ITERATIONS}
+    assert server.counters["GET /h1"] == server.counters["GET /h2"] == 0
+    assert server.counters["injected"] == 0
+    # The same values elsewhere go out encoded, and a plain one goes into a header.
+    assert outcomes["plain-header"] == {"ok:200": ITERATIONS}
+    assert server.counters["GET /h3"] == ITERATIONS
+    assert outcomes["in-url"] == {"ok:200": ITERATIONS}
+    assert server.counters["GET /p/a%0D%0AX-Injected:%201/%C5%81ukasz"] == ITERATIONS
+    # A `Location` with raw spaces is followed, percent-encoded as a browser would.
+    assert outcomes["redirect"] == {"ok:200": ITERATIONS}
+    assert server.counters["GET /landing%20page"] == ITERATIONS

@@ -17,6 +17,9 @@ Routes:
 - `GET /gzip`, `GET /deflate`: `{"coded": "<coding>", "n": 7}` compressed when asked;
   `GET /broken-gzip`: says gzip, is not; `GET /bomb`: 10 MiB of zeros, gzipped;
 - `GET /basic`, `GET /bearer`: 200 when the credential is the expected one, else 401;
+- `GET /hostile-values`: JSON whose `crlf` holds CR LF and a header line, `wide` a character
+  beyond Latin-1, `plain` a plain token (what a hostile or careless service hands out);
+  `GET /spaced-redirect`: 302 to a `Location` with raw spaces (`/landing page?q=a b`);
 - `GET /v1/...` and anything else: 200 with the request's path, query and headers as JSON.
 """
 
@@ -111,6 +114,8 @@ class WebServer:
             self.authorizations.append(headers["authorization"])
         if "cookie" in headers:
             self.cookies.append(headers["cookie"])
+        if "x-injected" in headers:  # a header line smuggled in through a value
+            self.counters["injected"] += 1
         if method == "POST" and path in ("/login", "/big-login"):
             session = f"sess-{len(self.sessions) + 1:08d}-{secrets.token_hex(6)}"
             self.sessions.add(session)
@@ -136,6 +141,11 @@ class WebServer:
             return 302, [("location", "/loop")], b""
         if path == "/away":
             return 302, [("location", f"{self.away_to}/final")], b""
+        if path == "/hostile-values":
+            values = {"crlf": "a\r\nX-Injected: 1", "wide": "\u0141ukasz", "plain": "ok-1"}
+            return 200, [], json.dumps(values).encode()
+        if path == "/spaced-redirect":
+            return 302, [("location", "/landing page?q=a b")], b""
         if path == "/final":
             return 200, [], b'{"final":true}'
         if path in ("/see-other", "/temporary"):

@@ -70,6 +70,7 @@ from loadlens.model.outcome import (
     capture_failed_key,
     missing_variable_key,
     outcome_key,
+    unsendable_key,
 )
 from loadlens.model.scenario import Extractor, ExtractorKind
 from loadlens.model.template import VarRef
@@ -230,6 +231,9 @@ class StepRunner:
                 key = missing_variable_key(missing.name, missing.origin)
                 self.recorder.count(prepared.operation, key)
                 return None
+            except ValueError as error:  # a value HTTP cannot carry there (UnicodeEncodeError too)
+                self._note_unsendable(prepared, used, error)
+                return None
             features, held = prepared.features.features(used, user.origin, self.entities)
             outgoing = (data, used, held, features)
         if user.cookies is not None and step.cookies:
@@ -334,6 +338,24 @@ class StepRunner:
                 continue
             if entry is not None:
                 self.ledger.add(entry[0], rule.field, entry[1])
+
+    def _note_unsendable(
+        self, prepared: PreparedRequest, used: dict[VarRef, object], error: ValueError
+    ) -> None:
+        """Count a request that could not be written: a value it uses (most often one the
+        service handed out, captured) holds what HTTP cannot carry where it goes. Not sent,
+        like a request whose variable is missing; never a crash of the worker."""
+        culprit = next((ref for ref, value in used.items() if _unwritable(value_text(value))), None)
+        name = culprit.display if culprit is not None else ""
+        why = (
+            "holds text outside Latin-1"
+            if isinstance(error, UnicodeEncodeError)
+            else "holds a character a request line or header cannot carry (CR, LF, NUL)"
+        )
+        where = f"the value of `{name}`" if name else "a value"
+        key = unsendable_key(name)
+        self.recorder.count(prepared.operation, key)
+        self.recorder.error(prepared.operation, key, f"not sent: {where} {why}")
 
     def _note_failure(
         self,
@@ -528,3 +550,13 @@ def _apply_capture(
     else:
         user.set_variable(capture.variable, values[0], compiled.step)
     return values
+
+
+def _unwritable(text: str) -> bool:
+    """Whether `text` cannot go into a header as it is: CR, LF or NUL, or beyond Latin-1."""
+    return (
+        "\r" in text
+        or "\n" in text
+        or "\0" in text
+        or (not text.isascii() and any(ord(ch) > 0xFF for ch in text))
+    )

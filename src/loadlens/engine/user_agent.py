@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Final
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from loadlens.engine.variables import UserState
 from loadlens.http import Origin, Response, TransportError, encode_request
@@ -38,6 +38,9 @@ REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _REWRITTEN: Final = frozenset({b"host", b"content-length", b"transfer-encoding", b"cookie"})
 _BODY_FIELDS: Final = frozenset({b"content-type", b"content-encoding"})
 _KEEP_METHOD: Final = frozenset({b"GET", b"HEAD"})
+# Left as they are in a redirect's target: RFC 3986's reserved characters and `%` (a
+# `Location` already percent-encoded stays as it was); `quote` keeps letters, digits and `_.-~`.
+_TARGET_SAFE: Final = "!#$%&'()*+,/:;=?@[]~"
 
 
 def keep_cookies(user: UserState, response: Response, origin: Origin, data: bytes) -> None:
@@ -124,9 +127,10 @@ class RedirectChain:
         except ValueError:
             return None  # not a URL this client can follow: the 3xx is judged as it is
         parts = urlsplit(absolute)
-        next_target = ((parts.path or "/") + (f"?{parts.query}" if parts.query else "")).encode(
-            "latin-1", "replace"
-        )
+        # As a browser does: what a request target cannot carry as it is (a space, a
+        # character beyond ASCII, CR or LF from a hostile `Location`) is percent-encoded.
+        path_and_query = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        next_target = quote(path_and_query, safe=_TARGET_SAFE).encode("ascii")
         if response.status in (301, 302, 303) and method not in _KEEP_METHOD:
             method, body = b"GET", None
             fields = [(n, v) for n, v in fields if n not in _BODY_FIELDS]

@@ -37,6 +37,8 @@ class OutcomeKind(enum.StrEnum):
     CAPTURE_FAILED = "capture_failed"  # a capture found nothing; detail: the variable
     MISSING_VARIABLE = "missing_variable"  # not sent: a variable it needs has no value;
     # detail: `VAR@STEP` (STEP: the step whose capture should have set it) or `VAR`
+    UNSENDABLE = "unsendable"  # not sent: a value cannot be written where the request puts
+    # it (CR or LF in a header, text outside Latin-1); detail: the variable, when known
     CANCELLED = "cancelled"  # in flight when the run was stopped and the grace ran out
 
 
@@ -66,7 +68,7 @@ class Outcome:
     kind: OutcomeKind
     status: int | None = None  # ok / status: the HTTP status
     detail: str = ""  # error: the ErrorKind's value; check_failed: the check's name
-    variable: str = ""  # capture_failed / missing_variable: the variable
+    variable: str = ""  # capture_failed / missing_variable / unsendable: the variable
     step: str = ""  # missing_variable: the step whose capture should have set it, if known
 
     @property
@@ -109,6 +111,7 @@ class Outcome:
         return self.kind in (
             OutcomeKind.CAPTURE_FAILED,
             OutcomeKind.MISSING_VARIABLE,
+            OutcomeKind.UNSENDABLE,
             OutcomeKind.CHECK_FAILED,
         )
 
@@ -123,7 +126,7 @@ def _parse(key: str) -> Outcome | None:
         if not colon:
             return Outcome(kind)
         return Outcome(kind, status=int(detail)) if detail.isdigit() else None
-    if kind is OutcomeKind.CAPTURE_FAILED:
+    if kind in (OutcomeKind.CAPTURE_FAILED, OutcomeKind.UNSENDABLE):
         return Outcome(kind, variable=detail)
     if kind is OutcomeKind.MISSING_VARIABLE:
         variable, _, step = detail.partition("@")
@@ -139,3 +142,8 @@ def capture_failed_key(variable: str) -> str:
 def missing_variable_key(variable: str, step: str) -> str:
     """`missing_variable:VAR@STEP` (`missing_variable:VAR` when no step is known)."""
     return Outcome(OutcomeKind.MISSING_VARIABLE, variable=variable, step=step).key
+
+
+def unsendable_key(variable: str) -> str:
+    """`unsendable:VAR` (`unsendable` when no variable is known)."""
+    return Outcome(OutcomeKind.UNSENDABLE, variable=variable).key

@@ -11,6 +11,8 @@ speak. `Host` stays allowed: it names the virtual host and frames nothing.
 
 from __future__ import annotations
 
+import re
+
 from loadlens.model.template import Template
 
 _FRAMING = {
@@ -19,6 +21,34 @@ _FRAMING = {
     "upgrade": "the client speaks HTTP/1.1 on the connection, never another protocol",
 }
 _CONNECTION_VALUES = ("keep-alive", "close")
+# RFC 9110's `token`: the characters a field name may hold.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BREAKS = ("\r", "\n", "\0")
+
+
+def field_problem(name: str, value: Template) -> tuple[str, str] | None:
+    """(message, hint) when a header cannot be written as given: its name is not an HTTP token,
+    or the value's written text holds CR, LF, NUL or a character beyond Latin-1 (values a
+    template inserts are checked as each request is written: `unsendable` outcomes)."""
+    if _TOKEN.fullmatch(name) is None:
+        return (
+            f"`{name}` is not a header name",
+            "letters, digits and !#$%&'*+-.^_`|~ only, without spaces",
+        )
+    for part in value.parts:
+        if not isinstance(part, str):
+            continue
+        if any(mark in part for mark in _BREAKS):
+            return (
+                "a header value cannot hold CR, LF or NUL",
+                "one line, without control characters",
+            )
+        if not part.isascii() and any(ord(ch) > 0xFF for ch in part):
+            return (
+                "a header value cannot hold characters beyond Latin-1",
+                "percent-encode it (`{{ value | urlencode }}`) or send it in the body",
+            )
+    return None
 
 
 def framing_problem(name: str, value: Template) -> tuple[str, str] | None:

@@ -14,7 +14,7 @@ from loadlens.spec.reader import Reader, did_you_mean, join
 from loadlens.spec.sizes import read_size
 from loadlens.spec.templates import display_name
 from loadlens.spec.urls import url_problem
-from loadlens.spec.validate_headers import framing_problem
+from loadlens.spec.validate_headers import field_problem, framing_problem
 from loadlens.spec.validate_http import HTTP_REQUEST_KEYS, read_auth, read_redirects
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -176,9 +176,9 @@ def read_pairs(
     for name, child in node.value.items():
         template = ctx.template(child, join(key, name), scope)
         if template is not None and lower:
-            framing = framing_problem(name.lower(), template)
-            if framing is not None:
-                ctx.reader.report(child, join(key, name), *framing, at_key=True)
+            problem = field_problem(name, template) or framing_problem(name.lower(), template)
+            if problem is not None:
+                ctx.reader.report(child, join(key, name), *problem, at_key=True)
                 continue
         if template is not None:
             pairs.append((name.lower() if lower else name, template))

@@ -112,3 +112,19 @@ def test_cookie_captures_and_checks() -> None:
 def test_an_unknown_filter_is_a_located_problem() -> None:
     (problem,) = _problems(_scenario("      - request: {url: '/{{ uuid | md5 }}'}\n"))
     assert problem.startswith("6:flows[0].steps[0].request.url: unknown filter `md5`")
+
+
+def test_a_header_that_cannot_be_written_is_a_located_problem() -> None:
+    bad = (
+        '      - request: {url: /, headers: {"a b": x, x-crlf: "1\\r\\nx-injected: 1",'
+        ' x-wide: "\\u0141", x-latin: "caf\\u00e9", x-ok: "{{ uuid }}!"}}\n'
+    )
+    assert _problems(_scenario(bad)) == [
+        "6:flows[0].steps[0].request.headers.a b: `a b` is not a header name",
+        "6:flows[0].steps[0].request.headers.x-crlf: a header value cannot hold CR, LF or NUL",
+        "6:flows[0].steps[0].request.headers.x-wide: a header value cannot hold characters "
+        "beyond Latin-1",
+    ]
+    defaults = 'defaults: {headers: {"x\\ty": "1"}}\n'
+    (problem,) = _problems(_scenario("      - request: {url: /}\n", head=defaults))
+    assert problem == "3:defaults.headers.x\ty: `x\ty` is not a header name"

@@ -41,7 +41,7 @@ MAJOR_SHARE = 0.05
 
 def find(result: RunResult) -> list[Finding]:
     """Broken-chain findings: failed captures, shape mismatches, rejected captured values."""
-    findings = _failed_captures(result)
+    findings = _failed_captures(result) + _unsendable(result)
     for op in result.operations:
         stages = c.diagnosed_stages(result, op)
         if not stages:
@@ -125,6 +125,54 @@ def _failed_captures(result: RunResult) -> list[Finding]:
 
 
 _BROKEN = (OutcomeKind.CAPTURE_FAILED, OutcomeKind.MISSING_VARIABLE)
+
+
+def _unsendable(result: RunResult) -> list[Finding]:
+    """One finding per variable whose values could not be written into a request (CR or LF,
+    text beyond Latin-1, in a header): the requests were never sent."""
+    by_var: dict[str, dict[str, int]] = {}  # var -> op -> requests not sent
+    for op, stats in result.operations.items():
+        for key, n in stats.outcomes.items():
+            outcome = Outcome.parse(key)
+            if outcome is not None and outcome.kind is OutcomeKind.UNSENDABLE and n:
+                by_op = by_var.setdefault(outcome.variable, {})
+                by_op[op] = by_op.get(op, 0) + n
+    findings = []
+    for var, ops in sorted(by_var.items()):
+        requests = sum(result.operations[o].count for o in ops)
+        unsent = sum(ops.values())
+        what = f"`{var}`" if var else "a value"
+        where = ", ".join(f"`{o}`" for o in sorted(ops))
+        findings.append(
+            Finding(
+                kind=FindingClass.BROKEN_CHAIN,
+                attribution=Attribution.TEST_SCRIPT,
+                severity=Severity.MAJOR
+                if c.ratio(unsent, requests) >= MAJOR_SHARE
+                else Severity.MINOR,
+                confidence=0.99,
+                headline=(
+                    f"TEST SCRIPT (broken chain) — {what} cannot be written into {where}: "
+                    f"{unsent:,} of {requests:,} requests ({c.pct(c.ratio(unsent, requests))}) "
+                    "not sent"
+                ),
+                evidence=tuple(
+                    Evidence(
+                        "unsendable",
+                        f"`{o}` not sent {n:,} times: {what} held CR, LF, NUL or text beyond "
+                        "Latin-1 where the request puts it (a header)",
+                        float(n),
+                    )
+                    for o, n in sorted(ops.items())
+                ),
+                advice=(
+                    f"transform {what} before it goes into a header (`| urlencode`, "
+                    "`| base64`) or send it in the URL or the body, which encode it"
+                ),
+                operation=min(ops),
+            )
+        )
+    return findings
 
 
 def _producer_failed(result: RunResult, steps: set[str]) -> bool:

@@ -28,7 +28,11 @@ _WORDS = {
     ErrorKind.OTHER.value: "other transport error",
 }
 _TRANSPORT = OutcomeKind.TRANSPORT.value + ":"
-_UNSENT = (OutcomeKind.MISSING_VARIABLE.value, OutcomeKind.CANCELLED.value)
+_UNSENT = (
+    OutcomeKind.MISSING_VARIABLE.value,
+    OutcomeKind.UNSENDABLE.value,
+    OutcomeKind.CANCELLED.value,
+)
 
 
 def find(result: RunResult) -> list[Finding]:
