@@ -7,6 +7,7 @@ absent and optional), so validation goes on and every problem is listed at once.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 
 from loadlens.errors import Problem
@@ -118,10 +119,13 @@ class Reader:
         return value
 
     def number(self, node: Node, key: str) -> float | None:
-        """An int or float."""
+        """An int or float, finite (`.nan` and `.inf` are YAML floats no setting means)."""
         value = node.value
         if not isinstance(value, int | float) or isinstance(value, bool):
             self.report(node, key, f"expected a number, got {_kind(node)}")
+            return None
+        if not math.isfinite(value):
+            self.report(node, key, f"expected a finite number, got {value}")
             return None
         return float(value)
 

@@ -340,8 +340,9 @@ def _flows(
         )
         weight = 1.0
         if "weight" in flow_fields:
-            weight = reader.number(flow_fields["weight"], join(key, "weight")) or 0.0
-            if weight < 0:
+            read = reader.number(flow_fields["weight"], join(key, "weight"))
+            weight = read if read is not None else -1.0  # reported: kept out of the sum's check
+            if read is not None and weight < 0:
                 reader.report(
                     flow_fields["weight"], join(key, "weight"), "a weight cannot be negative"
                 )

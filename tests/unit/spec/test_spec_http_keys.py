@@ -128,3 +128,15 @@ def test_a_header_that_cannot_be_written_is_a_located_problem() -> None:
     defaults = 'defaults: {headers: {"x\\ty": "1"}}\n'
     (problem,) = _problems(_scenario("      - request: {url: /}\n", head=defaults))
     assert problem == "3:defaults.headers.x\ty: `x\ty` is not a header name"
+
+
+def test_a_flow_weight_must_be_a_finite_number() -> None:
+    text = (
+        "name: s\ntarget: http://h\nflows:\n"
+        "  - {name: a, weight: .nan, steps: [{request: {url: /}}]}\n"
+        "  - {name: b, weight: .inf, steps: [{request: {url: /}}]}\n" + PLAN
+    )
+    assert _problems(text) == [
+        "4:flows[0].weight: expected a finite number, got nan",
+        "5:flows[1].weight: expected a finite number, got inf",
+    ]
