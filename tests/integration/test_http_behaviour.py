@@ -211,6 +211,17 @@ def test_compressed_bodies_are_decoded_for_checks_and_captures_and_a_broken_one_
     }
     # Every body came compressed: the checks above read decoded ones.
     assert server.coded == {"gzip": n, "deflate": n, "br": 2 * n, "zstd": n}
+    # Bytes decoded: each body read, as decoded (the bomb up to max_body); `unread` none.
+    decoded = {name: op.bytes_decoded for name, op in frame.ops.items() if op.bytes_decoded}
+    document = {c: len(json.dumps({"coded": c, "n": 7})) for c in ("gzip", "deflate", "br")}
+    assert decoded == {
+        "gzip": n * document["gzip"],
+        "deflate": n * document["deflate"],
+        "bomb": n * 64 * 1024,
+        "br": n * document["br"],
+        "zstd": n * len(json.dumps({"coded": "zstd", "n": 7})),
+    }
+    assert frame.ops["unread"].bytes_received > 0
 
 
 AUTH = """\

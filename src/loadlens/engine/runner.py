@@ -405,6 +405,7 @@ class StepRunner:
                 except DecodeError:
                     self._mark_captures_missing(step, user, step.prepared.name)
                     return _DECODE_FAILED
+                self.recorder.decoded(step.prepared.operation, len(body))
         document = _parse_json(body) if step.needs_json else _NOT_JSON
         outcome = ok
         for compiled in step.checks:
