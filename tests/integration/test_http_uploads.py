@@ -26,6 +26,7 @@ from loadlens.http import HttpClient
 from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.recorder import Recorder
 from loadlens.spec import parse_yaml_text
+from tests.support.runs import run_scenario, write
 
 ITERATIONS = 3
 
@@ -196,3 +197,49 @@ def test_a_multipart_upload_reaches_the_server_whole_with_its_fields(tmp_path: P
     }
     assert server.received == [expected] * ITERATIONS
     assert frame.ops["upload"].bytes_sent > ITERATIONS * len(document)
+
+
+RUN = """\
+name: uploads-run
+target: http://127.0.0.1:1
+flows:
+  - name: f
+    steps:
+      - request:
+          name: upload
+          method: PUT
+          url: /upload
+          multipart:
+            user: "{{ user_id }}"
+            document: {file: report.bin, filename: "r-{{ user_id }}.bin"}
+        expect:
+          checks: [{name: whole, jsonpath: $.files.document.sha256, equals: DOCUMENT_SHA}]
+plan:
+  - {stage: s, users: 3, duration: 1s}
+"""
+
+
+def test_a_whole_run_uploads_every_file_whole_from_each_user(tmp_path: Path) -> None:
+    """Through `loadlens run`: the scenario pickled to a worker, its users driven by callbacks
+    (`PlainUser`), several uploads in flight at once."""
+    document = random.Random(11).randbytes(1024 * 1024 + 17)
+    (tmp_path / "report.bin").write_bytes(document)
+    digest = hashlib.sha256(document).hexdigest()
+    scenario = write(tmp_path / "uploads.yaml", RUN.replace("DOCUMENT_SHA", digest))
+    server = UploadServer()
+    with server as url:
+        run = run_scenario(scenario, url, tmp_path / "runs", "--workers", "1")
+    assert "Traceback" not in run.stderr
+    result = run.result()
+    outcomes = result.operations["upload"].outcomes
+    assert set(outcomes) <= {"ok:200", "cancelled"}, outcomes  # cancelled: in flight at the end
+    ok = outcomes["ok:200"]
+    assert ok > 3
+    assert ok <= len(server.received) <= ok + outcomes.get("cancelled", 0)
+    for found in server.received:
+        files = found["files"]
+        assert isinstance(files, dict)
+        assert files["document"]["sha256"] == digest
+        fields = found["fields"]
+        assert isinstance(fields, dict)
+        assert files["document"]["filename"] == f"r-{fields['user']}.bin"
