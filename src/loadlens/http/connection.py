@@ -42,6 +42,14 @@ or total timeout, having held no more than `max_body`. A head is kept whole (the
 its fields later), so it is bounded too: one that goes on past `MAX_HEAD_BYTES` fails the
 request as `protocol`.
 
+A request may carry an `Upload` (`loadlens.http.upload`), a body streamed after its head: the
+head is written at once, and the body's chunks from the next loop turn on (`_pump`), each read
+from disk as the transport takes it and none while the transport has paused writing
+(`pause_writing` / `resume_writing`, asyncio's flow control). Each chunk stamps the time, so
+the read timeout bounds an upload that stalls. A response that completes before the whole body
+was sent (a 413, a 401) ends the upload and the connection: the server would read the rest of
+the body as the next request. A request without an upload pays a store and two None tests.
+
 Every failure becomes a `TransportError` set on the Future, and the connection is closed. A
 connection is reusable only when llhttp's keep-alive verdict (version, Connection header,
 framing) said so and nothing went wrong.
