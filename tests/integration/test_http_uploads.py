@@ -32,10 +32,14 @@ ITERATIONS = 3
 
 
 class UploadServer:
-    """Answers `POST /upload` with what its multipart body held; records every body parsed."""
+    """Answers `POST /upload` with what its multipart body held; records every body parsed.
+    `/too-large` answers 413 before it reads the body, then reads what comes until the
+    client closes (`early`: how many it answered so)."""
 
     def __init__(self) -> None:
         self.received: list[dict[str, object]] = []
+        self.early = 0
+        self._handlers: set[asyncio.Task[None]] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -60,8 +64,14 @@ class UploadServer:
         assert self._server is not None
         self._server.close()
         await self._server.wait_closed()
+        for handler in self._handlers:  # a connection the client has not closed yet
+            handler.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -70,17 +80,25 @@ class UploadServer:
                     name, colon, value = line.partition(":")
                     if colon:
                         headers[name.strip().lower()] = value.strip()
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                length = int(headers.get("content-length", "0"))
+                if head.startswith(b"POST /too-large "):
+                    self.early += 1
+                    writer.write(b"HTTP/1.1 413 Too Large\r\ncontent-length: 0\r\n\r\n")
+                    await writer.drain()
+                    await reader.readexactly(length)  # the client stops first: IncompleteRead
+                    continue
+                body = await reader.readexactly(length)
                 found = _parse(headers.get("content-type", ""), body)
                 self.received.append(found)
                 payload = json.dumps(found).encode()
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(payload))
                 writer.write(payload)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
+            self._handlers.discard(handler)
 
 
 def _parse(content_type: str, body: bytes) -> dict[str, object]:
@@ -243,3 +261,44 @@ def test_a_whole_run_uploads_every_file_whole_from_each_user(tmp_path: Path) -> 
         fields = found["fields"]
         assert isinstance(fields, dict)
         assert files["document"]["filename"] == f"r-{fields['user']}.bin"
+
+
+EARLY = """\
+name: early
+target: TARGET
+flows:
+  - name: f
+    steps:
+      - request:
+          name: too-large
+          method: POST
+          url: /too-large
+          multipart: {document: {file: big.bin}}
+        expect: {status: 413}
+      - request:
+          name: small
+          method: POST
+          url: /upload
+          multipart: {title: small}
+        expect: {status: 200, checks: [{name: title, jsonpath: $.fields.title, equals: small}]}
+plan:
+  - {stage: s, users: 1, duration: 1s}
+"""
+
+
+def test_an_answer_before_the_upload_ends_is_judged_and_the_next_request_goes_on(
+    tmp_path: Path,
+) -> None:
+    # Far more than the sockets' buffers hold: the 413 comes while the client is still sending.
+    with (tmp_path / "big.bin").open("wb") as big:
+        big.truncate(64 * 1024 * 1024)
+    server = UploadServer()
+    with server as url:
+        frame = _run(EARLY.replace("TARGET", url), tmp_path)
+    assert {name: op.outcomes for name, op in frame.ops.items()} == {
+        "too-large": {"ok:413": ITERATIONS},
+        "small": {"ok:200": ITERATIONS},
+    }
+    assert server.early == ITERATIONS
+    # Only part of each 64 MiB body was sent before the answer stopped it, and only that counts.
+    assert frame.ops["too-large"].bytes_sent < ITERATIONS * 32 * 1024 * 1024

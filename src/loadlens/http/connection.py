@@ -145,6 +145,10 @@ _IDEMPOTENT: Final = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b
 # Shared, never appended to: `on_body` replaces it with a new list.
 _NO_BODY: Final[list[bytes]] = []
 _STALE: Final = frozenset({ErrorKind.RESET, ErrorKind.CLOSED})
+# Upload chunks written in one turn of the loop at most (1 MiB of 64 KiB chunks): a server that
+# reads as fast as the client writes never makes the transport pause, and a large file would
+# then hold the loop, and every other user's timing, for as long as it takes to send it.
+_CHUNKS_PER_TURN: Final = 16
 
 
 class ConnectionState(enum.Enum):
@@ -318,7 +322,6 @@ class Connection(asyncio.Protocol):
             return
         self._sent_ns = self._last_ns = now = monotonic_ns()
         if upload is not None:
-            self._sent += upload.length
             self._uploading = upload.reader()
             # On the next turn, like a failure above: a read error must not reach the waiter
             # from inside this call.
@@ -361,7 +364,12 @@ class Connection(asyncio.Protocol):
 
         Each chunk written stamps the time, so the read timeout bounds a stalled upload too;
         the request counts as sent when its last chunk is handed to the transport."""
+        turn = 0
         while not self._paused:
+            if turn == _CHUNKS_PER_TURN:
+                self._loop.call_soon(self._pump)  # the rest after the loop's other work
+                return
+            turn += 1
             reader = self._uploading
             transport = self._transport
             if reader is None or transport is None:
@@ -380,6 +388,7 @@ class Connection(asyncio.Protocol):
             except (RuntimeError, OSError) as exc:
                 self._fail(ErrorKind.CLOSED, f"{self.where}: cannot send: {exc}")
                 return
+            self._sent += len(chunk)  # what was sent: less than the body when it stops early
             self._last_ns = monotonic_ns()
 
     def _stop_upload(self) -> None:

@@ -102,3 +102,20 @@ def test_a_reader_of_a_missing_file_raises_upload_error(tmp_path: Path) -> None:
     reader = Upload.of([FilePiece(str(tmp_path / "gone"), 3)]).reader()
     with pytest.raises(UploadError, match="cannot open"):
         reader.next_chunk()
+
+
+def test_one_turn_of_the_loop_writes_at_most_a_mebibyte_of_a_fast_upload(tmp_path: Path) -> None:
+    upload, body = _upload(tmp_path, 40 * CHUNK_BYTES)
+    with fake_connection() as (conn, transport):
+        future = conn.send(
+            HEAD % upload.length, 1, 1, False, False, FAR_NS, FAR_NS, FAR_BODY, upload
+        )
+        conn.pause_writing()
+        _turn(conn)
+        conn.resume_writing()  # the transport never pauses again: as fast as a server reads
+        assert len(transport.written) == 1 + 16
+        for _ in range(10):
+            _turn(conn)
+        assert b"".join(transport.written[1:]) == body
+        conn.data_received(OK)
+        assert future.result().bytes_sent == len(HEAD % upload.length) + len(body)
