@@ -175,13 +175,27 @@ flows:
         expect: {checks: [{name: body, contains: x}]}
       - request: {name: bomb, url: /bomb}
         expect: {checks: [{name: zeros, contains: "\\0"}]}
+      - request: {name: br, url: /br}
+        capture: {br_n: $.n}
+        expect: {checks: [{name: coded, jsonpath: $.coded, equals: br}]}
+      - request: {name: zstd, url: /zstd}
+        capture: {zstd_coded: {regex: '"coded": "(\\w+)"'}}
+        expect: {checks: [{name: seven, jsonpath: $.n, equals: 7}, {name: text, contains: zstd}]}
+      - request: {name: broken-br, url: /broken-br}
+        expect: {checks: [{name: body, contains: x}]}
+      - request: {name: broken-zstd, url: /broken-zstd}
+        capture: {nothing: $.n}
+      - request: {name: unread, url: /br}
 plan:
   - {stage: s, users: 1, duration: 1s}
 """
 
 
-def test_gzip_and_deflate_bodies_are_decoded_for_checks_and_a_broken_one_is_classified() -> None:
-    with WebServer() as url:
+def test_compressed_bodies_are_decoded_for_checks_and_captures_and_a_broken_one_is_classified() -> (
+    None
+):
+    server = WebServer()
+    with server as url:
         frame = _run(COMPRESSION, url)
     n = ITERATIONS
     assert _outcomes(frame) == {
@@ -189,7 +203,25 @@ def test_gzip_and_deflate_bodies_are_decoded_for_checks_and_a_broken_one_is_clas
         "deflate": {"ok:200": n},
         "broken": {"error:decode": n},
         "bomb": {"ok:200": n},  # decoded up to max_body only
+        "br": {"ok:200": n},
+        "zstd": {"ok:200": n},
+        "broken-br": {"error:decode": n},
+        "broken-zstd": {"error:decode": n},
+        "unread": {"ok:200": n},  # no check reads it: never decoded
     }
+    # Every body came compressed: the checks above read decoded ones.
+    assert server.coded == {"gzip": n, "deflate": n, "br": 2 * n, "zstd": n}
+    # Bytes decoded: each body read, as decoded (the bomb up to max_body); `unread` none.
+    decoded = {name: op.bytes_decoded for name, op in frame.ops.items() if op.bytes_decoded}
+    document = {c: len(json.dumps({"coded": c, "n": 7})) for c in ("gzip", "deflate", "br")}
+    assert decoded == {
+        "gzip": n * document["gzip"],
+        "deflate": n * document["deflate"],
+        "bomb": n * 64 * 1024,
+        "br": n * document["br"],
+        "zstd": n * len(json.dumps({"coded": "zstd", "n": 7})),
+    }
+    assert frame.ops["unread"].bytes_received > 0
 
 
 AUTH = """\

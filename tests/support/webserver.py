@@ -14,8 +14,9 @@ Routes:
   server: another origin); `GET /final`: 200 `{"final": true}`;
 - `POST /see-other`: 303 to `/echo`; `POST /temporary`: 307 to `/echo`; `* /echo`: 200 with
   the method and body it got as JSON;
-- `GET /gzip`, `GET /deflate`: `{"coded": "<coding>", "n": 7}` compressed when asked;
-  `GET /broken-gzip`: says gzip, is not; `GET /bomb`: 10 MiB of zeros, gzipped;
+- `GET /gzip`, `/deflate`, `/br`, `/zstd`: `{"coded": "<coding>", "n": 7}` compressed when
+  asked (counted in `coded`); `GET /broken-gzip`, `/broken-br`, `/broken-zstd`: say so, are
+  not; `GET /bomb`: 10 MiB of zeros, gzipped;
 - `GET /basic`, `GET /bearer`: 200 when the credential is the expected one, else 401;
 - `GET /hostile-values`: JSON whose `crlf` holds CR LF and a header line, `wide` a character
   beyond Latin-1, `plain` a plain token (what a hostile or careless service hands out);
@@ -33,11 +34,21 @@ import secrets
 import threading
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from types import TracebackType
+
+import brotli
+import zstandard
 
 BASIC = ("alice", "s3cret-pass")
 BEARER = "tok-9f8e7d6c5b4a"
 _BOMB = gzip.compress(b"\0" * (10 * 1024 * 1024))
+_CODERS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "br": brotli.compress,
+    "zstd": zstandard.ZstdCompressor().compress,
+}
 
 
 class WebServer:
@@ -46,6 +57,7 @@ class WebServer:
     def __init__(self, away_to: str = "") -> None:
         self.away_to = away_to
         self.counters: Counter[str] = Counter()
+        self.coded: Counter[str] = Counter()  # answers sent compressed, by coding
         self.authorizations: list[str] = []
         self.cookies: list[str] = []
         self.echoed: list[tuple[str, bytes]] = []
@@ -153,15 +165,18 @@ class WebServer:
         if path == "/echo":
             self.echoed.append((method, body))
             return 200, [], json.dumps({"method": method, "body": body.decode()}).encode()
-        if path in ("/gzip", "/deflate"):
+        if path[1:] in _CODERS:
             coding = path[1:]
             document = json.dumps({"coded": coding, "n": 7}).encode()
-            if coding not in headers.get("accept-encoding", ""):
+            asked = [c.strip() for c in headers.get("accept-encoding", "").split(",")]
+            if coding not in asked:
                 return 200, [], document
-            coded = gzip.compress(document) if coding == "gzip" else zlib.compress(document)
-            return 200, [("content-encoding", coding)], coded
+            self.coded[coding] += 1
+            return 200, [("content-encoding", coding)], _CODERS[coding](document)
         if path == "/broken-gzip":
             return 200, [("content-encoding", "gzip")], b"\x1f\x8b\x08\x00not-gzip-at-all"
+        if path in ("/broken-br", "/broken-zstd"):
+            return 200, [("content-encoding", path[8:])], b"not compressed at all"
         if path == "/bomb":
             return 200, [("content-encoding", "gzip")], _BOMB
         if path == "/basic":

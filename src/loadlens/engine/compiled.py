@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from loadlens.engine.features import Held
 from loadlens.engine.prepared import PreparedRequest, prepare
 from loadlens.http import Origin
+from loadlens.http.upload import Upload
 from loadlens.model.integrity import LedgerRule
 from loadlens.model.outcome import OK_KEYS, STATUS_KEYS
 from loadlens.model.redaction import Redactor, secret_variables
@@ -48,8 +49,8 @@ class CompiledCheck:
 
 
 # A request on its way: (the encoded bytes, the variables it used, the entities it holds in
-# flight, its feature tuple); see `StepRunner.begin`.
-Outgoing = tuple[bytes, dict[VarRef, object] | None, list[Held], tuple[str, ...]]
+# flight, its feature tuple, the body streamed after the bytes if any); see `StepRunner.begin`.
+Outgoing = tuple[bytes, dict[VarRef, object] | None, list[Held], tuple[str, ...], Upload | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,8 @@ class CompiledRequest:
             self.by_status[status] = self.status_outcome(status)
         object.__setattr__(self, "judged_by_status", not self.captures and not self.checks)
         if self.prepared.static is not None:
-            static: Outgoing = (self.prepared.static, None, [], self.prepared.features.static)
+            features = self.prepared.features.static
+            static: Outgoing = (self.prepared.static, None, [], features, None)
             object.__setattr__(self, "outgoing", static)
 
     def status_outcome(self, status: int) -> str:

@@ -231,6 +231,7 @@ class PlainUser(ResponseWaiter):
                     prepared.is_head,
                     prepared.timeouts,
                     prepared.max_body,
+                    outgoing[4],
                 )
                 return
             self._intended = None  # a missing variable: recorded, not sent

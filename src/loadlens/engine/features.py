@@ -411,6 +411,11 @@ def _body_features(body: Body | None, redactor: Redactor) -> list[str]:
             out.append(fk.body_key(key))
             if template.static is not None:
                 out.extend(_literal_value(fk.body_value, key, template.static, redactor))
+    elif body.kind is BodyKind.MULTIPART:
+        for part in body.parts:
+            out.append(fk.body_key(part.name))
+            if part.value is not None and part.value.static is not None:
+                out.extend(_literal_value(fk.body_value, part.name, part.value.static, redactor))
     return out
 
 
@@ -425,6 +430,9 @@ def _body_refs(body: Body | None) -> list[VarRef]:
         return [r for _, t in body.form for r in t.refs]
     if body.kind is BodyKind.RAW:
         return list(body.raw.refs) if body.raw is not None else []
+    if body.kind is BodyKind.MULTIPART:
+        templates = [t for p in body.parts for t in (p.value, p.filename) if t is not None]
+        return [r for t in templates for r in t.refs]
     out: list[VarRef] = []
     stack: list[object] = [body.json]
     while stack:

@@ -16,9 +16,11 @@ from typing import Final
 from urllib.parse import quote, urlencode, urlsplit
 
 from loadlens.engine.features import RequestFeatures, plan_features
+from loadlens.engine.multipart import MultipartBody, compile_multipart
 from loadlens.engine.variables import SharedData, UserState
 from loadlens.http import Origin, encode_request
 from loadlens.http.decoding import ACCEPT_ENCODING
+from loadlens.http.upload import Upload
 from loadlens.http.wire import request_around_target
 from loadlens.model.redaction import Redactor
 from loadlens.model.scenario import DEFAULT_MAX_BODY, Body, BodyKind, JsonTemplate, Request
@@ -59,6 +61,7 @@ class PreparedRequest:
     timeouts: tuple[float | None, float | None, float | None] | None
     features: RequestFeatures  # what the diagnosis records about each request
     max_body: int = DEFAULT_MAX_BODY  # bytes of the response body kept
+    multipart: MultipartBody | None = None  # a body streamed after the head (`encode_upload`)
 
     def encode(self, user: UserState) -> bytes:
         """The request's bytes for this user (MissingVariableError when a variable has no value)."""
@@ -76,7 +79,20 @@ class PreparedRequest:
 
         return self._encode(lookup)
 
-    def _encode(self, lookup: Callable[[VarRef], object]) -> bytes:
+    def encode_upload(self, user: UserState, used: dict[VarRef, object]) -> tuple[bytes, Upload]:
+        """A multipart request's head for this user, and the body to stream after it (noting
+        in `used` as `encode_into` does)."""
+        assert self.multipart is not None
+        value_of = user.value_of
+
+        def lookup(ref: VarRef) -> object:
+            value = used[ref] = value_of(ref)
+            return value
+
+        upload = self.multipart.render(lookup)
+        return self._encode(lookup, upload.length), upload
+
+    def _encode(self, lookup: Callable[[VarRef], object], upload_length: int = -1) -> bytes:
         target = _render_url(self.url, lookup)
         if self.query:
             pairs = [(k, render(v, lookup)) for k, v in self.query]
@@ -88,7 +104,9 @@ class PreparedRequest:
             return before + target.encode("latin-1") + after
         headers = [(name, render(value, lookup).encode("latin-1")) for name, value in self.headers]
         body = self.static_body
-        if body is None:
+        if upload_length >= 0:  # the body follows the head as an Upload
+            headers.append((b"content-length", b"%d" % upload_length))
+        elif body is None:
             body = _encode_body(self.body, lookup)
         return encode_request(
             self.method, target.encode("latin-1"), self.origin.host_header, headers, body
@@ -123,7 +141,13 @@ def prepare(
     merged.update(request.headers)
     if compression and "accept-encoding" not in merged:
         merged["accept-encoding"] = Template.literal(ACCEPT_ENCODING.decode("ascii"))
-    if request.body is not None and "content-type" not in merged:
+    multipart = None
+    if request.body is not None and request.body.kind is BodyKind.MULTIPART:
+        # The boundary is ours: a default `content-type` cannot stand (validation refuses one
+        # on the request itself).
+        multipart = compile_multipart(request.body.parts)
+        merged["content-type"] = Template.literal(multipart.content_type)
+    elif request.body is not None and "content-type" not in merged:
         content_type = request.body.content_type or _DEFAULT_CONTENT_TYPE[request.body.kind]
         merged["content-type"] = Template.literal(content_type)
     headers = tuple((name.encode("latin-1"), value) for name, value in merged.items())
@@ -156,8 +180,9 @@ def prepare(
             flow,
         ),
         max_body=max_body if request.max_body is None else request.max_body,
+        multipart=multipart,
     )
-    body_static = request.body is None or static_body is not None
+    body_static = multipart is None and (request.body is None or static_body is not None)
     if body_static and all(value.static is not None for _, value in headers):
         target_static = all(t.static is not None for t in [url, *(v for _, v in request.query)])
         if target_static:
@@ -213,7 +238,7 @@ def _render_url(url: Template, lookup: Callable[[VarRef], object]) -> str:
 
 
 def _static_body(body: Body | None) -> bytes | None:
-    if body is None:
+    if body is None or body.kind is BodyKind.MULTIPART:
         return None
     if body.kind is BodyKind.JSON:
         return _dump_json(_render_json(body.json, None)) if body.static_json else None

@@ -89,6 +89,7 @@ _partition: Final = bytes.partition
 # costs less to search than the copy of the head would.
 _SCAN_BODY_BYTES: Final = 4096
 _DECODE_FAILED: Final = "error:decode"  # a compressed body that does not decode
+_RESENDS_BODY: Final = frozenset({307, 308})  # redirects that keep the method and the body
 
 
 class StepRunner:
@@ -146,6 +147,7 @@ class StepRunner:
                 head=prepared.is_head,
                 timeouts=prepared.timeouts,
                 max_body=prepared.max_body,
+                upload=outgoing[4],
             )
         except TransportError as error:
             self.fail(step, user, error, outgoing)
@@ -209,6 +211,8 @@ class StepRunner:
         raises TransportError when the chain loops or goes past its limit."""
         if step.cookies and _sets_cookie(response):
             keep_cookies(user, response, origin, data)
+        if step.prepared.multipart is not None and response.status in _RESENDS_BODY:
+            return None  # following it would send the upload again: judged as it is
         hop = chain.next_hop(response, origin, data, user, step.cookies)
         if isinstance(hop, TransportError):
             raise hop
@@ -225,8 +229,12 @@ class StepRunner:
         outgoing = step.outgoing
         if outgoing is None:
             used: dict[VarRef, object] = {}
+            upload = None
             try:
-                data = prepared.encode_into(user, used)
+                if prepared.multipart is None:
+                    data = prepared.encode_into(user, used)
+                else:
+                    data, upload = prepared.encode_upload(user, used)
             except MissingVariableError as missing:
                 key = missing_variable_key(missing.name, missing.origin)
                 self.recorder.count(prepared.operation, key)
@@ -235,11 +243,11 @@ class StepRunner:
                 self._note_unsendable(prepared, used, error)
                 return None
             features, held = prepared.features.features(used, user.origin, self.entities)
-            outgoing = (data, used, held, features)
+            outgoing = (data, used, held, features, upload)
         if user.cookies is not None and step.cookies:
             jar = user.cookies
             data = with_cookies(outgoing[0], jar, prepared.origin)
-            outgoing = (data, outgoing[1], outgoing[2], outgoing[3])
+            outgoing = (data, outgoing[1], outgoing[2], outgoing[3], outgoing[4])
         self.in_flight += 1
         self.sent += 1
         return outgoing
@@ -255,7 +263,7 @@ class StepRunner:
     ) -> None:
         """Judge, capture and record a response (latency from `intended` when given, or from
         the first send of its redirect `chain`)."""
-        data, used, held, features = outgoing
+        data, used, held, features, _ = outgoing
         self.in_flight -= 1
         if chain is None and step.cookies and _sets_cookie(response):
             keep_cookies(user, response, step.prepared.origin, data)
@@ -305,7 +313,7 @@ class StepRunner:
         self, step: CompiledRequest, user: UserState, error: TransportError, outgoing: Outgoing
     ) -> None:
         """Record a request that got no response; its captures are now missing."""
-        data, used, held, features = outgoing
+        data, used, held, features, _ = outgoing
         self.in_flight -= 1
         features = release(self.entities, held, features)
         prepared = step.prepared
@@ -419,6 +427,7 @@ class StepRunner:
                 except DecodeError:
                     self._mark_captures_missing(step, user, step.prepared.name)
                     return _DECODE_FAILED
+                self.recorder.decoded(step.prepared.operation, len(body))
         document = _parse_json(body) if step.needs_json else _NOT_JSON
         outcome = ok
         for compiled in step.checks:

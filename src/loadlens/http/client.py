@@ -31,6 +31,7 @@ from loadlens.http.options import ClientOptions
 from loadlens.http.origin import Origin
 from loadlens.http.pool import Pool
 from loadlens.http.response import Response, Timings
+from loadlens.http.upload import Upload
 from loadlens.model.outcome import ErrorKind
 
 # Names used per request are Final (see "Writing for the compiled modules" in loadlens.native).
@@ -82,12 +83,14 @@ class HttpClient:
         head: bool = False,
         timeouts: tuple[float | None, float | None, float | None] | None = None,
         max_body: int | None = None,
+        upload: Upload | None = None,
     ) -> Awaitable[Response]:
         """Send `data`, a whole encoded request; await the result for the complete response.
 
         `head` says the request was a HEAD (its response has no body); `timeouts` overrides
         (connect, read, total) for this request, None entries keeping the client's options;
-        `max_body` overrides the body kept. The awaitable raises TransportError when no
+        `max_body` overrides the body kept; `upload` is a body streamed after `data` (whose
+        head counted it in its `Content-Length`). The awaitable raises TransportError when no
         response came.
         """
         start = monotonic_ns()
@@ -101,9 +104,21 @@ class HttpClient:
             pool = self._pool_of(origin)
         conn = pool.take_idle()
         if conn is not None and pool.limit is None:
-            return conn.send(data, start, start, True, head, read_ns, start + total_ns, max_body)
+            return conn.send(
+                data, start, start, True, head, read_ns, start + total_ns, max_body, upload
+            )
         return self._request_guarded(
-            pool, origin, conn, data, head, start, connect_ns, read_ns, start + total_ns, max_body
+            pool,
+            origin,
+            conn,
+            data,
+            head,
+            start,
+            connect_ns,
+            read_ns,
+            start + total_ns,
+            max_body,
+            upload,
         )
 
     def request_to(
@@ -114,6 +129,7 @@ class HttpClient:
         head: bool,
         timeouts: tuple[float | None, float | None, float | None] | None,
         max_body: int | None = None,
+        upload: Upload | None = None,
     ) -> None:
         """Send `data` as `request` does, but tell `waiter` how it ended instead of a Future.
 
@@ -135,9 +151,11 @@ class HttpClient:
                 return
         conn = pool.take_idle()
         if conn is not None:
-            conn.start(waiter, data, start, start, True, head, read_ns, start + total_ns, max_body)
+            conn.start(
+                waiter, data, start, start, True, head, read_ns, start + total_ns, max_body, upload
+            )
             return
-        unsent = Unsent(waiter, data, head, start, read_ns, start + total_ns, max_body)
+        unsent = Unsent(waiter, data, head, start, read_ns, start + total_ns, max_body, upload)
         self._in_background(self._send_anew(pool, origin, connect_ns, unsent, checkout=True))
 
     async def _request_guarded(
@@ -152,6 +170,7 @@ class HttpClient:
         read_ns: int,
         deadline: int,
         max_body: int,
+        upload: Upload | None,
     ) -> Response:
         """A request on a new connection, the next one free, or an idle one of a bounded pool.
 
@@ -163,7 +182,9 @@ class HttpClient:
         if conn is None:
             conn, reused = await self._checkout(pool, origin, start, deadline, connect_ns)
             connected = monotonic_ns()
-        future = conn.send(data, start, connected, reused, head, read_ns, deadline, max_body)
+        future = conn.send(
+            data, start, connected, reused, head, read_ns, deadline, max_body, upload
+        )
         try:
             return await future
         except asyncio.CancelledError:
@@ -246,7 +267,7 @@ class HttpClient:
     ) -> None:
         """Send on a connection got by `_checkout` (or, when `checkout` is False, opened in a
         slot already held); a failure to get one goes to the waiter."""
-        waiter, data, head, start, read_ns, deadline, max_body = unsent
+        waiter, data, head, start, read_ns, deadline, max_body, upload = unsent
         reused = False
         try:
             if checkout:
@@ -263,7 +284,9 @@ class HttpClient:
             conn.state = _IDLE  # the caller stopped waiting meanwhile: the connection stays idle
             pool.put(conn)
             return
-        conn.start(waiter, data, start, monotonic_ns(), reused, head, read_ns, deadline, max_body)
+        conn.start(
+            waiter, data, start, monotonic_ns(), reused, head, read_ns, deadline, max_body, upload
+        )
 
     async def _checkout(
         self, pool: Pool, origin: Origin, start: int, deadline: int, connect_ns: int

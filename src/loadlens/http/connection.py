@@ -42,6 +42,14 @@ or total timeout, having held no more than `max_body`. A head is kept whole (the
 its fields later), so it is bounded too: one that goes on past `MAX_HEAD_BYTES` fails the
 request as `protocol`.
 
+A request may carry an `Upload` (`loadlens.http.upload`), a body streamed after its head: the
+head is written at once, and the body's chunks from the next loop turn on (`_pump`), each read
+from disk as the transport takes it and none while the transport has paused writing
+(`pause_writing` / `resume_writing`, asyncio's flow control). Each chunk stamps the time, so
+the read timeout bounds an upload that stalls. A response that completes before the whole body
+was sent (a 413, a 401) ends the upload and the connection: the server would read the rest of
+the body as the next request. A request without an upload pays a store and two None tests.
+
 Every failure becomes a `TransportError` set on the Future, and the connection is closed. A
 connection is reusable only when llhttp's keep-alive verdict (version, Connection header,
 framing) said so and nothing went wrong.
@@ -76,6 +84,7 @@ from mypy_extensions import mypyc_attr
 
 from loadlens.http.errors import TransportError, error_kind, transport_error
 from loadlens.http.response import Response, Timings, final_head_fields
+from loadlens.http.upload import Upload, UploadError, UploadReader
 from loadlens.model.outcome import ErrorKind
 
 if TYPE_CHECKING:
@@ -116,6 +125,7 @@ class Unsent(NamedTuple):
     read_ns: int
     deadline_ns: int
     max_body: int
+    upload: Upload | None = None
 
 
 # Resends a request that met a stale keep-alive socket (on a new connection).
@@ -135,6 +145,10 @@ _IDEMPOTENT: Final = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b
 # Shared, never appended to: `on_body` replaces it with a new list.
 _NO_BODY: Final[list[bytes]] = []
 _STALE: Final = frozenset({ErrorKind.RESET, ErrorKind.CLOSED})
+# Upload chunks written in one turn of the loop at most (1 MiB of 64 KiB chunks): a server that
+# reads as fast as the client writes never makes the transport pause, and a large file would
+# then hold the loop, and every other user's timing, for as long as it takes to send it.
+_CHUNKS_PER_TURN: Final = 16
 
 
 class ConnectionState(enum.Enum):
@@ -173,6 +187,7 @@ class Connection(asyncio.Protocol):
         "_last_ns",
         "_loop",
         "_parser",
+        "_paused",
         "_raw",
         "_read_ns",
         "_received",
@@ -186,6 +201,8 @@ class Connection(asyncio.Protocol):
         "_timer_due_ns",
         "_transport",
         "_truncated",
+        "_upload",
+        "_uploading",
         "_written",
         "on_lost",
         "on_stale",
@@ -225,6 +242,9 @@ class Connection(asyncio.Protocol):
         self._room = 0  # bytes of body still to keep; negative once the body went past it
         self._truncated = False
         self._written = False  # the request in flight was handed to the transport
+        self._upload: Upload | None = None  # the body streamed after the head, if any
+        self._uploading: UploadReader | None = None  # its reader while chunks are still to send
+        self._paused = False  # the transport's buffer is full (`pause_writing`)
 
     # -- the request, called by the client -------------------------------------------------
 
@@ -238,12 +258,23 @@ class Connection(asyncio.Protocol):
         read_ns: int,
         deadline_ns: int,
         max_body: int,
+        upload: Upload | None = None,
     ) -> asyncio.Future[Response]:
         """Write one encoded request; the returned Future gets its Response or a
-        TransportError. At most `max_body` bytes of the response's body are kept."""
+        TransportError. At most `max_body` bytes of the response's body are kept; `upload`
+        is a body streamed after `data`."""
         future: asyncio.Future[Response] = self._loop.create_future()
         self.start(
-            future, data, start_ns, connected_ns, reused, head, read_ns, deadline_ns, max_body
+            future,
+            data,
+            start_ns,
+            connected_ns,
+            reused,
+            head,
+            read_ns,
+            deadline_ns,
+            max_body,
+            upload,
         )
         return future
 
@@ -258,6 +289,7 @@ class Connection(asyncio.Protocol):
         read_ns: int,
         deadline_ns: int,
         max_body: int,
+        upload: Upload | None = None,
     ) -> None:
         """Write one encoded request; `waiter` learns how it ended (see `send`)."""
         self._future = waiter
@@ -275,6 +307,7 @@ class Connection(asyncio.Protocol):
         self._deadline_ns = deadline_ns
         self._room = max_body
         self._truncated = False
+        self._upload = upload
         transport = self._transport
         try:
             assert transport is not None
@@ -288,6 +321,11 @@ class Connection(asyncio.Protocol):
             self._loop.call_soon(self._fail, ErrorKind.CLOSED, f"{self.where}: cannot send: {exc}")
             return
         self._sent_ns = self._last_ns = now = monotonic_ns()
+        if upload is not None:
+            self._uploading = upload.reader()
+            # On the next turn, like a failure above: a read error must not reach the waiter
+            # from inside this call.
+            self._loop.call_soon(self._pump)
         due = now + read_ns
         if due > deadline_ns:  # noqa: PLR1730 (min() is one more call on the hot path)
             due = deadline_ns
@@ -321,7 +359,54 @@ class Connection(asyncio.Protocol):
             self._closed_waiter = self._loop.create_future()
         await self._closed_waiter
 
+    def _pump(self) -> None:
+        """Write the upload's next chunks until it ends or the transport's buffer is full.
+
+        Each chunk written stamps the time, so the read timeout bounds a stalled upload too;
+        the request counts as sent when its last chunk is handed to the transport."""
+        turn = 0
+        while not self._paused:
+            if turn == _CHUNKS_PER_TURN:
+                self._loop.call_soon(self._pump)  # the rest after the loop's other work
+                return
+            turn += 1
+            reader = self._uploading
+            transport = self._transport
+            if reader is None or transport is None:
+                return
+            try:
+                chunk = reader.next_chunk()
+            except UploadError as error:
+                self._fail(ErrorKind.OTHER, f"{self.where}: upload: {error}")
+                return
+            if not chunk:
+                self._uploading = None
+                self._sent_ns = self._last_ns = monotonic_ns()
+                return
+            try:
+                transport.write(chunk)  # may call `pause_writing` before it returns
+            except (RuntimeError, OSError) as exc:
+                self._fail(ErrorKind.CLOSED, f"{self.where}: cannot send: {exc}")
+                return
+            self._sent += len(chunk)  # what was sent: less than the body when it stops early
+            self._last_ns = monotonic_ns()
+
+    def _stop_upload(self) -> None:
+        """Drop the rest of an upload (the exchange ended before it was all sent)."""
+        reader = self._uploading
+        if reader is not None:
+            self._uploading = None
+            reader.close()
+
     # -- asyncio.Protocol --------------------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._uploading is not None:
+            self._pump()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.attach(cast(asyncio.Transport, transport))  # uvloop's are not asyncio.Transport
@@ -424,6 +509,9 @@ class Connection(asyncio.Protocol):
             return
         self._future = None
         self._data = b""
+        if self._uploading is not None:  # answered before the whole body was sent
+            self._stop_upload()
+            self._keep_alive = False  # the server would read the rest as the next request
         body = self._body
         response = Response(
             self._status,
@@ -498,6 +586,8 @@ class Connection(asyncio.Protocol):
         future = self._future
         self._future = None
         data, self._data = self._data, b""
+        if self._uploading is not None:
+            self._stop_upload()
         stale = self.on_stale
         if (
             stale is not None
@@ -516,6 +606,7 @@ class Connection(asyncio.Protocol):
                 self._read_ns,
                 self._deadline_ns,
                 self._room,  # no body byte came: still the request's max_body
+                self._upload,
             )
             stale(unsent)
             return  # the slot goes on to the new connection

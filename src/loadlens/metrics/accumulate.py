@@ -35,6 +35,7 @@ class _Totals:
     outcomes: dict[str, int] = field(default_factory=dict)
     sent: int = 0
     received: int = 0
+    decoded: int = 0
     histogram: Any = field(default_factory=new_histogram)
     diagnostics: OpDiagnostics | None = None  # per stage × operation only, never run-wide
 
@@ -43,6 +44,7 @@ class _Totals:
             self.outcomes[key] = self.outcomes.get(key, 0) + n
         self.sent += op.bytes_sent
         self.received += op.bytes_received
+        self.decoded += op.bytes_decoded
         merge_into(self.histogram, histogram)
 
     def merge(self, other: _Totals) -> None:
@@ -50,13 +52,16 @@ class _Totals:
             self.outcomes[key] = self.outcomes.get(key, 0) + n
         self.sent += other.sent
         self.received += other.received
+        self.decoded += other.decoded
         merge_into(self.histogram, other.histogram)
 
     def count(self) -> int:
         return sum(self.outcomes.values())
 
     def stats(self) -> OpStats:
-        return OpStats.build(self.outcomes, self.sent, self.received, self.histogram)
+        return OpStats.build(
+            self.outcomes, self.sent, self.received, self.histogram, decoded=self.decoded
+        )
 
     def live(self, rps: float) -> LiveOp:
         summary = LatencySummary.of(self.histogram)

@@ -30,6 +30,9 @@ class OpFrame:
     bytes_sent: int = 0
     bytes_received: int = 0
     diagnostics: OpDiagnostics | None = None  # features, error templates, samples, phases
+    # The bodies decoded (gzip, br...) for a check or capture, as they were decoded; their bytes
+    # on the wire are in `bytes_received` with every other response's.
+    bytes_decoded: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -38,6 +41,7 @@ class OpFrame:
             "outcomes": dict(self.outcomes),
             "bytes_sent": self.bytes_sent,
             "bytes_received": self.bytes_received,
+            "bytes_decoded": self.bytes_decoded,
         }
         if self.diagnostics is not None:
             out["diagnostics"] = self.diagnostics.to_dict()
@@ -51,6 +55,7 @@ class OpFrame:
             outcomes={str(k): int(v) for k, v in d["outcomes"].items()},
             bytes_sent=int(d["bytes_sent"]),
             bytes_received=int(d["bytes_received"]),
+            bytes_decoded=int(d.get("bytes_decoded", 0)),  # absent from older frames
             diagnostics=None
             if d.get("diagnostics") is None
             else OpDiagnostics.from_dict(d["diagnostics"]),

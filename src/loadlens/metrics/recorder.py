@@ -127,13 +127,14 @@ class _Tally:
     `latencies` is the list of `histogram` (one object: `fold` empties it in place).
     """
 
-    __slots__ = ("histogram", "latencies", "phases", "received", "sent")
+    __slots__ = ("decoded", "histogram", "latencies", "phases", "received", "sent")
 
     def __init__(self) -> None:
         self.histogram = BulkHistogram()
         self.latencies = self.histogram.values
         self.sent = 0
         self.received = 0
+        self.decoded = 0  # bytes of bodies decoded for checks and captures (`decoded`)
         self.phases = _PhaseSums()
 
 
@@ -293,6 +294,11 @@ class Recorder:
             return True
         return latency_us > self._slow_floor[op] * 1000
 
+    def decoded(self, op: int, size: int) -> None:
+        """A response body was decoded (gzip, br...) to `size` bytes for a check or capture;
+        called only then, so a run that decodes nothing pays nothing for it."""
+        self._tallies[op].decoded += size
+
     def count(self, op: int, outcome: str, features: tuple[str, ...] = ()) -> bool:
         """An outcome without a latency (missing_variable, cancelled, a transport error)."""
         counts = self._outcomes[op]
@@ -362,6 +368,7 @@ class Recorder:
                 bytes_sent=tally.sent,
                 bytes_received=tally.received,
                 diagnostics=diagnostics,
+                bytes_decoded=tally.decoded,
             )
             self._outcomes[index] = {}
         return Frame(

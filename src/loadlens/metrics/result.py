@@ -79,6 +79,8 @@ class OpStats:
     bytes_received: int
     latency: LatencySummary  # of the requests that got a latency; its count says how many
     histogram: str  # the encoded HDR histogram behind `latency`
+    # Bodies decoded for a check or capture, as decoded (their wire bytes: in bytes_received).
+    bytes_decoded: int = 0
 
     @property
     def errors(self) -> int:
@@ -91,7 +93,9 @@ class OpStats:
         return self.errors / self.count if self.count else 0.0
 
     @classmethod
-    def build(cls, outcomes: dict[str, int], sent: int, received: int, h: Any) -> OpStats:
+    def build(
+        cls, outcomes: dict[str, int], sent: int, received: int, h: Any, decoded: int = 0
+    ) -> OpStats:
         """OpStats from raw counters and a latency histogram."""
         ok = sum(n for key, n in outcomes.items() if is_success_key(key))
         return cls(
@@ -100,6 +104,7 @@ class OpStats:
             outcomes=dict(sorted(outcomes.items())),
             bytes_sent=sent,
             bytes_received=received,
+            bytes_decoded=decoded,
             latency=LatencySummary.of(h),
             histogram=encode_histogram(h),
         )
@@ -114,6 +119,7 @@ class OpStats:
             "outcomes": dict(self.outcomes),
             "bytes_sent": self.bytes_sent,
             "bytes_received": self.bytes_received,
+            "bytes_decoded": self.bytes_decoded,
             "latency": self.latency.to_dict(),
             "histogram": self.histogram,
         }
@@ -127,6 +133,7 @@ class OpStats:
             outcomes={str(k): int(v) for k, v in d["outcomes"].items()},
             bytes_sent=int(d["bytes_sent"]),
             bytes_received=int(d["bytes_received"]),
+            bytes_decoded=int(d.get("bytes_decoded", 0)),  # absent from older results
             latency=LatencySummary.from_dict(d["latency"]),
             histogram=str(d["histogram"]),
         )

@@ -52,16 +52,30 @@ class BodyKind(enum.Enum):
     JSON = "json"
     FORM = "form"
     RAW = "raw"
+    MULTIPART = "multipart"  # multipart/form-data: fields and files, files streamed from disk
+
+
+@dataclass(frozen=True, slots=True)
+class FormPart:
+    """One part of a multipart body: a field's value, or a file read from disk as it is sent."""
+
+    name: str
+    value: Template | None = None  # a field's value (None for a file)
+    path: str | None = None  # a file: its absolute path, resolved at load
+    size: int = 0  # the file's size at load: exactly this many bytes are sent
+    filename: Template | None = None  # the file name sent; None: the path's base name
+    content_type: str | None = None  # a file's type; None: guessed from its name
 
 
 @dataclass(frozen=True, slots=True)
 class Body:
-    """A request body; exactly one of `json`, `form`, `raw` is meaningful, per `kind`."""
+    """A request body; one of `json`, `form`, `raw`, `parts` is meaningful, per `kind`."""
 
     kind: BodyKind
     json: JsonTemplate = None
     form: tuple[tuple[str, Template], ...] = ()
     raw: Template | None = None
+    parts: tuple[FormPart, ...] = ()  # a multipart body's parts, in order
     content_type: str | None = None  # default per kind: application/json, x-www-form-urlencoded
 
     @property

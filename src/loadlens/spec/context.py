@@ -8,6 +8,7 @@ reads are checked at the end, since any flow (or setup) may fill a pool.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from loadlens.model.template import Template, VarSource
 from loadlens.spec.nodes import Node
@@ -40,6 +41,7 @@ class Context:
     feeders: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # None: unreadable
     pool_writes: set[str] = field(default_factory=set)
     pool_reads: list[tuple[str, Node, str]] = field(default_factory=list)
+    base_dir: Path | None = None  # where files the scenario names are found (None: the cwd)
 
     def template(self, node: Node, key: str, scope: Scope) -> Template | None:
         """The compiled template of a string node, its references checked against `scope`."""

@@ -9,6 +9,7 @@ from loadlens.model.scenario import Body, BodyKind, JsonTemplate, Request, Timeo
 from loadlens.model.template import Template
 from loadlens.spec.context import Context, Scope
 from loadlens.spec.durations import QuantityError, parse_duration
+from loadlens.spec.multipart import read_multipart
 from loadlens.spec.nodes import Node
 from loadlens.spec.reader import Reader, did_you_mean, join
 from loadlens.spec.sizes import read_size
@@ -27,13 +28,14 @@ REQUEST_KEYS = (
     "json",
     "form",
     "body",
+    "multipart",
     "content_type",
     "timeout",
     "tags",
     "max_body",
     *HTTP_REQUEST_KEYS,
 )
-_BODY_KEYS = ("json", "form", "body")
+_BODY_KEYS = ("json", "form", "body", "multipart")
 _TIMEOUT_KEYS = ("connect", "read", "total")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -231,6 +233,8 @@ def _read_body(ctx: Context, fields: dict[str, Node], key: str, scope: Scope) ->
         return None
     name = given[0]
     node = fields[name]
+    if name == "multipart":
+        return _read_multipart(ctx, fields, key, scope)
     if name == "json":
         value = _json_template(ctx, node, join(key, "json"), scope)
         return Body(BodyKind.JSON, json=value, content_type=content_type)
@@ -239,6 +243,24 @@ def _read_body(ctx: Context, fields: dict[str, Node], key: str, scope: Scope) ->
         return Body(BodyKind.FORM, form=pairs, content_type=content_type)
     raw = ctx.template(node, join(key, "body"), scope)
     return Body(BodyKind.RAW, raw=raw, content_type=content_type)
+
+
+def _read_multipart(ctx: Context, fields: dict[str, Node], key: str, scope: Scope) -> Body | None:
+    """A `multipart:` body; its content type (and boundary) is the engine's to write."""
+    for name in ("content_type", "headers"):
+        node = fields.get(name)
+        if name == "headers" and node is not None and isinstance(node.value, dict):
+            node = next((v for k, v in node.value.items() if k.lower() == "content-type"), None)
+        if node is not None:
+            ctx.reader.report(
+                node,
+                join(key, name),
+                "a `multipart` body sets its own content type (with its boundary)",
+                "give each file its `content_type` instead",
+                at_key=True,
+            )
+    parts = read_multipart(ctx, fields["multipart"], join(key, "multipart"), scope)
+    return Body(BodyKind.MULTIPART, parts=parts) if parts else None
 
 
 def _json_template(ctx: Context, node: Node, key: str, scope: Scope) -> JsonTemplate:

@@ -86,7 +86,7 @@ def build_scenario(
     fields = reader.mapping(root, "", TOP_KEYS, required=("name", "plan"), what="a scenario")
     if fields is None:
         raise SpecError(reader.problems)
-    ctx = Context(reader)
+    ctx = Context(reader, base_dir=base_dir)
     name = reader.string(fields["name"], "name") if "name" in fields else None
     target = _target(reader, root, fields, target_override)
     defaults = fields.get("defaults")

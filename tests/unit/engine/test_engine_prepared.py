@@ -42,7 +42,7 @@ def test_static_request_is_encoded_once() -> None:
     static = compiled.flows[0][0].prepared  # type: ignore[union-attr]
     assert static.static == (
         b"GET /health HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nx-app: demo\r\n"
-        b"accept-encoding: gzip, deflate\r\n\r\n"  # `compression:` is on by default
+        b"accept-encoding: gzip, deflate, br, zstd\r\n\r\n"  # `compression:` is on by default
     )
     assert static.encode(_user()) is static.static
 

@@ -156,3 +156,18 @@ def test_a_run_without_open_model_arrivals_has_no_lateness() -> None:
     acc = RunAccumulator(["get"], STAGES)
     acc.add(frame(0, 0, _values(0, 0)))
     assert acc.result(run=RUN, complete=True).health.lateness is None
+
+
+def test_bytes_decoded_sum_across_workers_and_frames_without_them_read_as_zero() -> None:
+    acc = RunAccumulator(["get"], STAGES)
+    for worker in range(2):
+        sample = frame(worker, 0, [1000, 2000])
+        sample.ops["get"].bytes_decoded = 1000 * (worker + 1)
+        acc.add(sample)
+    older = frame(0, 1, [1000]).to_dict()
+    del older["ops"]["get"]["bytes_decoded"]  # a frame written before the field
+    acc.add(Frame.from_dict(older))
+    result = acc.result(run=RUN, complete=True)
+    assert result.stages[0].operations["get"].bytes_decoded == 3000
+    assert result.total.bytes_decoded == 3000
+    assert OpFrame.from_dict(older["ops"]["get"]).bytes_decoded == 0

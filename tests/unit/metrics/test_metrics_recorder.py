@@ -90,3 +90,16 @@ def test_latencies_past_a_fold_land_in_the_frame_once_each() -> None:
     assert frame.ops["get"].bytes_sent == 10 * len(latencies)
     empty = recorder.take_frame(0, 0, 1, Health())
     assert empty.ops == {}  # nothing carried over into the next second
+
+
+def test_bytes_decoded_are_counted_per_operation_and_reset_with_the_frame() -> None:
+    recorder = Recorder(["get", "put"])
+    recorder.decoded(0, 700)
+    recorder.record(0, 1500, "ok:200", 100, 300)
+    recorder.decoded(0, 800)
+    recorder.record(0, 1500, "ok:200", 100, 320)
+    recorder.record(1, 1500, "ok:200", 100, 300)
+    frame = _take(recorder)
+    assert (frame.ops["get"].bytes_decoded, frame.ops["put"].bytes_decoded) == (1500, 0)
+    recorder.record(0, 1500, "ok:200", 100, 300)
+    assert _take(recorder, 1).ops["get"].bytes_decoded == 0
