@@ -30,6 +30,7 @@ class FindingClass(enum.StrEnum):
     UNREACHABLE = "unreachable"  # D11: the target answered no request at all
     LOAD_SHEDDING = "load_shedding"  # D4b: 503 + Retry-After at capacity, not a policy
     LATENCY_FLOOR = "latency_floor"  # D12: a fixed delay on kept-alive connections (Nagle)
+    ERROR_PATTERN = "error_pattern"  # D13: failures no other finding explains, and when
 
 
 class Attribution(enum.StrEnum):

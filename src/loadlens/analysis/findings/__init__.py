@@ -28,6 +28,7 @@ from loadlens.analysis.findings import (
     chain,
     contention,
     drift,
+    error_pattern,
     integrity,
     measurement,
     nagle,
@@ -72,6 +73,7 @@ CAUSE_ORDER: tuple[FindingClass, ...] = (
     FindingClass.SATURATION,
     FindingClass.LATENCY_TAIL,
     FindingClass.RATE_LIMIT,
+    FindingClass.ERROR_PATTERN,  # what no cause above explains: a description, not a cause
     FindingClass.MEASUREMENT,  # after every other finding anyway (_order)
 )
 
@@ -82,7 +84,9 @@ def diagnose(result: RunResult) -> list[Finding]:
     findings: list[Finding] = []
     for run in DIAGNOSES:
         findings.extend(run(relabelled))
-    return sorted(_merged(findings), key=_order)
+    merged = _merged(findings)
+    merged.extend(error_pattern.find(relabelled, merged))
+    return sorted(merged, key=_order)
 
 
 def _order(finding: Finding) -> tuple[bool, int, int, float]:
