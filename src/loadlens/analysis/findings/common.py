@@ -19,7 +19,7 @@ import numpy as np
 from loadlens.metrics.diagnostics import OpDiagnostics, bucket_latency_us
 from loadlens.metrics.feature_keys import Feature, FeatureKind
 from loadlens.metrics.result import RunResult, StageResult
-from loadlens.model.outcome import Outcome, OutcomeKind, is_success_key
+from loadlens.model.outcome import ErrorKind, Outcome, OutcomeKind, is_success_key
 
 OutcomePredicate = Callable[[str], bool]
 
@@ -28,6 +28,25 @@ SIGNIFICANCE = 1e-3  # p-values (after FDR correction where many tests are made)
 
 
 CONFLICT_STATUSES = frozenset({409, 412, 423})  # optimistic-concurrency and lock conflicts
+
+
+_ERROR_WORDS = {
+    ErrorKind.CONNECT_REFUSED.value: "connection refused",
+    ErrorKind.CONNECT_TIMEOUT.value: "connect timeout",
+    ErrorKind.RESET.value: "connection reset",
+    ErrorKind.READ_TIMEOUT.value: "read timeout",
+    ErrorKind.TOTAL_TIMEOUT.value: "request timeout",
+    ErrorKind.TLS.value: "TLS error",
+    ErrorKind.DNS.value: "name not resolved",
+    ErrorKind.PROTOCOL.value: "protocol error",
+    ErrorKind.CLOSED.value: "closed without a response",
+    ErrorKind.OTHER.value: "other transport error",
+}
+
+
+def error_words(kind: str) -> str:
+    """How a report names a transport error kind: `read_timeout` → `read timeout`."""
+    return _ERROR_WORDS.get(kind, kind.replace("_", " "))
 
 
 def status_of(key: str) -> int | None:
@@ -241,8 +260,12 @@ def outcome_summary(counts: dict[str, int], wanted: OutcomePredicate) -> str:
 
 
 def _describe(key: str) -> str:
-    status = status_of(key)
-    return f"HTTP {status}" if status is not None else key
+    outcome = Outcome.parse(key)
+    if outcome is not None and outcome.status is not None:
+        return f"HTTP {outcome.status}"
+    if outcome is not None and outcome.kind is OutcomeKind.TRANSPORT:
+        return error_words(outcome.detail)
+    return key
 
 
 def op_outcomes(stages: Iterable[StageResult], op: str) -> dict[str, int]:

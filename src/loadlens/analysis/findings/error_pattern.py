@@ -1,9 +1,9 @@
 """D13: failures no other finding explains, described by when they happened.
 
 Every other diagnosis names a cause (an attribute, a race, a broken chain, a saturated
-service...). When none of them accounts for an operation's failed responses, the run still
-says what it measured about them rather than nothing: the statuses, and which of three
-patterns the failures followed in time, each tested:
+service...). When none of them accounts for an operation's failures, the run still says what
+it measured about them rather than nothing: the statuses (or the errors of requests that got
+no response), and which of three patterns the failures followed in time, each tested:
 
 1. **From a moment on** (or up to one): one split of the operation's seconds, in run order,
    before which at most ONSET_BEFORE of its requests failed and after which at least
@@ -14,10 +14,11 @@ patterns the failures followed in time, each tested:
 3. **Steady**: neither; the rate is stated per stage (what was ruled out), and the failures are
    the service's to explain from its own logs.
 
-Only failed responses count (unexpected HTTP statuses, 429 and shed 503s excluded): requests
-that got no response are for the `unreachable` and `saturation` findings, requests never sent
-for the `broken_chain` finding. 5xx are blamed on the service, 4xx on the test script (the
-service rejects what the script sends).
+Failed responses (unexpected HTTP statuses; 429 and shed 503s are policy) and requests that
+got no response (timeouts, resets) count; requests never sent are the `broken_chain`
+finding's, and a stage in which nothing answered is `unreachable`'s (a run-wide finding
+covers every operation). 5xx and no response are blamed on the service, 4xx on the test script
+(the service rejects what the script sends).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from loadlens.model.outcome import Outcome, OutcomeKind
 MIN_FAILURES = 5
 MIN_SHARE = 0.01  # of the operation's requests
 MAJOR_SHARE = 0.05
-RESPONSE_SHARE = 0.5  # the operation's failures must be mostly responses to be described here
+SERVICE_SHARE = 0.5  # of the operation's failures: the rest are the script's (never sent)
 ONSET_BEFORE = 0.05
 ONSET_AFTER = 0.5
 ONSET_P = 1e-6
@@ -61,29 +62,35 @@ def find(result: RunResult, explained: list[Finding]) -> list[Finding]:
         # Without the diagnostics (an older result) no attribute was tested: nothing to say.
         if op in named or not stats.count or not c.diagnosed_stages(result, op):
             continue
-        failed = {k: n for k, n in stats.outcomes.items() if _failed_response(k) and n}
+        failed = {k: n for k, n in stats.outcomes.items() if _failed(k) and n}
         failures = sum(failed.values())
         every_failure = sum(n for k, n in stats.outcomes.items() if c.is_failure(k))
         if (
             failures < MIN_FAILURES
             or c.ratio(failures, stats.count) < MIN_SHARE
-            or c.ratio(failures, every_failure) < RESPONSE_SHARE
+            or c.ratio(failures, every_failure) < SERVICE_SHARE
         ):
             continue
         findings.append(_describe(result, op, failed, failures, stats.count))
     return findings
 
 
-def _failed_response(key: str) -> bool:
+def _failed(key: str) -> bool:
+    """A failed response, or a request sent that got none."""
     outcome = Outcome.parse(key)
-    return outcome is not None and outcome.kind is OutcomeKind.STATUS and c.is_failure(key)
+    return (
+        outcome is not None
+        and outcome.kind in (OutcomeKind.STATUS, OutcomeKind.TRANSPORT)
+        and c.is_failure(key)
+    )
 
 
 def _describe(
     result: RunResult, op: str, failed: dict[str, int], failures: int, requests: int
 ) -> Finding:
     statuses = c.outcome_summary(failed, failed.__contains__)
-    server = sum(n for k, n in failed.items() if (c.status_of(k) or 0) >= 500) * 2 > failures
+    rejected = sum(n for k, n in failed.items() if 400 <= (c.status_of(k) or 0) < 500)
+    server = rejected * 2 < failures  # mostly 5xx or no response
     attribution = Attribution.SERVICE_BUG if server else Attribution.TEST_SCRIPT
     share = c.ratio(failures, requests)
     severity = Severity.MAJOR if share >= MAJOR_SHARE else Severity.MINOR
@@ -98,7 +105,7 @@ def _describe(
     examples = c.examples(stages, op, failed.__contains__)
     onset = _onset(_seconds(result, op))
     grows = _grows_with_load(per_stage)
-    where = f"`{op}` answered {statuses}"
+    where = f"`{op}`: {statuses}"
     if onset is not None:
         (before_bad, before_n), (after_bad, after_n), at, p, began = onset
         moment = f"{at.second} s into stage `{at.stage}`"
@@ -160,8 +167,9 @@ def _describe(
         severity=severity,
         confidence=0.7,
         headline=(
-            f"{attribution.label} (steady errors) — {where} to {failures:,} of {requests:,} "
-            f"requests ({c.pct(share)}) at a steady rate: no request attribute, load level or "
+            f"{attribution.label} (steady errors) — `{op}`: {failures:,} of {requests:,} "
+            f"requests ({c.pct(share)}) failed ({statuses}) at a steady rate: no request "
+            "attribute, load level or "
             "moment of the run explains them"
         ),
         evidence=(
@@ -187,7 +195,7 @@ def _stage_rates(result: RunResult, op: str) -> list[tuple[str, str, int, int]]:
         stats = stage.operations.get(op)
         if stats is None or not stats.count:
             continue
-        bad = sum(n for k, n in stats.outcomes.items() if _failed_response(k))
+        bad = sum(n for k, n in stats.outcomes.items() if _failed(k))
         rows.append((stage.info.name, c.describe_stage_load(stage), bad, stats.count))
     return rows
 
@@ -211,7 +219,7 @@ def _seconds(result: RunResult, op: str) -> list[_Second]:
     """The operation's requests and failures per second, in run order.
 
     The series counts every non-ok outcome as an error; the operation's failures are mostly
-    failed responses (RESPONSE_SHARE), so its errors stand for them here."""
+    the service's (SERVICE_SHARE), so its errors stand for them here."""
     names = {s.info.index: s.info.name for s in result.stages}
     seconds = []
     for point in sorted(result.series, key=lambda p: (p.stage, p.second)):

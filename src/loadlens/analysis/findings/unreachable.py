@@ -11,22 +11,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from loadlens.analysis.findings import common as c
 from loadlens.metrics.result import RunResult, StageResult
 from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass, Severity
-from loadlens.model.outcome import ErrorKind, OutcomeKind
+from loadlens.model.outcome import OutcomeKind
 
-_WORDS = {
-    ErrorKind.CONNECT_REFUSED.value: "connection refused",
-    ErrorKind.CONNECT_TIMEOUT.value: "connect timeout",
-    ErrorKind.RESET.value: "connection reset",
-    ErrorKind.READ_TIMEOUT.value: "read timeout",
-    ErrorKind.TOTAL_TIMEOUT.value: "request timeout",
-    ErrorKind.TLS.value: "TLS error",
-    ErrorKind.DNS.value: "name not resolved",
-    ErrorKind.PROTOCOL.value: "protocol error",
-    ErrorKind.CLOSED.value: "closed without a response",
-    ErrorKind.OTHER.value: "other transport error",
-}
 _TRANSPORT = OutcomeKind.TRANSPORT.value + ":"
 _UNSENT = (
     OutcomeKind.MISSING_VARIABLE.value,
@@ -83,7 +72,7 @@ def _errors(stage: StageResult) -> dict[str, int]:
 
 def _describe(errors: dict[str, int]) -> str:
     ordered = sorted(errors.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ", ".join(f"{n:,} × {_WORDS.get(kind, kind)}" for kind, n in ordered)
+    return ", ".join(f"{n:,} × {c.error_words(kind)}" for kind, n in ordered)
 
 
 def _address(target: str) -> str:

@@ -42,7 +42,9 @@ def test_random_500s_at_two_loads_are_steady_and_both_loads_are_ruled_out() -> N
     ]
     (found,) = _patterns(diagnose(run(stages)))
     assert found.attribution is Attribution.SERVICE_BUG and found.severity is Severity.MINOR
-    assert "(steady errors)" in found.headline and "90 of 3,000 requests (3.0%)" in found.headline
+    assert "(steady errors) — `item`: 90 of 3,000 requests (3.0%) failed (HTTP 500 ×90)" in (
+        found.headline
+    )
     assert "stage `s1` (5 users): 30 of 1,000 failed" in texts(found)
     assert "stage `s2` (10 users): 60 of 2,000 failed" in texts(found)
 
@@ -65,10 +67,22 @@ def test_failures_another_finding_explains_or_that_were_never_diagnosed_get_none
     # Few failures, or a rate under 1 %: below what is worth a finding.
     rare = op({"ok:200": 1000, "status:500": 4})
     assert _patterns(diagnose(run([stage(0, {"get": rare}, {"get": NO_FEATURES}, users=5)]))) == []
-    # Failures that are not responses (no connection) belong to other findings.
-    refused = op({"ok:200": 50, "error:connect_refused": 50, "status:500": 10})
+    # A stage in which nothing answered is the unreachable finding's, for every operation.
+    refused = op({"error:connect_refused": 60})
     found = diagnose(run([stage(0, {"get": refused}, {"get": NO_FEATURES}, users=5)]))
-    assert _patterns(found) == []
+    assert found[0].kind is FindingClass.UNREACHABLE and _patterns(found) == []
+    # Requests never sent are the script's: the broken chain names them.
+    unsent = op({"ok:200": 50, "missing_variable:id@create": 50, "status:500": 10})
+    assert (
+        _patterns(diagnose(run([stage(0, {"get": unsent}, {"get": NO_FEATURES}, users=5)]))) == []
+    )
+
+
+def test_random_timeouts_are_steady_errors_of_the_service() -> None:
+    item = op({"ok:200": 930, "error:read_timeout": 70})
+    (found,) = _patterns(diagnose(run([stage(0, {"item": item}, {"item": NO_FEATURES}, users=10)])))
+    assert found.attribution is Attribution.SERVICE_BUG and found.severity is Severity.MAJOR
+    assert "70 of 1,000 requests (7.0%) failed (read timeout ×70)" in found.headline
 
 
 def test_an_operation_an_attribute_finding_names_gets_no_second_finding() -> None:
