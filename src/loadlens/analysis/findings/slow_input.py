@@ -13,7 +13,12 @@ distribution-free order-statistic interval; the ratio's interval joins their end
 
 Features carried mostly by failures (≥ FAILED_SHARE of their requests failed: an error
 response's size, an input the service rejects) are left out: their latency is the failure's,
-and the failure has its own finding.
+and the failure has its own finding. A response's size is not chosen by the sender, and under
+load it can follow from the slowness instead of causing it (a body that reports the backlog a
+queueing service builds up grows while latency climbs): response sizes are therefore judged at
+the lowest load of the run only, where queueing does not blur the contrast (as the latency tail
+is); a size first seen at a higher load is left to the saturation or tail finding. Inputs are
+chosen by the sender whatever the load, and are judged over every stage.
 
 A feature explains the slowness when the adjusted p < SIGNIFICANCE, the ratio of medians is
 ≥ MIN_RATIO and its interval's low end ≥ MIN_RATIO_LOW. The strongest such feature per
@@ -24,6 +29,7 @@ latency gate, which the scenario sets.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -65,6 +71,7 @@ class Split:
     with_ms: np.ndarray
     without_ms: np.ndarray
     at_least: bool = False  # a size union: the bucket and every larger one
+    stage: str | None = None  # the one load level it was judged at (response sizes), if fewer
 
     def describe(self) -> str:
         """`id=7`, `responses of 64 KiB or more`."""
@@ -94,24 +101,46 @@ def find(result: RunResult) -> list[Finding]:
 def _splits(stages: list[StageResult], op: str, whole: dict[int, int]) -> list[Split]:
     out = []
     sizes: dict[FeatureKind, list[tuple[int, str]]] = {}
+    low = _lowest_load(stages)
+    low_whole = c.op_latency(low, op)
     for key, feature in c.parsed_features(stages, op):
         if feature.kind not in _ORDER or _mostly_failed(stages, op, key):
             continue
-        with_feature = c.feature_latency(stages, op, key)
-        out.append(_split(key, feature, with_feature, whole))
         if feature.kind in (FeatureKind.REQUEST_SIZE, FeatureKind.RESPONSE_SIZE):
             sizes.setdefault(feature.kind, []).append((int(feature.name), key))
-    for buckets in sizes.values():
+        if feature.kind is FeatureKind.RESPONSE_SIZE:
+            out.append(_split(key, feature, c.feature_latency(low, op, key), low_whole))
+        else:
+            out.append(_split(key, feature, c.feature_latency(stages, op, key), whole))
+    for kind, buckets in sizes.items():
+        at = low if kind is FeatureKind.RESPONSE_SIZE else stages
         buckets.sort()
         for index in range(1, len(buckets)):
             union: dict[int, int] = {}
             for _, key in buckets[index:]:
-                for bucket, n in c.feature_latency(stages, op, key).items():
+                for bucket, n in c.feature_latency(at, op, key).items():
                     union[bucket] = union.get(bucket, 0) + n
             first = Feature.parse(buckets[index][1])
             if first is not None:
-                out.append(_split(f"{buckets[index][1]}+", first, union, whole, at_least=True))
+                label = f"{buckets[index][1]}+"
+                base = low_whole if kind is FeatureKind.RESPONSE_SIZE else whole
+                out.append(_split(label, first, union, base, at_least=True))
+    if len(low) < len(stages):
+        name = ", ".join(f"`{s.info.name}` ({c.describe_stage_load(s)})" for s in low)
+        out = [
+            dataclasses.replace(x, stage=name) if x.feature.kind is FeatureKind.RESPONSE_SIZE else x
+            for x in out
+        ]
     return out
+
+
+def _lowest_load(stages: list[StageResult]) -> list[StageResult]:
+    """The stages at the run's lowest load (the first stage when a load is unknown)."""
+    loads = [c.stage_load(s) for s in stages]
+    known = [load for load in loads if load is not None]
+    if len(known) < len(loads) or not known:
+        return stages[:1]
+    return [s for s, load in zip(stages, loads, strict=True) if load == min(known)]
 
 
 def _mostly_failed(stages: list[StageResult], op: str, key: str) -> bool:
@@ -243,6 +272,15 @@ def _finding(
 
 def _same_load(stages: list[StageResult], op: str, split: Split) -> tuple[Evidence, ...]:
     """That the comparison is not one of loads: both groups ran in the same stages."""
+    if split.stage is not None:
+        return (
+            Evidence(
+                "lowest_load",
+                f"not a load effect: judged at the run's lowest load only ({split.stage}), "
+                "where queueing does not blur it (a response's size can follow from the "
+                "slowness at higher loads)",
+            ),
+        )
     keys = [split.label.rstrip("+")]
     present = [s.info.name for s in stages if keys[0] in s.diagnostics[op].features.counts]
     if split.at_least or len(present) != len(stages):
