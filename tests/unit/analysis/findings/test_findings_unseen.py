@@ -164,3 +164,21 @@ def test_a_large_response_slow_at_the_lowest_load_too_is_named() -> None:
     assert "response of 4 KiB–8 KiB are ×39.2 slower" in found[0].headline
     assert "(100 responses) vs 2.0 ms without (300)" in texts(found[0])
     assert "judged at the run's lowest load only (`s1` (5 users))" in texts(found[0])
+
+
+def test_values_of_one_variable_each_slower_are_one_cause_naming_them_all() -> None:
+    # the demo's slow hash: every fifth account (user4, user9) is slow, not one of them
+    slow, fast = latency_bucket(400_000), latency_bucket(5_000)
+    counts: dict[str, dict[str, int]] = {"rq:7": {"ok:200": 1000}}
+    latency: dict[str, dict[int, int]] = {"rq:7": {slow: 200, fast: 800}}
+    for user in range(10):
+        bucket = slow if user in (4, 9) else fast
+        counts[f"val:user={user}"] = {"ok:200": 100}
+        latency[f"val:user={user}"] = {bucket: 100}
+    diagnostics = OpDiagnostics(features=FeatureCounts(counts, latency=latency))
+    login = op({"ok:200": 1000}, [400.0] * 200 + [5.0] * 800)
+    result = run([stage(0, {"login": login}, {"login": diagnostics}, users=10)])
+    found = [f for f in diagnose(result) if f.kind is FindingClass.SLOW_INPUT]
+    assert len(found) == 1
+    assert "requests with user in {4, 9} are ×84.2 slower" in found[0].headline
+    assert "(200 responses) vs 4.9 ms without (800)" in texts(found[0])
