@@ -119,14 +119,15 @@ EXPECTED = {
 }
 
 
-def _run(tmp_path: Path, scenario: str, fault: str | None) -> RunResult:
+def _run(tmp_path: Path, scenario: str, fault: str | None, workers: int = 1) -> RunResult:
     path = write(tmp_path / "scenario.yaml", scenario)
     lengths = (50, 500, 2000, 6000, 12000)
     write(tmp_path / "payloads.csv", "text\n" + "".join("x" * n + "\n" for n in lengths))
     out = tmp_path / "runs"
     with FaultyService(fault) as url:
         run = loadlens(
-            "run", str(path), "--target", url, "--out", str(out), "--quiet", "--workers", "1",
+            "run", str(path), "--target", url, "--out", str(out), "--quiet",
+            "--workers", str(workers),
             out=out,
         )  # fmt: skip
     assert run.code in (0, 1, 3), run.stdout + run.stderr
@@ -157,6 +158,20 @@ def test_the_fault_is_the_top_finding(tmp_path: Path, fault: str) -> None:
     assert (top.kind, top.attribution) == (kind, attribution), _describe(result.findings)
     assert named in top.headline + " ".join(e.text for e in top.evidence), _describe([top])
     assert top.examples, top
+
+
+def test_a_race_split_over_two_workers_is_still_the_top_finding(tmp_path: Path) -> None:
+    # Each worker sees only its own requests in flight: about half the colliding names show
+    # overlap, and the race must not depend on how the load was split.
+    result = _run(tmp_path, SCENARIOS["name-race"], "name-race", workers=2)
+    assert result.run.workers == 2
+    findings = _about_the_service(result)
+    assert findings, "no finding for name-race on 2 workers"
+    top = findings[0]
+    assert (top.kind, top.attribution) == (FindingClass.RACE, Attribution.SERVICE_BUG), _describe(
+        result.findings
+    )
+    assert "timestamp" in top.headline, _describe([top])
 
 
 def _every_flow() -> str:

@@ -3,9 +3,12 @@
 Per operation with at least MIN_FAILURES server errors: for each `overlap:VAR` feature (another
 request with the same value of VAR was in flight), a one-sided Fisher test of 5xx vs overlap.
 A race is claimed when p < SIGNIFICANCE, ≥ MIN_COVERAGE of the 5xx overlapped and overlap
-raises the 5xx rate by ≥ MIN_INCREASE. Without an overlap feature, 5xx whose rate rises with
-load (Cochran–Armitage p < SIGNIFICANCE) and whose template names a uniqueness, lock or
-serialisation conflict are reported too, with less confidence.
+raises the 5xx rate by ≥ MIN_INCREASE. A worker sees only its own requests in flight, so with
+several workers the share of 5xx seen to overlap is read against the share of concurrent
+requests a worker can see (overlap.py): the coverage is the seen share over the visible one,
+so the rule does not depend on how the load was split. Without an overlap feature, 5xx whose
+rate rises with load (Cochran–Armitage p < SIGNIFICANCE) and whose template names a uniqueness,
+lock or serialisation conflict are reported too, with less confidence.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import re
 
 from loadlens.analysis.findings import common as c
+from loadlens.analysis.findings.overlap import weighted_visible_share
 from loadlens.analysis.stats import Trend, fisher_exact, trend_test, wilson
 from loadlens.metrics.feature_keys import FeatureKind
 from loadlens.metrics.result import RunResult, StageResult
@@ -35,7 +39,7 @@ def find(result: RunResult) -> list[Finding]:
         outcomes = c.op_outcomes(stages, op)
         if sum(n for k, n in outcomes.items() if c.is_server_error(k)) < c.MIN_FAILURES:
             continue
-        found = _overlap(stages, op) or _rising(stages, op)
+        found = _overlap(stages, op, result.run.workers) or _rising(stages, op)
         if found is not None:
             findings.append(found)
     return findings
@@ -60,7 +64,10 @@ def _template_lines(stages: list[StageResult], op: str) -> list[Evidence]:
     ]
 
 
-def _overlap(stages: list[StageResult], op: str) -> Finding | None:
+def _best_overlap(
+    stages: list[StageResult], op: str, visible: float
+) -> tuple[float, str, c.Table, float] | None:
+    """The overlap feature that best explains the 5xx: (p, entity, table, coverage), or None."""
     best: tuple[float, str, c.Table, float] | None = None
     for feature, parsed in c.parsed_features(stages, op):
         if parsed.kind is not FeatureKind.OVERLAP:
@@ -69,14 +76,25 @@ def _overlap(stages: list[StageResult], op: str) -> Finding | None:
         if t.without_feature == 0 or t.with_feature == 0:
             continue
         p = fisher_exact(t.with_fail, t.with_ok, t.without_fail, t.without_ok, "greater")
-        coverage = c.ratio(t.with_fail, t.failures)
+        seen = c.ratio(t.with_fail, t.failures)
+        coverage = min(seen / visible, 1.0) if visible > 0 else 0.0
         increase = c.ratio(t.with_fail, t.with_feature) - c.ratio(t.without_fail, t.without_feature)
         significant = p < c.SIGNIFICANCE and coverage >= MIN_COVERAGE
         if significant and increase >= MIN_INCREASE and (best is None or p < best[0]):
             best = (p, parsed.name, t, coverage)
+    return best
+
+
+def _overlap(stages: list[StageResult], op: str, workers: int) -> Finding | None:
+    # The chance that a failing request's concurrent partner ran in its own worker, weighted by
+    # where the failures were: the most of the real overlap that the features can show.
+    errors = [c.op_counts(s, op, c.is_server_error)[0] for s in stages]
+    visible = weighted_visible_share(stages, errors, workers)
+    best = _best_overlap(stages, op, visible)
     if best is None:
         return None
     p, var, t, coverage = best
+    seen = c.ratio(t.with_fail, t.failures)
     p_with, p_without = (
         c.ratio(t.with_fail, t.with_feature),
         c.ratio(t.without_fail, t.without_feature),
@@ -88,9 +106,10 @@ def _overlap(stages: list[StageResult], op: str) -> Finding | None:
     evidence = [
         Evidence(
             "coverage",
-            f"{t.with_fail:,} of {t.failures:,} server errors ({c.pct(coverage)}) had another "
-            f"request in flight with the same `{var}`",
-            coverage,
+            f"{t.with_fail:,} of {t.failures:,} server errors ({c.pct(seen)}) had another "
+            f"request in flight with the same `{var}`"
+            + ("" if workers <= 1 else " in their worker"),
+            seen,
         ),
         Evidence(
             "fail_given_overlap",
@@ -102,6 +121,17 @@ def _overlap(stages: list[StageResult], op: str) -> Finding | None:
         Evidence("fisher_p", f"Fisher exact {c.fmt_p(p)} (one-sided)", p),
         *_template_lines(stages, op),
     ]
+    if workers > 1:
+        evidence.insert(
+            1,
+            Evidence(
+                "visible_share",
+                f"{workers} workers, each seeing only its own requests in flight: a concurrent "
+                f"request ran in the same worker with chance {c.pct(visible)} (the split of "
+                f"the load), so about {c.pct(coverage)} of the server errors overlapped",
+                coverage,
+            ),
+        )
     if len(stages) >= 2:
         evidence.append(
             Evidence(
@@ -111,14 +141,15 @@ def _overlap(stages: list[StageResult], op: str) -> Finding | None:
                 trend.p_rising,
             )
         )
+    about = "" if workers <= 1 else "about "
     return Finding(
         kind=FindingClass.RACE,
         attribution=Attribution.SERVICE_BUG,
         severity=Severity.MAJOR,
         confidence=0.9 if p < 1e-6 else 0.8,
         headline=(
-            f"SERVICE BUG (race) — `{op}`: {t.failures:,} × 5xx{top}; {c.pct(coverage)} had a "
-            f"concurrent request with the same `{var}` ({c.pct(p_with)} vs {c.pct(p_without)})"
+            f"SERVICE BUG (race) — `{op}`: {t.failures:,} × 5xx{top}; {about}{c.pct(coverage)} had "
+            f"a concurrent request with the same `{var}` ({c.pct(p_with)} vs {c.pct(p_without)})"
         ),
         evidence=tuple(evidence),
         counter_evidence=(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from loadlens.analysis.findings import diagnose
+from loadlens.analysis.findings.overlap import visible_share
 from loadlens.analysis.verdict import decide
 from loadlens.metrics.diagnostics import ErrorTemplate
+from loadlens.metrics.result import RunResult
 from loadlens.model.finding import Attribution, FindingClass, Severity
 from loadlens.model.verdict import VerdictKind
 from tests.unit.analysis.findings.finding_samples import (
@@ -185,6 +189,51 @@ def test_server_errors_on_overlapping_entities_are_a_race() -> None:
     assert majors(findings) == [top]
     verdict = decide(_race_run(), [], findings=findings)  # type: ignore[arg-type]
     assert verdict.kind is VerdictKind.NO_GO and "race" in verdict.reasons[0]
+
+
+def _split_race_run(workers: int, overlapped_errors: int) -> RunResult:
+    # The demo's token race as two worker processes saw it (25 users): each worker marks
+    # overlap only with its own requests in flight, so about half of the 5xx show overlap.
+    login = op({"ok:200": 4181, "status:500": 183}, 5.0)
+    features = {
+        "overlap:user": {"status:500": overlapped_errors, "ok:200": 227},
+        "v:user=user<int>": {"status:500": 183, "ok:200": 4181},
+    }
+    template = ErrorTemplate("status:500", RACE_TEMPLATE.template, 183)
+    diagnostics = {"login": diag(features, templates=[template])}
+    result = run([stage(0, {"login": login}, diagnostics, users=25)])
+    return dataclasses.replace(result, run=dataclasses.replace(result.run, workers=workers))
+
+
+def test_a_race_split_over_workers_is_read_against_what_a_worker_sees() -> None:
+    findings = diagnose(_split_race_run(workers=2, overlapped_errors=89))
+    assert findings, "no finding"
+    top = findings[0]
+    assert top.kind is FindingClass.RACE and top.attribution is Attribution.SERVICE_BUG
+    lines = texts(top)
+    assert "89 of 183 server errors (48.6%)" in lines and "in their worker" in lines
+    assert "same worker with chance 48.0%" in lines
+    assert "about 100.0% of the server errors overlapped" in lines
+
+
+def test_the_same_overlap_share_with_one_worker_is_no_race() -> None:
+    # one worker sees every request in flight: half the 5xx without overlap have another cause
+    findings = diagnose(_split_race_run(workers=1, overlapped_errors=89))
+    assert not [f for f in findings if f.kind is FindingClass.RACE]
+
+
+def test_too_little_overlap_for_the_split_is_no_race() -> None:
+    # 2 workers see 48 % of concurrent requests: 25 % of the 5xx seen is ~52 % of them, < 80 %
+    findings = diagnose(_split_race_run(workers=2, overlapped_errors=46))
+    assert not [f for f in findings if f.kind is FindingClass.RACE]
+
+
+def test_the_visible_share_follows_the_split_of_the_load() -> None:
+    closed = stage(0, {"x": op({"ok:200": 1})}, users=25)
+    assert visible_share(closed, 1) == 1.0
+    assert visible_share(closed, 2) == (13 * 12 + 12 * 11) / (25 * 24)
+    assert visible_share(stage(0, {"x": op({"ok:200": 1})}, users=3), 4) == 0.0
+    assert visible_share(stage(0, {"x": op({"ok:200": 1})}, rate=100.0), 4) == 0.25
 
 
 def test_rate_limiting_is_policy_with_its_onset() -> None:
