@@ -321,7 +321,8 @@ def _prometheus_exporter(
     if address is None:
         return None
     from loadlens.model.redaction import Redactor
-    from loadlens.outputs.prometheus import PrometheusExporter, RunLabels, parse_listen_address
+    from loadlens.outputs.prometheus import PrometheusExporter, parse_listen_address
+    from loadlens.outputs.snapshot import RunLabels
 
     host, port = parse_listen_address(address)
     target = Redactor.of(scenario.secrets).text(scenario.target)

@@ -15,7 +15,8 @@ from loadlens.metrics.frame import Frame, Health, OpFrame
 from loadlens.metrics.histogram import encode_histogram, new_histogram, record_values
 from loadlens.metrics.result import StageInfo
 from loadlens.outputs.fanout import FanOut
-from loadlens.outputs.prometheus import PrometheusExporter, RunLabels, parse_listen_address
+from loadlens.outputs.prometheus import PrometheusExporter, parse_listen_address
+from loadlens.outputs.snapshot import RunLabels
 
 STAGE = StageInfo("smoke, 1", 0, {"model": "closed", "users": 2}, 10.0, 0.0)
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
