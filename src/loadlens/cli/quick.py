@@ -72,11 +72,12 @@ def quick(
     env: tuple[str, ...],
     assignments: tuple[str, ...],
     prometheus: str | None,
+    otlp: str | None,
 ) -> None:
     """Send one request to URL, from USERS users or at RATE, for DURATION."""
     from loadlens.cli.main import abort
     from loadlens.cli.run import (
-        check_prometheus,
+        check_outputs,
         check_workers,
         console_for_output,
         run_and_summarise,
@@ -86,7 +87,7 @@ def quick(
     try:
         overrides = parse_overrides(env=env, variables=assignments)
         check_workers(workers)
-        check_prometheus(prometheus)
+        check_outputs(prometheus, otlp)
         scenario = build_quick_scenario(
             url, users, rate, duration, method, headers, body, overrides
         )
@@ -101,6 +102,7 @@ def quick(
             store=store,
             variables=dict(overrides.variables),
             prometheus=prometheus,
+            otlp=otlp,
         )
     except LoadlensError as error:
         abort(error)

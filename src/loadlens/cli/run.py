@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from loadlens.metrics.result import RunResult
     from loadlens.model.scenario import Scenario
     from loadlens.outputs.fanout import Listener
+    from loadlens.outputs.otlp import OtlpExporter
     from loadlens.outputs.prometheus import PrometheusExporter
+    from loadlens.outputs.snapshot import RunLabels
     from loadlens.spec.overrides import Overrides
 
 
@@ -87,6 +89,13 @@ def run_options(command: Callable[..., None]) -> Callable[..., None]:
             help="Serve live metrics for Prometheus on HOST:PORT/metrics while the run goes "
             "(host 127.0.0.1 by default; port 0 picks a free one and prints it).",
         ),
+        click.option(
+            "--otlp",
+            metavar="URL",
+            default=None,
+            help="Push the same metrics every second to an OpenTelemetry collector over "
+            "OTLP/HTTP (e.g. http://127.0.0.1:4318; needs loadlens[otlp]).",
+        ),
     )
     for decorate in reversed(decorators):
         command = decorate(command)
@@ -141,6 +150,7 @@ def run(
     env: tuple[str, ...],
     assignments: tuple[str, ...],
     prometheus: str | None,
+    otlp: str | None,
     no_preflight: bool,
 ) -> None:
     """Run a scenario's plan against its target."""
@@ -168,6 +178,7 @@ def run(
             overrides,
             preflight=not no_preflight,
             prometheus=prometheus,
+            otlp=otlp,
         )
     except LoadlensError as error:
         abort(error)
@@ -188,6 +199,7 @@ def execute(
     *,
     preflight: bool = True,
     prometheus: str | None = None,
+    otlp: str | None = None,
 ) -> int:
     """Load, run and summarise; returns the exit code."""
     from loadlens.cli.options import check_offline, check_out_dir
@@ -195,7 +207,7 @@ def execute(
     from loadlens.spec import load_scenario
 
     check_workers(workers)
-    check_prometheus(prometheus)
+    check_outputs(prometheus, otlp)
     check_out_dir(out)
     scenario = load_scenario(file, target_override=target, overrides=overrides)
     variables = dict(overrides.variables) if overrides is not None else None
@@ -213,6 +225,7 @@ def execute(
         store=store,
         variables=dict(overrides.variables) if overrides is not None else None,
         prometheus=prometheus,
+        otlp=otlp,
     )
 
 
@@ -222,12 +235,18 @@ def check_workers(workers: int | None) -> None:
         raise UsageError(f"--workers must be at least 1, not {workers}")
 
 
-def check_prometheus(address: str | None) -> None:
-    """Refuse a `--prometheus` value that is not [HOST:]PORT before anything starts."""
-    if address is not None:
+def check_outputs(prometheus: str | None, otlp: str | None) -> None:
+    """Refuse a `--prometheus` value that is not [HOST:]PORT, or an `--otlp` value that is not
+    an http(s) URL, before anything starts."""
+    if prometheus is not None:
         from loadlens.outputs.prometheus import parse_listen_address
 
-        parse_listen_address(address)
+        parse_listen_address(prometheus)
+    if otlp is not None:
+        from loadlens.outputs.otlp import otlp_endpoint, require_sdk
+
+        otlp_endpoint(otlp)
+        require_sdk()
 
 
 def console_for_output() -> Console:
@@ -252,13 +271,14 @@ def run_and_summarise(
     store: str | None = None,
     variables: dict[str, str] | None = None,
     prometheus: str | None = None,
+    otlp: str | None = None,
 ) -> int:
     """Run a loaded scenario's plan, judge it, print the summary, write the reports, record the
     run in the history store; the exit code. Shared by `loadlens run` and `loadlens demo`.
 
     `variables` fill `{{ NAME }}` placeholders of invariants and reconciliation (e.g. the
-    demo's database path); `prometheus` ([HOST:]PORT) serves live metrics until the reports
-    are written.
+    demo's database path); `prometheus` ([HOST:]PORT) serves live metrics and `otlp` (a
+    collector's URL) pushes them, until the reports are written.
     """
     import sys
 
@@ -281,8 +301,10 @@ def run_and_summarise(
     )
     live = None if quiet else LiveView(console, len(scenario.plan))
     signals = StopSignals()
-    exporter = _prometheus_exporter(prometheus, scenario, lambda: coordinator.run_id)
-    listener = _one_listener(live, exporter)
+    labels = _run_labels(scenario, lambda: coordinator.run_id)
+    exporter = _prometheus_exporter(prometheus, labels)
+    pusher = _otlp_exporter(otlp, labels)
+    listener = _one_listener(live, exporter, pusher)
     coordinator = Coordinator(compiled, options, listener, signals=signals)
     judge = attach_judge(coordinator)
     if live is not None:
@@ -295,6 +317,9 @@ def run_and_summarise(
                 port = exporter.start()
                 host = f"[{exporter.host}]" if ":" in exporter.host else exporter.host
                 console.print(f"prometheus: http://{host}:{port}/metrics", soft_wrap=True)
+            if pusher is not None:
+                pusher.start()
+                console.print(f"otlp: {pusher.endpoint}", soft_wrap=True)
             outcome = coordinator.run()
             console.print(summary(outcome.result))
             for note in outcome.notes:
@@ -306,6 +331,8 @@ def run_and_summarise(
         finally:
             if exporter is not None:  # serves the last numbers until the reports are written
                 exporter.close()
+            if pusher is not None:  # exports the final numbers once more
+                pusher.close()
         _record(outcome.result, outcome.directory, store, console)
     if outcome.result.interrupted:
         # Asked to stop, and stopped with everything written: a signal repeated while the
@@ -314,19 +341,32 @@ def run_and_summarise(
     return exit_code(outcome.result)
 
 
-def _prometheus_exporter(
-    address: str | None, scenario: Scenario, run_id: Callable[[], str | None]
-) -> PrometheusExporter | None:
+def _run_labels(scenario: Scenario, run_id: Callable[[], str | None]) -> RunLabels:
+    """What the live outputs say about the run; its target redacted as the reports do."""
+    from loadlens.model.redaction import Redactor
+    from loadlens.outputs.snapshot import RunLabels
+
+    target = Redactor.of(scenario.secrets).text(scenario.target)
+    return RunLabels(run_id, scenario.name, target)
+
+
+def _prometheus_exporter(address: str | None, labels: RunLabels) -> PrometheusExporter | None:
     """The `--prometheus` endpoint, not yet listening; None without the option."""
     if address is None:
         return None
-    from loadlens.model.redaction import Redactor
     from loadlens.outputs.prometheus import PrometheusExporter, parse_listen_address
-    from loadlens.outputs.snapshot import RunLabels
 
     host, port = parse_listen_address(address)
-    target = Redactor.of(scenario.secrets).text(scenario.target)
-    return PrometheusExporter(host, port, RunLabels(run_id, scenario.name, target))
+    return PrometheusExporter(host, port, labels)
+
+
+def _otlp_exporter(url: str | None, labels: RunLabels) -> OtlpExporter | None:
+    """The `--otlp` pusher, not yet started; None without the option."""
+    if url is None:
+        return None
+    from loadlens.outputs.otlp import OtlpExporter
+
+    return OtlpExporter(url, labels)
 
 
 def _one_listener(*listeners: Listener | None) -> Listener | None:

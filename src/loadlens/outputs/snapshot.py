@@ -30,6 +30,7 @@ _QUANTILES = (("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99"))
 
 Labels = tuple[str, ...]
 Rows = tuple[tuple[Labels, float], ...]
+FamilySpec = tuple[str, str, str, str, tuple[str, ...]]  # name, kind, unit, help, label names
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,7 @@ class RunLabels:
 
 
 # name, kind, unit, help, label names: the order they are served in (docs/outputs.md)
-FAMILIES = (
+FAMILIES: tuple[FamilySpec, ...] = (
     (
         "loadlens_requests",
         "counter",
@@ -108,6 +109,38 @@ FAMILIES = (
     ),
     ("loadlens_in_flight", "gauge", "{iteration}", "Iterations in flight", ("stage",)),
     ("loadlens_users", "gauge", "{user}", "Active virtual users (closed model)", ("stage",)),
+)
+
+# The run and its current stage, one sample each (built by `Snapshots._families`).
+INFO_FAMILIES: tuple[FamilySpec, ...] = (
+    (
+        "loadlens_run_info",
+        "gauge",
+        "1",
+        "The run: always 1, its facts in the labels",
+        ("run_id", "scenario", "target"),
+    ),
+    (
+        "loadlens_stage",
+        "gauge",
+        "1",
+        "The stage running now (or last): its index in the result",
+        ("stage",),
+    ),
+    (
+        "loadlens_stage_elapsed_seconds",
+        "gauge",
+        "s",
+        "Seconds since the current stage started",
+        ("stage",),
+    ),
+    (
+        "loadlens_stage_planned_seconds",
+        "gauge",
+        "s",
+        "The current stage's ramp plus duration",
+        ("stage",),
+    ),
 )
 
 
@@ -174,31 +207,18 @@ class Snapshots:
             )
             families.append(Family(name, kind, unit, documentation, labels, rows))
         run_id = self.run.run_id() or ""
-        families.append(
-            Family(
-                "loadlens_run_info",
-                "gauge",
-                "1",
-                "The run: always 1, its facts in the labels",
-                ("run_id", "scenario", "target"),
-                (((run_id, self.run.scenario, self.run.target), 1.0),),
-            )
-        )
         current = self._current
-        if current is None:
-            return tuple(families)
-        stage = (current.name,)
-        for name, unit, documentation, value in (
-            ("loadlens_stage", "1", "The stage running now (or last): its index in the result",
-             float(current.index)),
-            ("loadlens_stage_elapsed_seconds", "s", "Seconds since the current stage started",
-             self._elapsed),
-            ("loadlens_stage_planned_seconds", "s", "The current stage's ramp plus duration",
-             current.duration_s + current.ramp_s),
-        ):  # fmt: skip
-            families.append(
-                Family(name, "gauge", unit, documentation, ("stage",), ((stage, value),))
-            )
+        values: list[tuple[Labels, float] | None] = [
+            ((run_id, self.run.scenario, self.run.target), 1.0),
+            None if current is None else ((current.name,), float(current.index)),
+            None if current is None else ((current.name,), self._elapsed),
+            None if current is None else ((current.name,), current.duration_s + current.ramp_s),
+        ]
+        for (name, kind, unit, documentation, labels), row in zip(
+            INFO_FAMILIES, values, strict=True
+        ):
+            if row is not None:
+                families.append(Family(name, kind, unit, documentation, labels, (row,)))
         return tuple(families)
 
 
