@@ -1,11 +1,14 @@
 """series.csv from a real run: each operation's per-second rows sum to its count in result.json,
-and `loadlens report` writes the same file again."""
+`loadlens report` writes the same file again, and a result rebuilt from frames.jsonl (the
+crash-recovery path) gets the same rows."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
+from loadlens.metrics.result import rebuild_from_frames
+from loadlens.report.write import write_reports
 from tests.support.runs import loadlens, run_scenario, write
 from tests.support.testserver import LocalServer
 
@@ -50,3 +53,14 @@ def test_series_csv_counts_sum_to_the_results_counts(tmp_path: Path) -> None:
     again = loadlens("report", str(run.run_dir), out=tmp_path / "out")
     assert again.code == 0, again.stderr
     assert path.read_bytes() == text
+
+    # As after a crash: result.json gone, the result rebuilt from frames.jsonl.
+    result_path = run.run_dir / "result.json"
+    result_path.unlink()
+    rebuilt = rebuild_from_frames(
+        run.run_dir / "frames.jsonl", result.run, [stage.info for stage in result.stages]
+    )
+    recovered = tmp_path / "recovered"
+    recovered.mkdir()
+    write_reports(rebuilt, recovered)
+    assert (recovered / "series.csv").read_bytes() == text
