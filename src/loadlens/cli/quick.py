@@ -71,15 +71,23 @@ def quick(
     store: str | None,
     env: tuple[str, ...],
     assignments: tuple[str, ...],
+    prometheus: str | None,
+    otlp: str | None,
 ) -> None:
     """Send one request to URL, from USERS users or at RATE, for DURATION."""
     from loadlens.cli.main import abort
-    from loadlens.cli.run import check_workers, console_for_output, run_and_summarise
+    from loadlens.cli.run import (
+        check_outputs,
+        check_workers,
+        console_for_output,
+        run_and_summarise,
+    )
     from loadlens.spec.overrides import parse_overrides
 
     try:
         overrides = parse_overrides(env=env, variables=assignments)
         check_workers(workers)
+        check_outputs(prometheus, otlp)
         scenario = build_quick_scenario(
             url, users, rate, duration, method, headers, body, overrides
         )
@@ -93,6 +101,8 @@ def quick(
             continue_on_fail=continue_on_fail,
             store=store,
             variables=dict(overrides.variables),
+            prometheus=prometheus,
+            otlp=otlp,
         )
     except LoadlensError as error:
         abort(error)

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
     from loadlens.metrics.result import RunResult
     from loadlens.model.scenario import Scenario
+    from loadlens.outputs.fanout import Listener
+    from loadlens.outputs.otlp import OtlpExporter
+    from loadlens.outputs.prometheus import PrometheusExporter
+    from loadlens.outputs.snapshot import RunLabels
     from loadlens.spec.overrides import Overrides
 
 
@@ -77,6 +81,20 @@ def run_options(command: Callable[..., None]) -> Callable[..., None]:
             metavar="NAME=VALUE",
             help="A constant variable: fills `{{ NAME }}` in requests, invariants and "
             "reconciliation (e.g. db=sqlite:///app.db); over the scenario's own `vars:`.",
+        ),
+        click.option(
+            "--prometheus",
+            metavar="[HOST:]PORT",
+            default=None,
+            help="Serve live metrics for Prometheus on HOST:PORT/metrics while the run goes "
+            "(host 127.0.0.1 by default; port 0 picks a free one and prints it).",
+        ),
+        click.option(
+            "--otlp",
+            metavar="URL",
+            default=None,
+            help="Push the same metrics every second to an OpenTelemetry collector over "
+            "OTLP/HTTP (e.g. http://127.0.0.1:4318; needs loadlens[otlp]).",
         ),
     )
     for decorate in reversed(decorators):
@@ -131,6 +149,8 @@ def run(
     store: str | None,
     env: tuple[str, ...],
     assignments: tuple[str, ...],
+    prometheus: str | None,
+    otlp: str | None,
     no_preflight: bool,
 ) -> None:
     """Run a scenario's plan against its target."""
@@ -157,6 +177,8 @@ def run(
             store,
             overrides,
             preflight=not no_preflight,
+            prometheus=prometheus,
+            otlp=otlp,
         )
     except LoadlensError as error:
         abort(error)
@@ -176,6 +198,8 @@ def execute(
     overrides: Overrides | None = None,
     *,
     preflight: bool = True,
+    prometheus: str | None = None,
+    otlp: str | None = None,
 ) -> int:
     """Load, run and summarise; returns the exit code."""
     from loadlens.cli.options import check_offline, check_out_dir
@@ -183,6 +207,7 @@ def execute(
     from loadlens.spec import load_scenario
 
     check_workers(workers)
+    check_outputs(prometheus, otlp)
     check_out_dir(out)
     scenario = load_scenario(file, target_override=target, overrides=overrides)
     variables = dict(overrides.variables) if overrides is not None else None
@@ -199,6 +224,8 @@ def execute(
         continue_on_fail=continue_on_fail,
         store=store,
         variables=dict(overrides.variables) if overrides is not None else None,
+        prometheus=prometheus,
+        otlp=otlp,
     )
 
 
@@ -206,6 +233,20 @@ def check_workers(workers: int | None) -> None:
     """Refuse a worker count below one before anything starts."""
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1, not {workers}")
+
+
+def check_outputs(prometheus: str | None, otlp: str | None) -> None:
+    """Refuse a `--prometheus` value that is not [HOST:]PORT, or an `--otlp` value that is not
+    an http(s) URL, before anything starts."""
+    if prometheus is not None:
+        from loadlens.outputs.prometheus import parse_listen_address
+
+        parse_listen_address(prometheus)
+    if otlp is not None:
+        from loadlens.outputs.otlp import otlp_endpoint, require_sdk
+
+        otlp_endpoint(otlp)
+        require_sdk()
 
 
 def console_for_output() -> Console:
@@ -229,12 +270,15 @@ def run_and_summarise(
     continue_on_fail: bool = False,
     store: str | None = None,
     variables: dict[str, str] | None = None,
+    prometheus: str | None = None,
+    otlp: str | None = None,
 ) -> int:
     """Run a loaded scenario's plan, judge it, print the summary, write the reports, record the
     run in the history store; the exit code. Shared by `loadlens run` and `loadlens demo`.
 
     `variables` fill `{{ NAME }}` placeholders of invariants and reconciliation (e.g. the
-    demo's database path).
+    demo's database path); `prometheus` ([HOST:]PORT) serves live metrics and `otlp` (a
+    collector's URL) pushes them, until the reports are written.
     """
     import sys
 
@@ -255,29 +299,84 @@ def run_and_summarise(
         continue_on_fail=continue_on_fail,
         variables=dict(variables or {}),
     )
-    listener = None if quiet else LiveView(console, len(scenario.plan))
+    live = None if quiet else LiveView(console, len(scenario.plan))
     signals = StopSignals()
+    labels = _run_labels(scenario, lambda: coordinator.run_id)
+    exporter = _prometheus_exporter(prometheus, labels)
+    pusher = _otlp_exporter(otlp, labels)
+    listener = _one_listener(live, exporter, pusher)
     coordinator = Coordinator(compiled, options, listener, signals=signals)
     judge = attach_judge(coordinator)
-    if listener is not None:
-        listener.gates = judge.live
+    if live is not None:
+        live.gates = judge.live
     # Held past the run until the reports are written: a stop signal then is counted, not
     # allowed to kill the process half-way through a file.
     with signals.catching():
-        outcome = coordinator.run()
-        console.print(summary(outcome.result))
-        for note in outcome.notes:
-            console.print(f"[yellow]note:[/yellow] {note}")
-        for failure in outcome.failures:
-            console.print(f"[red]error:[/red] {failure}")
-        console.print(f"result: {outcome.directory / 'result.json'}", soft_wrap=True)
-        _write_reports(outcome.result, outcome.directory, console)
+        try:
+            if exporter is not None:
+                port = exporter.start()
+                host = f"[{exporter.host}]" if ":" in exporter.host else exporter.host
+                console.print(f"prometheus: http://{host}:{port}/metrics", soft_wrap=True)
+            if pusher is not None:
+                pusher.start()
+                console.print(f"otlp: {pusher.endpoint}", soft_wrap=True)
+            outcome = coordinator.run()
+            console.print(summary(outcome.result))
+            for note in outcome.notes:
+                console.print(f"[yellow]note:[/yellow] {note}")
+            for failure in outcome.failures:
+                console.print(f"[red]error:[/red] {failure}")
+            console.print(f"result: {outcome.directory / 'result.json'}", soft_wrap=True)
+            _write_reports(outcome.result, outcome.directory, console)
+        finally:
+            if exporter is not None:  # serves the last numbers until the reports are written
+                exporter.close()
+            if pusher is not None:  # exports the final numbers once more
+                pusher.close()
         _record(outcome.result, outcome.directory, store, console)
     if outcome.result.interrupted:
         # Asked to stop, and stopped with everything written: a signal repeated while the
         # process exits must not turn the exit code into a death by that signal.
         ignore_stop_signals()
     return exit_code(outcome.result)
+
+
+def _run_labels(scenario: Scenario, run_id: Callable[[], str | None]) -> RunLabels:
+    """What the live outputs say about the run; its target redacted as the reports do."""
+    from loadlens.model.redaction import Redactor
+    from loadlens.outputs.snapshot import RunLabels
+
+    target = Redactor.of(scenario.secrets).text(scenario.target)
+    return RunLabels(run_id, scenario.name, target)
+
+
+def _prometheus_exporter(address: str | None, labels: RunLabels) -> PrometheusExporter | None:
+    """The `--prometheus` endpoint, not yet listening; None without the option."""
+    if address is None:
+        return None
+    from loadlens.outputs.prometheus import PrometheusExporter, parse_listen_address
+
+    host, port = parse_listen_address(address)
+    return PrometheusExporter(host, port, labels)
+
+
+def _otlp_exporter(url: str | None, labels: RunLabels) -> OtlpExporter | None:
+    """The `--otlp` pusher, not yet started; None without the option."""
+    if url is None:
+        return None
+    from loadlens.outputs.otlp import OtlpExporter
+
+    return OtlpExporter(url, labels)
+
+
+def _one_listener(*listeners: Listener | None) -> Listener | None:
+    """The coordinator takes one listener: none, the one, or a fan-out to all."""
+    from loadlens.outputs.fanout import FanOut
+
+    present = [listener for listener in listeners if listener is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
+    return FanOut(present)
 
 
 def exit_code(result: RunResult) -> int:

@@ -163,6 +163,11 @@ class Coordinator:
         self._directory: RunDirectory | None = None
 
     @property
+    def run_id(self) -> str | None:
+        """The run's id once `run` has begun (its directory's name), else None."""
+        return self._directory.run_id if self._directory is not None else None
+
+    @property
     def interrupts(self) -> int:
         """How many stop signals arrived during the run."""
         return self.signals.count

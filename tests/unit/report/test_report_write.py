@@ -1,4 +1,4 @@
-"""write_reports and `loadlens report`: three files next to the result, clear errors."""
+"""write_reports and `loadlens report`: four files next to the result, clear errors."""
 
 from __future__ import annotations
 
@@ -13,11 +13,16 @@ from loadlens.report.markdown import render_markdown
 from loadlens.report.write import write_reports
 
 
-def test_write_reports_writes_three_files_and_no_temporaries(tmp_path: Path) -> None:
+def test_write_reports_writes_four_files_and_no_temporaries(tmp_path: Path) -> None:
     result = failing_result()
     paths = write_reports(result, tmp_path)
-    assert [p.name for p in paths] == ["report.md", "report.html", "junit.xml"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["junit.xml", "report.html", "report.md"]
+    assert [p.name for p in paths] == ["report.md", "report.html", "junit.xml", "series.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "junit.xml",
+        "report.html",
+        "report.md",
+        "series.csv",
+    ]
     assert paths[0].read_text(encoding="utf-8") == render_markdown(result)
 
 
@@ -29,6 +34,7 @@ def test_report_command_regenerates_from_a_run_directory(tmp_path: Path) -> None
         str(tmp_path / "report.md"),
         str(tmp_path / "report.html"),
         str(tmp_path / "junit.xml"),
+        str(tmp_path / "series.csv"),
     ]
 
 
