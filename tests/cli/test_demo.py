@@ -91,3 +91,22 @@ def test_the_tour_prints_one_row_per_fault() -> None:
         "fault  scenario         top finding          expected  verdict",
         "leak   high-throughput  drift / service_bug  yes       NO-GO",
     ]
+
+
+def test_the_quick_plan_keeps_the_samples_each_gate_needs() -> None:
+    # Scaled down blindly, the crud warm-up (20/s) held 2.2 s, ~50 requests, for a p95 gate
+    # that needs 100: judged or not by a few requests either way.
+    from loadlens.cli.demo import QUICK_PLAN_S, _plan_length, shorten
+    from loadlens.demo.scenarios import scenario_path
+    from loadlens.model.plan import OpenLoad
+    from loadlens.spec import load_scenario
+
+    for name in ("crud-level1", "high-throughput", "mixed"):
+        scenario = load_scenario(scenario_path(name))
+        quick = shorten(scenario, QUICK_PLAN_S)
+        assert _plan_length(quick) <= 1.5 * QUICK_PLAN_S, name
+        for full, short in zip(scenario.plan, quick.plan, strict=True):
+            needed = max((g.min_samples for g in quick.stage_gates(short)), default=0)
+            if isinstance(short.load, OpenLoad) and needed:
+                arrivals = short.load.rate * short.duration
+                assert arrivals >= min(needed * 1.5, short.load.rate * full.duration), short.name

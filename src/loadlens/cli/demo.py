@@ -37,6 +37,9 @@ QUICK_PLAN_S = 20.0
 # the soak's whole 90 s; saturation needs stages long enough for their throughput intervals to
 # part; the login scenarios enough logins at their lowest load to read a slow mode there.
 QUICK_PLAN_BY_FAULT_S = {"leak": 90.0, "small-pool": 40.0, "slow-hash": 35.0, "token-race": 35.0}
+# ... except that an open stage keeps this many times the samples its gates need (a p95 gate
+# 100, a p99 gate 500), room for a busy host's late start.
+QUICK_SAMPLE_MARGIN = 1.5
 # --quick also caps how long in-flight iterations may finish at a stage's end.
 QUICK_GRACE_S = 2.0
 # The demo service is one process: more load generators than this only compete with it for CPU.
@@ -44,7 +47,11 @@ MAX_DEFAULT_WORKERS = 4
 
 
 @click.group(invoke_without_command=True)
-@click.option("--quick", is_flag=True, help=f"Shorten the plan to about {QUICK_PLAN_S:.0f} s.")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help=f"Shorten the plan to about {QUICK_PLAN_S:.0f} s (more where a gate needs samples).",
+)
 @click.option(
     "--fault",
     "faults",
@@ -233,20 +240,33 @@ def _check_faults(faults: tuple[str, ...]) -> None:
 
 
 def shorten(scenario: Scenario, budget_s: float) -> Scenario:
-    """The scenario with its stages' ramps and holds scaled to last at most `budget_s` in all,
-    and their grace capped; a plan already within the budget keeps its timing."""
+    """The scenario with its stages' ramps and holds scaled to last about `budget_s` in all,
+    and their grace capped; a plan already within the budget keeps its timing.
+
+    An open stage keeps a hold long enough for QUICK_SAMPLE_MARGIN × the samples its gates
+    need (never longer than it had), which may take the plan past the budget: scaled down
+    blindly, the crud demo's warm-up (20/s) held 2.2 s, about 50 requests, and its p95 gate
+    (100 samples) was judged or not by a few requests either way.
+    """
+    from loadlens.model.plan import OpenLoad
+
     total = _plan_length(scenario)
     factor = min(1.0, budget_s / total) if total > 0 else 1.0
-    stages = tuple(
-        dataclasses.replace(
-            stage,
-            duration=stage.duration * factor,
-            ramp=stage.ramp * factor,
-            grace=min(stage.grace, QUICK_GRACE_S),
+    stages = []
+    for stage in scenario.plan:
+        hold = stage.duration * factor
+        needed = max((gate.min_samples for gate in scenario.stage_gates(stage)), default=0)
+        if isinstance(stage.load, OpenLoad) and stage.load.rate > 0 and needed:
+            hold = max(hold, min(stage.duration, QUICK_SAMPLE_MARGIN * needed / stage.load.rate))
+        stages.append(
+            dataclasses.replace(
+                stage,
+                duration=hold,
+                ramp=stage.ramp * factor,
+                grace=min(stage.grace, QUICK_GRACE_S),
+            )
         )
-        for stage in scenario.plan
-    )
-    return dataclasses.replace(scenario, plan=stages)
+    return dataclasses.replace(scenario, plan=tuple(stages))
 
 
 def _plan_length(scenario: Scenario) -> float:
