@@ -15,6 +15,7 @@ shifts are not called regressions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from loadlens.metrics.histogram import decode_histogram
 
 DEFAULT_RESAMPLES = 1000
 _US_PER_MS = 1000.0
+_Z95 = 1.959964
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,24 @@ class Distribution:
                 values.append(h.get_highest_equivalent_value(item.value_iterated_to) / _US_PER_MS)
                 counts.append(int(item.count_at_value_iterated_to))
         return cls(np.asarray(values, dtype=np.float64), np.asarray(counts, dtype=np.int64))
+
+    def median_interval(self) -> tuple[float, float, float]:
+        """The median and its distribution-free 95 % interval (order statistics around n/2,
+        binomial ranks); zeros when empty."""
+        n = self.total
+        if n == 0:
+            return 0.0, 0.0, 0.0
+        cumulative = np.cumsum(self.counts)
+        half = _Z95 * math.sqrt(n) / 2.0
+        ranks = [n / 2.0, max(n / 2.0 - half, 1.0), min(n / 2.0 + half, float(n))]
+        at = np.searchsorted(cumulative, np.ceil(ranks), side="left")
+        median, low, high = (float(self.values[min(int(i), self.values.size - 1)]) for i in at)
+        return median, low, high
+
+    def share_above(self, value: float) -> float:
+        """The fraction of its latencies above `value`; 0 when empty."""
+        total = self.total
+        return float(self.counts[self.values > value].sum()) / total if total else 0.0
 
     def percentiles(self, quantiles: Sequence[float]) -> npt.NDArray[np.float64]:
         """The percentiles (0..100) of the distribution itself; zeros when empty."""

@@ -199,6 +199,32 @@ def mann_whitney_greater(x: Sequence[float] | np.ndarray, y: Sequence[float] | n
     return 1.0 if math.isnan(p) else p
 
 
+def mann_whitney_greater_counts(
+    x_values: np.ndarray, x_counts: np.ndarray, y_values: np.ndarray, y_counts: np.ndarray
+) -> float:
+    """`mann_whitney_greater` on two samples held as sorted distinct values and their counts
+    (latency histograms): the same statistic, tie correction and continuity correction, in
+    memory proportional to the buckets, not to the requests (90 million in a 10-minute run)."""
+    n1, n2 = int(x_counts.sum()), int(y_counts.sum())
+    if n1 == 0 or n2 == 0:
+        raise ValueError("Mann–Whitney needs two non-empty samples")
+    values = np.union1d(x_values, y_values)
+    nx = np.zeros(values.size, dtype=np.float64)
+    ny = np.zeros(values.size, dtype=np.float64)
+    nx[np.searchsorted(values, x_values)] = x_counts
+    ny[np.searchsorted(values, y_values)] = y_counts
+    below = np.cumsum(ny) - ny  # y latencies strictly below each value
+    u = float(np.sum(nx * (below + 0.5 * ny)))
+    n = n1 + n2
+    ties = nx + ny
+    tie_term = float(np.sum(ties**3 - ties))
+    variance = n1 * n2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1)))
+    if variance <= 0:
+        return 1.0  # every latency equal: nothing tends to be larger
+    z = (u - n1 * n2 / 2.0 - 0.5) / math.sqrt(variance)
+    return normal_sf(z)
+
+
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     """Benjamini–Hochberg adjusted p-values, in the order given."""
     if not p_values:

@@ -90,3 +90,19 @@ def test_benjamini_hochberg_matches_r_p_adjust() -> None:
     # R: p.adjust(c(0.01, 0.04, 0.03, 0.2), "BH") == 0.04 0.0533 0.0533 0.2
     adjusted = benjamini_hochberg([0.01, 0.04, 0.03, 0.2])
     assert adjusted == pytest.approx([0.04, 0.053333, 0.053333, 0.2], abs=1e-5)
+
+
+def test_mann_whitney_on_counts_equals_it_on_the_values_they_stand_for() -> None:
+    # Latency histograms hold buckets and counts; expanding them to one value per request
+    # cost 1.5 GB at the end of a 10-minute run of 90 million requests.
+    from loadlens.analysis.stats import mann_whitney_greater, mann_whitney_greater_counts
+
+    rng = np.random.default_rng(7)
+    for _ in range(100):
+        x = rng.integers(0, 30, int(rng.integers(1, 300))).astype(float)
+        y = rng.integers(0, 40, int(rng.integers(1, 300))).astype(float)
+        (xv, xc), (yv, yc) = np.unique(x, return_counts=True), np.unique(y, return_counts=True)
+        expected = mann_whitney_greater(x, y)
+        assert mann_whitney_greater_counts(xv, xc, yv, yc) == pytest.approx(expected, rel=1e-9)
+    same = np.array([5.0])
+    assert mann_whitney_greater_counts(same, np.array([10]), same, np.array([20])) == 1.0

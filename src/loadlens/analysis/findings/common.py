@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from loadlens.analysis.bootstrap import Distribution
 from loadlens.metrics.diagnostics import OpDiagnostics, bucket_latency_us
 from loadlens.metrics.feature_keys import Feature, FeatureKind
 from loadlens.metrics.result import RunResult, StageResult
@@ -319,13 +320,13 @@ def op_latency(stages: Iterable[StageResult], op: str) -> dict[int, int]:
 _REQUEST_SIZE_PREFIX = f"{FeatureKind.REQUEST_SIZE.value}:"
 
 
-def histogram_values(histogram: dict[int, int]) -> np.ndarray:
-    """The latencies (ms, each bucket's middle) of a histogram, one per request."""
-    if not histogram:
-        return np.empty(0)
-    buckets = sorted(histogram)
-    middles = np.array([bucket_latency_us(b) / 1000 for b in buckets])
-    return np.repeat(middles, [histogram[b] for b in buckets])
+def histogram_distribution(histogram: dict[int, int]) -> Distribution:
+    """The latencies (ms, each bucket's middle) of a diagnostics histogram, as a Distribution:
+    one entry per bucket, never one per request (a long run has tens of millions)."""
+    buckets = sorted(b for b, n in histogram.items() if n > 0)
+    values = np.array([bucket_latency_us(b) / 1000 for b in buckets], dtype=np.float64)
+    counts = np.array([histogram[b] for b in buckets], dtype=np.int64)
+    return Distribution(values, counts)
 
 
 def subtract(whole: dict[int, int], part: dict[int, int]) -> dict[int, int]:

@@ -33,10 +33,9 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
+from loadlens.analysis.bootstrap import Distribution
 from loadlens.analysis.findings import common as c
-from loadlens.analysis.stats import benjamini_hochberg, mann_whitney_greater
+from loadlens.analysis.stats import benjamini_hochberg, mann_whitney_greater_counts
 from loadlens.metrics.feature_keys import Feature, FeatureKind, format_bytes
 from loadlens.metrics.result import RunResult, StageResult
 from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass, Severity
@@ -68,8 +67,8 @@ class Split:
 
     label: str
     feature: Feature
-    with_ms: np.ndarray
-    without_ms: np.ndarray
+    with_ms: Distribution  # latencies, ms, as buckets and counts (never one per request)
+    without_ms: Distribution
     at_least: bool = False  # a size union: the bucket and every larger one
     stage: str | None = None  # the one load level it was judged at (response sizes), if fewer
     values: tuple[str, ...] = ()  # several values of one variable, each slower on its own
@@ -165,19 +164,10 @@ def _split(
     return Split(
         label,
         feature,
-        c.histogram_values(with_feature),
-        c.histogram_values(c.subtract(whole, with_feature)),
+        c.histogram_distribution(with_feature),
+        c.histogram_distribution(c.subtract(whole, with_feature)),
         at_least,
     )
-
-
-def median_interval(sorted_values: np.ndarray) -> tuple[float, float, float]:
-    """The median and its distribution-free 95 % interval (order statistics around n/2)."""
-    n = sorted_values.size
-    half = _Z * math.sqrt(n) / 2
-    low = max(0, math.floor(n / 2 - half))
-    high = min(n - 1, math.ceil(n / 2 + half))
-    return float(np.median(sorted_values)), float(sorted_values[low]), float(sorted_values[high])
 
 
 Effect = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
@@ -185,8 +175,8 @@ Effect = tuple[tuple[float, float, float], tuple[float, float, float], tuple[flo
 
 def _effect(split: Split) -> Effect | None:
     """(ratio of medians with its interval, slow median, fast median), or None below the gates."""
-    slow = median_interval(np.sort(split.with_ms))
-    fast = median_interval(np.sort(split.without_ms))
+    slow = split.with_ms.median_interval()
+    fast = split.without_ms.median_interval()
     ratio = slow[0] / fast[0] if fast[0] else math.inf
     ratio_low = slow[1] / fast[2] if fast[2] else math.inf
     ratio_high = slow[2] / fast[1] if fast[1] else math.inf
@@ -198,9 +188,13 @@ def _effect(split: Split) -> Effect | None:
 def _explained(stages: list[StageResult], op: str, whole: dict[int, int]) -> Finding | None:
     tested: list[tuple[Split, float]] = []
     for split in _splits(stages, op, whole):
-        if split.with_ms.size < MIN_SAMPLES or split.without_ms.size < MIN_SAMPLES:
+        if split.with_ms.total < MIN_SAMPLES or split.without_ms.total < MIN_SAMPLES:
             continue
-        tested.append((split, mann_whitney_greater(split.with_ms, split.without_ms)))
+        with_it, without = split.with_ms, split.without_ms
+        p = mann_whitney_greater_counts(
+            with_it.values, with_it.counts, without.values, without.counts
+        )
+        tested.append((split, p))
     adjusted = benjamini_hochberg([p for _, p in tested])
     kept = []
     for (split, _), p in zip(tested, adjusted, strict=True):
@@ -254,10 +248,12 @@ def _finding(
     tests: int,
 ) -> Finding:
     ratio, ratio_low, ratio_high = ratios
-    n_with, n_without = split.with_ms.size, split.without_ms.size
+    n_with, n_without = split.with_ms.total, split.without_ms.total
     share = c.ratio(n_with, n_with + n_without)
     described = split.describe()
-    slow_share = float(np.mean(split.with_ms > 2 * fast[0])) if n_with else 0.0
+    slow_share = split.with_ms.share_above(2 * fast[0])
+    with_p10, with_p90 = split.with_ms.percentiles([10, 90])
+    without_p10, without_p90 = split.without_ms.percentiles([10, 90])
     each = f", the largest of each of the {len(split.values)} values against the rest" * bool(
         split.values
     )
@@ -283,10 +279,8 @@ def _finding(
         ),
         Evidence(
             "quantiles",
-            f"with it: p10 {np.percentile(split.with_ms, 10):,.1f} ms, p90 "
-            f"{np.percentile(split.with_ms, 90):,.1f} ms; without: p10 "
-            f"{np.percentile(split.without_ms, 10):,.1f} ms, p90 "
-            f"{np.percentile(split.without_ms, 90):,.1f} ms",
+            f"with it: p10 {with_p10:,.1f} ms, p90 {with_p90:,.1f} ms; "
+            f"without: p10 {without_p10:,.1f} ms, p90 {without_p90:,.1f} ms",
         ),
     )
     examples = c.slow_examples(stages, op, 2) + list(

@@ -39,8 +39,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from loadlens.analysis.bootstrap import Distribution
 from loadlens.analysis.findings import common as c
 from loadlens.analysis.generator import generator_notes
@@ -98,24 +96,13 @@ class SlowMode:
         return Severity.MINOR
 
 
-def _median_interval(values: np.ndarray, counts: np.ndarray) -> tuple[float, float, float]:
-    """The median of a histogram and its 95 % order-statistic interval (binomial ranks)."""
-    n = int(counts.sum())
-    cumulative = np.cumsum(counts)
-    half = _Z95 * math.sqrt(n) / 2.0
-    ranks = [n / 2.0, max(n / 2.0 - half, 1.0), min(n / 2.0 + half, float(n))]
-    at = np.searchsorted(cumulative, np.ceil(ranks), side="left")
-    median, low, high = (float(values[min(int(i), values.size - 1)]) for i in at)
-    return median, low, high
-
-
 def slow_mode(distribution: Distribution, min_samples: int = MIN_SAMPLES) -> SlowMode | None:
     """The slow mode of `distribution` (ms), or None when it has too few latencies."""
     n = distribution.total
     if n < min_samples:
         return None
     values, counts = distribution.values, distribution.counts
-    median, median_low, median_high = _median_interval(values, counts)
+    median, median_low, median_high = distribution.median_interval()
     if median <= 0:
         return None
     threshold = max(SLOW_FACTOR * median, median + MIN_GAP_MS)
@@ -124,7 +111,7 @@ def slow_mode(distribution: Distribution, min_samples: int = MIN_SAMPLES) -> Slo
     p = binomial_excess(slow, n, BACKGROUND)
     if slow < MIN_SLOW:
         return None
-    slow_median, slow_low, slow_high = _median_interval(values[above], counts[above])
+    slow_median, slow_low, slow_high = Distribution(values[above], counts[above]).median_interval()
     share_low, share_high = wilson(slow, n)
     return SlowMode(
         samples=n,
