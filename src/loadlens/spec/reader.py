@@ -79,13 +79,17 @@ class Reader:
             self.report(node, key, f"expected {what or 'a mapping'}, got {_kind(node)}")
             return None
         allowed = tuple(allowed)
+        unknown = False
         for name, child in node.value.items():
             if name not in allowed:
+                unknown = True
                 hint = did_you_mean(name, allowed) or f"allowed: {', '.join(allowed)}"
                 self.report(child, join(key, name), f"unknown key `{name}`", hint, at_key=True)
         for name in required:
             if name not in node.value:
                 self.report(node, join(key, name), f"missing required key `{name}`")
+        if not unknown:
+            return node.value  # every key allowed: the node's own mapping (read, never changed)
         return {name: child for name, child in node.value.items() if name in allowed}
 
     def sequence(self, node: Node, key: str) -> list[Node] | None:

@@ -55,8 +55,12 @@ def read_request(
     url = None
     if "url" in fields:
         url = read_url(ctx, fields["url"], join(key, "url"), scope)
-    query = read_pairs(ctx, fields.get("query"), join(key, "query"), scope, lower=False)
-    headers = read_pairs(ctx, fields.get("headers"), join(key, "headers"), scope, lower=True)
+    query: tuple[tuple[str, Template], ...] = ()
+    headers: tuple[tuple[str, Template], ...] = ()
+    if "query" in fields:
+        query = read_pairs(ctx, fields["query"], join(key, "query"), scope, lower=False)
+    if "headers" in fields:
+        headers = read_pairs(ctx, fields["headers"], join(key, "headers"), scope, lower=True)
     body = _read_body(ctx, fields, key, scope)
     timeouts = defaults
     if "timeout" in fields:
