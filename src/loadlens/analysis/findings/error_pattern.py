@@ -170,7 +170,7 @@ def _describe(
             f"{attribution.label} (steady errors) — `{op}`: {failures:,} of {requests:,} "
             f"requests ({c.pct(share)}) failed ({statuses}) at a steady rate: no request "
             "attribute, load level or "
-            "moment of the run explains them"
+            "moment of the run was found to explain them"
         ),
         evidence=(
             Evidence("failures", f"{failures:,} of {requests:,} requests: {statuses}", failures),
