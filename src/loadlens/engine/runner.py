@@ -64,6 +64,7 @@ from loadlens.http.decoding import DecodeError, content_coding, decode_body
 from loadlens.metrics.diagnostics import RequestSample
 from loadlens.metrics.feature_keys import BODY_TRUNCATED
 from loadlens.metrics.recorder import Recorder
+from loadlens.model.header_text import unwritable
 from loadlens.model.integrity import Ledger
 from loadlens.model.outcome import (
     OutcomeKind,
@@ -353,7 +354,7 @@ class StepRunner:
         """Count a request that could not be written: a value it uses (most often one the
         service handed out, captured) holds what HTTP cannot carry where it goes. Not sent,
         like a request whose variable is missing; never a crash of the worker."""
-        culprit = next((ref for ref, value in used.items() if _unwritable(value_text(value))), None)
+        culprit = next((ref for ref, value in used.items() if unwritable(value_text(value))), None)
         name = culprit.display if culprit is not None else ""
         why = (
             "holds text outside Latin-1"
@@ -559,13 +560,3 @@ def _apply_capture(
     else:
         user.set_variable(capture.variable, values[0], compiled.step)
     return values
-
-
-def _unwritable(text: str) -> bool:
-    """Whether `text` cannot go into a header as it is: CR, LF or NUL, or beyond Latin-1."""
-    return (
-        "\r" in text
-        or "\n" in text
-        or "\0" in text
-        or (not text.isascii() and any(ord(ch) > 0xFF for ch in text))
-    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from loadlens.model.header_text import beyond_latin1, breaks_line
 from loadlens.model.template import Template
 
 _FRAMING = {
@@ -23,7 +24,6 @@ _FRAMING = {
 _CONNECTION_VALUES = ("keep-alive", "close")
 # RFC 9110's `token`: the characters a field name may hold.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BREAKS = ("\r", "\n", "\0")
 
 
 def field_problem(name: str, value: Template) -> tuple[str, str] | None:
@@ -38,12 +38,12 @@ def field_problem(name: str, value: Template) -> tuple[str, str] | None:
     for part in value.parts:
         if not isinstance(part, str):
             continue
-        if any(mark in part for mark in _BREAKS):
+        if breaks_line(part):
             return (
                 "a header value cannot hold CR, LF or NUL",
                 "one line, without control characters",
             )
-        if not part.isascii() and any(ord(ch) > 0xFF for ch in part):
+        if beyond_latin1(part):
             return (
                 "a header value cannot hold characters beyond Latin-1",
                 "percent-encode it (`{{ value | urlencode }}`) or send it in the body",
