@@ -104,7 +104,8 @@ function show(s) {
       : st.load.users ? "users " + fmt(st.users, 0) + "/" + st.load.users : "";
     const share = st.length_s > 0 ? Math.min(1, st.elapsed_s / st.length_s) : 0;
     $("progress").style.width = (100 * share).toFixed(1) + "%";
-    $("stage-time").textContent = dur(st.elapsed_s) + " / " + dur(st.length_s);
+    $("stage-time").textContent = dur(st.elapsed_s) + " / " + (st.counted ? "at most " : "")
+      + dur(st.length_s);
     $("users").textContent = fmt(st.users, 0); $("in-flight").textContent = fmt(st.in_flight, 0);
   }
   $("eta").textContent = s.finished ? "done"
@@ -122,7 +123,9 @@ function show(s) {
   }
   rows($("gates"), s.gates.map((g) => [[g.gate + (g.default ? " (default)" : "")],
     [g.status.replace("_", " "), g.status], [g.measured || "\\u2013"]]));
-  rows($("errors"), Object.entries(s.errors).map(([k, n]) => [[k], [fmt(n, 0), "n"]]));
+  const errors = Object.entries(s.errors);
+  rows($("errors"), errors.length ? errors.map(([k, n]) => [[k], [fmt(n, 0), "n"]])
+    : [[["none so far"], ["0", "n"]]]);
   rows($("ops"), s.ops.map((o) => [[o.name], [fmt(o.rps, 1), "n"], [fmt(o.count, 0), "n"],
     [fmt(o.p50_ms, 2), "n"], [fmt(o.p95_ms, 2), "n"], [fmt(o.p99_ms, 2), "n"],
     [pct(o.error_rate), "n"]]));

@@ -74,6 +74,7 @@ class DashboardState:
         self._current: StageInfo | None = None
         self._body: dict[str, Any] = dict(_NOTHING_YET)
         self._done: set[str] = set()
+        self._elapsed = 0.0  # the current stage's, at the last tick
         self._report: str | None = None
 
     def published(self) -> Published:
@@ -83,6 +84,7 @@ class DashboardState:
 
     def stage_started(self, info: StageInfo) -> None:
         self._current = info
+        self._elapsed = 0.0
         self._body = self._read(info, 0.0, None)
         self.publish()
 
@@ -91,12 +93,16 @@ class DashboardState:
         if now - self._last < _PUBLISH_EVERY_S:
             return
         self._last = now
+        self._elapsed = elapsed
         self._body = self._read(info, elapsed, accumulator)
         self.publish()
 
     def stage_finished(self, info: StageInfo, accumulator: RunAccumulator) -> None:
         self._done.add(info.name)
-        self._body = self._read(info, info.duration_s + info.ramp_s, accumulator, running=False)
+        # a stage counted in iterations ends before its time limit: keep the time it took
+        counted = any(stage.counted for stage in self.plan if stage.name == info.name)
+        elapsed = self._elapsed if counted else info.duration_s + info.ramp_s
+        self._body = self._read(info, elapsed, accumulator, running=False)
         self.publish()
 
     def report_written(self, report: str | None) -> None:
@@ -168,6 +174,7 @@ class DashboardState:
             "phase": info.load.get("model") in _PHASES,
             "elapsed_s": round(min(elapsed, length) if length > 0 else elapsed, 1),
             "length_s": length,
+            "counted": any(stage.counted for stage in self.plan if stage.name == info.name),
             "load": _load(info),
         }
         if accumulator is None:
