@@ -9,6 +9,7 @@ RunListener; the server reads only its last published JSON text. Routes:
 - `/events`: Server-Sent Events, one `state` event per published state (about once a second),
   each with its sequence number as the event id; the stream ends after the final state;
 - `/state`: the last state as JSON;
+- `/history`: the charts' points so far (a page opened late draws them first);
 - `/report`: report.html once the reports are written (404 before).
 
 The socket is bound before the thread starts, so a busy port is a usage error at start-up and
@@ -132,6 +133,7 @@ class Dashboard(DashboardState):
                 Route("/", self._page),
                 Route("/events", self._events),
                 Route("/state", self._state),
+                Route("/history", self._history_points),
                 Route("/report", self._report_file),
             ]
         )
@@ -144,6 +146,11 @@ class Dashboard(DashboardState):
             self.published().text,
             media_type="application/json",
             headers={"cache-control": "no-store"},
+        )
+
+    async def _history_points(self, request: Request) -> Response:
+        return Response(
+            self.history(), media_type="application/json", headers={"cache-control": "no-store"}
         )
 
     async def _report_file(self, request: Request) -> Response:

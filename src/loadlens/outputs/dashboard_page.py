@@ -48,7 +48,8 @@ canvas{background:#fff;border:1px solid #dde;border-radius:6px;width:100%;height
 <div class="tile">in flight<b id="in-flight">&ndash;</b></div>
 </div>
 <div class="charts"><div><h2>Throughput (req/s)</h2><canvas id="rps-chart"></canvas></div>
-<div><h2>Latency (ms): p50, p95, p99</h2><canvas id="latency-chart"></canvas></div></div>
+<div><h2>Latency of the stage so far (ms): p50, p95, p99</h2>
+<canvas id="latency-chart"></canvas></div></div>
 <h2>Gates</h2><table><thead><tr><th>gate</th><th>state</th><th>measured</th></tr></thead>
 <tbody id="gates"></tbody></table>
 <h2>Errors by kind</h2><table><thead><tr><th>outcome</th><th>count</th></tr></thead>
@@ -102,7 +103,8 @@ function show(s) {
     $("stage").textContent = st.name;
     $("load").textContent = st.load.model === "open" ? "rate " + fmt(st.load.rate, 2) + "/s"
       : st.load.users ? "users " + fmt(st.users, 0) + "/" + st.load.users : "";
-    const share = st.length_s > 0 ? Math.min(1, st.elapsed_s / st.length_s) : 0;
+    const done = s.plan.stages.some((p) => p.name === st.name && p.state === "done");
+    const share = done ? 1 : st.length_s > 0 ? Math.min(1, st.elapsed_s / st.length_s) : 0;
     $("progress").style.width = (100 * share).toFixed(1) + "%";
     $("stage-time").textContent = dur(st.elapsed_s) + " / " + (st.counted ? "at most " : "")
       + dur(st.length_s);
@@ -136,10 +138,16 @@ function show(s) {
     $("report").style.display = "block"; $("report-path").textContent = s.report.path;
   }
 }
-const events = new EventSource("events");
-events.addEventListener("state", (e) => {
-  const s = JSON.parse(e.data); show(s); if (s.finished) events.close();
-});
-events.onerror = () => { $("status").textContent = "disconnected (the run has ended?)"; };
+function listen() {
+  const events = new EventSource("events");
+  events.addEventListener("state", (e) => {
+    const s = JSON.parse(e.data); show(s); if (s.finished) events.close();
+  });
+  events.onerror = () => { $("status").textContent = "disconnected (the run has ended?)"; };
+}
+// a page opened late draws the points so far, then follows the stream
+fetch("history").then((r) => r.json()).then((past) => {
+  for (const p of past.slice(0, -1)) points.push(p.slice(1));
+}).catch(() => {}).finally(listen);
 </script></body></html>
 """

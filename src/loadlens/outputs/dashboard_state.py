@@ -16,6 +16,7 @@ import json
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from loadlens.outputs.snapshot import RunLabels
 
 _PUBLISH_EVERY_S = 1.0  # frames arrive once a second: reading more often shows nothing new
 _PHASES = ("setup", "teardown")  # the engine's names for setup and teardown "stages"
+_HISTORY_POINTS = 600  # ten minutes of charts for a page opened late, about 25 kB of JSON
 
 _NOTHING_YET: dict[str, Any] = {"stage": None, "total": None, "ops": [], "errors": {}, "gates": []}
 
@@ -69,6 +71,8 @@ class DashboardState:
         self._started = clock()
         self._lock = threading.Lock()
         self._published = Published(0, "{}", final=False)
+        # the charts' points so far: [run second, rps, p50, p95, p99] (any thread, locked)
+        self._history: deque[tuple[float, ...]] = deque(maxlen=_HISTORY_POINTS)
         self._last = float("-inf")
         # coordinator thread only, from here on
         self._current: StageInfo | None = None
@@ -81,6 +85,12 @@ class DashboardState:
         """The state as last published (any thread)."""
         with self._lock:
             return self._published
+
+    def history(self) -> str:
+        """The charts' points so far, as JSON (any thread): a page opened late draws them."""
+        with self._lock:
+            points = list(self._history)
+        return json.dumps(points, separators=(",", ":"))
 
     def stage_started(self, info: StageInfo) -> None:
         self._current = info
@@ -95,6 +105,12 @@ class DashboardState:
         self._last = now
         self._elapsed = elapsed
         self._body = self._read(info, elapsed, accumulator)
+        total = self._body["total"]
+        if total is not None:
+            point = (round(now - self._started, 1), total["rps"], total["p50_ms"],
+                     total["p95_ms"], total["p99_ms"])  # fmt: skip
+            with self._lock:
+                self._history.append(point)
         self.publish()
 
     def stage_finished(self, info: StageInfo, accumulator: RunAccumulator) -> None:

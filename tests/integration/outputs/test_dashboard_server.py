@@ -85,6 +85,7 @@ def test_state_is_read_once_a_second_and_served_as_json(tmp_path: Path) -> None:
         clock.now += 0.5
         dashboard.tick(STAGE, 5.0, accumulator)
         second = _state(dashboard)
+        history = json.loads(_get(dashboard, "/history")[1])
         report = tmp_path / "report.html"
         with pytest.raises(HTTPError, match="404"):
             _get(dashboard, "/report")
@@ -126,6 +127,13 @@ def test_state_is_read_once_a_second_and_served_as_json(tmp_path: Path) -> None:
     assert second["total"]["p99_ms"] == pytest.approx(50.0, rel=0.01)
     assert second["errors"] == {"error:timeout": 2, "status:503": 1}  # most first
     assert second["plan"]["eta_s"] == 37.0 and not second["finished"]
+    # the charts' points, for a page opened late: [run second, rps, p50, p95, p99]
+    assert [point[:2] for point in history] == [[1.0, 10.0], [2.0, 10.0]]
+    assert history[-1][2:] == [
+        second["total"]["p50_ms"],
+        second["total"]["p95_ms"],
+        second["total"]["p99_ms"],
+    ]
     assert final["finished"] is True and final["total"]["rps"] == 0.0
     assert final["report"] == {"url": "report", "path": str(report)}
     assert [s["state"] for s in final["plan"]["stages"]] == ["done", "pending"]
