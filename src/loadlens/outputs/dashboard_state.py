@@ -23,6 +23,7 @@ from typing import Any
 
 from loadlens.metrics.accumulate import LiveOp, RunAccumulator
 from loadlens.metrics.result import StageInfo
+from loadlens.model.outcome import is_success_key
 from loadlens.model.verdict import GateResult
 from loadlens.outputs.snapshot import RunLabels
 
@@ -197,10 +198,11 @@ class DashboardState:
             return {**_NOTHING_YET, "stage": stage}
         live = accumulator.live_view(info.index)
         errors: dict[str, int] = {}
-        for stats in accumulator.stage_ops(info.index).values():
-            for outcome, count in stats.outcomes.items():
-                if not outcome.startswith("ok"):
-                    errors[outcome] = errors.get(outcome, 0) + count
+        if live.total.error_rate > 0:  # stage_ops encodes every histogram: only when needed
+            for stats in accumulator.stage_ops(info.index).values():
+                for outcome, count in stats.outcomes.items():
+                    if not is_success_key(outcome):
+                        errors[outcome] = errors.get(outcome, 0) + count
         health = live.health
         stage["users"] = health.users if running else 0
         stage["in_flight"] = health.in_flight if running else 0
