@@ -73,6 +73,7 @@ def quick(
     assignments: tuple[str, ...],
     prometheus: str | None,
     otlp: str | None,
+    dashboard: str | None,
 ) -> None:
     """Send one request to URL, from USERS users or at RATE, for DURATION."""
     from loadlens.cli.main import abort
@@ -87,7 +88,7 @@ def quick(
     try:
         overrides = parse_overrides(env=env, variables=assignments)
         check_workers(workers)
-        check_outputs(prometheus, otlp)
+        check_outputs(prometheus, otlp, dashboard)
         scenario = build_quick_scenario(
             url, users, rate, duration, method, headers, body, overrides
         )
@@ -103,6 +104,7 @@ def quick(
             variables=dict(overrides.variables),
             prometheus=prometheus,
             otlp=otlp,
+            dashboard=dashboard,
         )
     except LoadlensError as error:
         abort(error)

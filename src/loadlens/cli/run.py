@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from loadlens.metrics.result import RunResult
     from loadlens.model.scenario import Scenario
+    from loadlens.outputs.dashboard import Dashboard
     from loadlens.outputs.fanout import Listener
     from loadlens.outputs.otlp import OtlpExporter
     from loadlens.outputs.prometheus import PrometheusExporter
@@ -96,6 +97,13 @@ def run_options(command: Callable[..., None]) -> Callable[..., None]:
             help="Push the same metrics every second to an OpenTelemetry collector over "
             "OTLP/HTTP (e.g. http://127.0.0.1:4318; needs loadlens[otlp]).",
         ),
+        click.option(
+            "--dashboard",
+            metavar="[HOST:]PORT",
+            default=None,
+            help="Serve a live web dashboard on HOST:PORT while the run goes, then a link to "
+            "report.html (host 127.0.0.1 by default; port 0 picks a free one and prints it).",
+        ),
     )
     for decorate in reversed(decorators):
         command = decorate(command)
@@ -151,6 +159,7 @@ def run(
     assignments: tuple[str, ...],
     prometheus: str | None,
     otlp: str | None,
+    dashboard: str | None,
     no_preflight: bool,
 ) -> None:
     """Run a scenario's plan against its target."""
@@ -179,6 +188,7 @@ def run(
             preflight=not no_preflight,
             prometheus=prometheus,
             otlp=otlp,
+            dashboard=dashboard,
         )
     except LoadlensError as error:
         abort(error)
@@ -200,6 +210,7 @@ def execute(
     preflight: bool = True,
     prometheus: str | None = None,
     otlp: str | None = None,
+    dashboard: str | None = None,
 ) -> int:
     """Load, run and summarise; returns the exit code."""
     from loadlens.cli.options import check_offline, check_out_dir
@@ -207,7 +218,7 @@ def execute(
     from loadlens.spec import load_scenario
 
     check_workers(workers)
-    check_outputs(prometheus, otlp)
+    check_outputs(prometheus, otlp, dashboard)
     check_out_dir(out)
     scenario = load_scenario(file, target_override=target, overrides=overrides)
     variables = dict(overrides.variables) if overrides is not None else None
@@ -226,6 +237,7 @@ def execute(
         variables=dict(overrides.variables) if overrides is not None else None,
         prometheus=prometheus,
         otlp=otlp,
+        dashboard=dashboard,
     )
 
 
@@ -235,9 +247,9 @@ def check_workers(workers: int | None) -> None:
         raise UsageError(f"--workers must be at least 1, not {workers}")
 
 
-def check_outputs(prometheus: str | None, otlp: str | None) -> None:
-    """Refuse a `--prometheus` value that is not [HOST:]PORT, or an `--otlp` value that is not
-    an http(s) URL, before anything starts."""
+def check_outputs(prometheus: str | None, otlp: str | None, dashboard: str | None = None) -> None:
+    """Refuse a `--prometheus` or `--dashboard` value that is not [HOST:]PORT, or an `--otlp`
+    value that is not an http(s) URL, before anything starts."""
     if prometheus is not None:
         from loadlens.outputs.prometheus import parse_listen_address
 
@@ -247,6 +259,10 @@ def check_outputs(prometheus: str | None, otlp: str | None) -> None:
 
         otlp_endpoint(otlp)
         require_sdk()
+    if dashboard is not None:
+        from loadlens.outputs.dashboard import parse_dashboard_address
+
+        parse_dashboard_address(dashboard)
 
 
 def console_for_output() -> Console:
@@ -272,13 +288,15 @@ def run_and_summarise(
     variables: dict[str, str] | None = None,
     prometheus: str | None = None,
     otlp: str | None = None,
+    dashboard: str | None = None,
 ) -> int:
     """Run a loaded scenario's plan, judge it, print the summary, write the reports, record the
     run in the history store; the exit code. Shared by `loadlens run` and `loadlens demo`.
 
     `variables` fill `{{ NAME }}` placeholders of invariants and reconciliation (e.g. the
     demo's database path); `prometheus` ([HOST:]PORT) serves live metrics and `otlp` (a
-    collector's URL) pushes them, until the reports are written.
+    collector's URL) pushes them, until the reports are written; `dashboard` ([HOST:]PORT)
+    serves the live web page, which links to report.html once it is written.
     """
     import sys
 
@@ -304,11 +322,14 @@ def run_and_summarise(
     labels = _run_labels(scenario, lambda: coordinator.run_id)
     exporter = _prometheus_exporter(prometheus, labels)
     pusher = _otlp_exporter(otlp, labels)
-    listener = _one_listener(live, exporter, pusher)
+    page = _dashboard(dashboard, labels, scenario)
+    listener = _one_listener(live, exporter, pusher, page)
     coordinator = Coordinator(compiled, options, listener, signals=signals)
     judge = attach_judge(coordinator)
     if live is not None:
         live.gates = judge.live
+    if page is not None:
+        page.gates = judge.live
     # Held past the run until the reports are written: a stop signal then is counted, not
     # allowed to kill the process half-way through a file.
     with signals.catching():
@@ -320,6 +341,8 @@ def run_and_summarise(
             if pusher is not None:
                 pusher.start()
                 console.print(f"otlp: {pusher.endpoint}", soft_wrap=True)
+            if page is not None:
+                console.print(f"dashboard: {page.start()}", soft_wrap=True)
             outcome = coordinator.run()
             console.print(summary(outcome.result))
             for note in outcome.notes:
@@ -327,8 +350,12 @@ def run_and_summarise(
             for failure in outcome.failures:
                 console.print(f"[red]error:[/red] {failure}")
             console.print(f"result: {outcome.directory / 'result.json'}", soft_wrap=True)
-            _write_reports(outcome.result, outcome.directory, console)
+            html = _write_reports(outcome.result, outcome.directory, console)
+            if page is not None:  # the page links to report.html from now on
+                page.report_written(None if html is None else str(html))
         finally:
+            if page is not None:
+                page.close()
             if exporter is not None:  # serves the last numbers until the reports are written
                 exporter.close()
             if pusher is not None:  # exports the final numbers once more
@@ -369,6 +396,18 @@ def _otlp_exporter(url: str | None, labels: RunLabels) -> OtlpExporter | None:
     return OtlpExporter(url, labels)
 
 
+def _dashboard(address: str | None, labels: RunLabels, scenario: Scenario) -> Dashboard | None:
+    """The `--dashboard` server, not yet listening; None without the option."""
+    if address is None:
+        return None
+    from loadlens.outputs.dashboard import Dashboard, parse_dashboard_address
+    from loadlens.outputs.dashboard_state import PlannedStage
+
+    host, port = parse_dashboard_address(address)
+    plan = [PlannedStage(stage.name, stage.length, stage.counted) for stage in scenario.plan]
+    return Dashboard(host, port, labels, plan)
+
+
 def _one_listener(*listeners: Listener | None) -> Listener | None:
     """The coordinator takes one listener: none, the one, or a fan-out to all."""
     from loadlens.outputs.fanout import FanOut
@@ -394,16 +433,18 @@ def exit_code(result: RunResult) -> int:
     return {VerdictKind.GO: EXIT_OK, VerdictKind.NO_GO: EXIT_FAILED}.get(kind, EXIT_INCONCLUSIVE)
 
 
-def _write_reports(result: RunResult, directory: Path, console: Console) -> None:
+def _write_reports(result: RunResult, directory: Path, console: Console) -> Path | None:
+    """Write and list the reports; report.html's path (None when it was not written)."""
     from loadlens.report.write import write_reports
 
     try:
         paths = write_reports(result, directory)
     except OSError as error:  # the result is on disk; a report can be written again later
         console.print(f"[yellow]warning:[/yellow] reports not written: {error}")
-        return
+        return None
     for path in paths:
         console.print(f"report: {path}", soft_wrap=True)
+    return next((path for path in paths if path.suffix == ".html"), None)
 
 
 def _record(result: RunResult, directory: Path, store: str | None, console: Console) -> None:
