@@ -63,12 +63,12 @@
   function options(spec, figure, width) {
     var series = [{ label: spec.kind === "spectrum" ? "percentile" : "second" }];
     var hasY2 = false;
-    spec.series.forEach(function (s) {
+    spec.series.forEach(function (s, k) {
       if (s.scale === "y2") hasY2 = true;
       series.push({
         label: s.label, stroke: s.stroke, width: 1.5, scale: s.scale,
         dash: s.dash ? [6, 3] : undefined, spanGaps: false,
-        points: { show: spec.data[0].length < 60 },
+        points: { show: finite(spec.data[k + 1]) < 60 },
       });
     });
     var axes = [{ label: spec.x }, { label: spec.y, size: 60 }];

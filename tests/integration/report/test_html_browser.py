@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from loadlens.analysis.capacity import CapacityOutcome, CapacityPlan, CapacitySearch, Probe
+from loadlens.report.capacity_html import render_capacity_html
 from loadlens.report.write import write_reports
 from tests.support.chromium_cdp import Page
 from tests.support.hour_result import STAGES, hour_result
@@ -162,3 +164,40 @@ def test_a_one_hour_report_is_small_opens_fast_and_no_text_overlaps(tmp_path: Pa
         assert _evaluate_json(page, OVERLAPS_JS) == []
     print(f"1-hour report: {size:,} bytes; opened in {', '.join(f'{t:.0f}' for t in timings)} ms")
     assert min(timings) < MAX_OPEN_MS, timings
+
+
+def _capacity_outcome() -> CapacityOutcome:
+    """A search against a simulated service that saturates near 500 req/s."""
+    plan = CapacityPlan()
+    search = CapacitySearch(plan)
+    elapsed = 0.0
+    while (step := search.next_rate(elapsed)) is not None:
+        rate, kind = step
+        throughput = rate / (1 + (rate / 500) ** 4) ** 0.25
+        p95 = 20.0 * (1 + (rate / 500) ** 6)
+        passed = p95 < 200
+        measured = {
+            "p95_ms": p95,
+            "error_rate": 0.0,
+            "throughput": throughput,
+            "concurrency": throughput * p95 / 2000,
+        }
+        search.record(Probe(rate, passed, measured, "held" if passed else "p95 broke", kind))
+        elapsed += plan.cost(kind)
+    return search.outcome()
+
+
+def test_the_capacity_page_draws_its_charts(tmp_path: Path) -> None:
+    outcome = _capacity_outcome()
+    page_path = tmp_path / "capacity.html"
+    page_path.write_text(render_capacity_html(outcome, ["p95 < 200ms"], "reads"), "utf-8")
+    with Page(tmp_path / "profile") as page:
+        page.open(page_path.as_uri(), BROWSER_TIMEOUT_S)
+        charts = _assert_every_chart_has_data(page)
+        names = [p["name"] for p in charts["plots"]]
+        assert names[0] == "capacity-probes"
+        assert charts["plots"][0]["points"] == [len(outcome.probes)] * 2
+        assert ("capacity-usl" in names) is (outcome.usl is not None)
+        assert _evaluate_json(page, OVERLAPS_JS) == []
+        rows = page.evaluate("document.querySelectorAll('[data-table=probes] tbody tr').length")
+        assert rows == len(outcome.probes)
