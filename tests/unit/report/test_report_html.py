@@ -120,3 +120,15 @@ def test_nice_ticks_cover_the_range_with_round_steps() -> None:
     assert nice_ticks(0, 120.06) == [0, 50, 100, 150]
     assert nice_ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert nice_ticks(0, 0) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+def test_the_vendored_chart_library_and_its_licence_ship_with_the_package() -> None:
+    from importlib.resources import files
+
+    from loadlens.report.html_charts import assets
+
+    css, uplot, ours = assets()
+    assert uplot.startswith("/*! https://github.com/leeoniya/uPlot (v1.6.32) */")
+    assert ".u-legend" in css and "window.loadlensCharts" in ours
+    licence = (files("loadlens.report") / "vendor" / "uPlot.LICENSE").read_text("utf-8")
+    assert "MIT License" in licence
