@@ -15,9 +15,10 @@ from loadlens.metrics.result import RunResult
 from loadlens.model.outcome import is_success_key
 from loadlens.report.facts import fmt_count, fmt_ms
 from loadlens.report.html_charts import PALETTE
+from loadlens.report.outcomes import describe_outcome
 
 _FAILURE_COLOURS = ("#D55E00", "#CC79A7", "#E69F00", "#8a7a00", "#56B4E9", "#000")
-_SUCCESS_COLOUR = "#009E73"
+_SUCCESS_COLOURS = ("#009E73", "#7fcdbb", "#1b6e3b", "#b8e186")  # greens: told apart
 _PHASES = (
     ("connect", "connect_us"),
     ("send", "send_us"),
@@ -41,10 +42,9 @@ def outcome_bars(result: RunResult) -> str:
         if not stage.ran or not stage.total.count:
             continue
         parts = [(k, float(stage.total.outcomes.get(k, 0))) for k in keys]
-        rows.append(
-            _bar(stage.info.name, parts, stage.total.count, colours, lambda n: fmt_count(int(n)))
-        )
-    return _chart("outcomes-by-stage", "Outcomes per stage (share of requests)", rows, colours)
+        rows.append(_bar(stage.info.name, parts, stage.total.count, colours, _count))
+    title = "Outcomes per stage (share of requests)"
+    return _chart("outcomes-by-stage", title, rows, colours, describe_outcome)
 
 
 def phase_bars(result: RunResult) -> str:
@@ -109,12 +109,17 @@ def failures_table(result: RunResult) -> str:
     )
 
 
+def _count(n: float) -> str:
+    return fmt_count(int(n))
+
+
 def _colours(keys: list[str]) -> dict[str, str]:
     colours = {}
-    failures = 0
+    successes = failures = 0
     for key in keys:
         if is_success_key(key):
-            colours[key] = _SUCCESS_COLOUR
+            colours[key] = _SUCCESS_COLOURS[successes % len(_SUCCESS_COLOURS)]
+            successes += 1
         else:
             colours[key] = _FAILURE_COLOURS[failures % len(_FAILURE_COLOURS)]
             failures += 1
@@ -136,7 +141,8 @@ def _bar(
         text = fmt(value)
         segments.append(
             f'<span class="seg" style="width:{share:.3f}%;background:{colours[key]}" '
-            f'title="{escape(key)}: {escape(str(text))} ({share:.1f} %)"></span>'
+            f'title="{escape(describe_outcome(key))}: '
+            f'{escape(text)} ({share:.1f} %)"></span>'
         )
     return (
         f'<div class="bar-row"><span class="bar-label" title="{escape(label)}">{escape(label)}'
@@ -144,12 +150,18 @@ def _bar(
     )
 
 
-def _chart(name: str, title: str, rows: list[str], colours: dict[str, str]) -> str:
+def _chart(
+    name: str,
+    title: str,
+    rows: list[str],
+    colours: dict[str, str],
+    names: Callable[[str], str] = str,
+) -> str:
     if not rows:
         return ""
     legend = "".join(
         f'<li class="legend-entry"><span class="swatch" style="background:{c}"></span>'
-        f"{escape(k)}</li>"
+        f"{escape(names(k))}</li>"
         for k, c in colours.items()
     )
     return (
