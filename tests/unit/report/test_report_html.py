@@ -132,3 +132,29 @@ def test_the_vendored_chart_library_and_its_licence_ship_with_the_package() -> N
     assert ".u-legend" in css and "window.loadlensCharts" in ours
     licence = (files("loadlens.report") / "vendor" / "uPlot.LICENSE").read_text("utf-8")
     assert "MIT License" in licence
+
+
+def test_a_long_run_has_load_service_failures_and_phases() -> None:
+    from tests.support.hour_result import OPERATIONS, STAGES, hour_result
+
+    page = render_html(hour_result())
+    specs = {(s["name"], s["operation"]): s for s in _specs(page)}
+    load = specs[("load", "")]
+    assert [s["label"] for s in load["series"]] == [  # type: ignore[union-attr]
+        "achieved requests/s",
+        "planned arrivals/s",
+        "active users",
+    ]
+    service = specs[("service-metric", "db_pool_in_use")]
+    assert len(service["data"][0]) == 3600  # type: ignore[index]
+    assert [b[0] for b in specs[("throughput", "")]["bands"]] == [s[0] for s in STAGES]  # type: ignore[union-attr]
+    failures = re.search(r'<table data-table="failures">.*?</table>', page)
+    assert failures
+    assert failures.group(0).count("<tr>") == 1 + len(STAGES) * len(OPERATIONS)
+    assert "{&quot;error&quot;: &quot;UNIQUE constraint failed" in failures.group(0)
+    assert "/users/0?token=***" in failures.group(0)
+    assert page.count('class="bar-row"') == len(STAGES) + len(OPERATIONS)  # outcomes, phases
+
+
+def test_without_failures_the_report_says_none_was_sampled() -> None:
+    assert "No failed request was sampled." in render_html(clean_result())
