@@ -3,7 +3,8 @@
    double-click to reset, hover for the values in the legend; time charts share one cursor.
    Stage bands are shaded on the plot; their names sit in a strip above it, each clipped to its
    own band so that no name can overlap another. When done, window.loadlensCharts holds
-   {drawn, ms}: how many charts were drawn and when (ms since navigation start). */
+   {drawn, ms, plots}: how many charts were drawn, when (ms since navigation start), and the
+   uPlot instances. */
 (function () {
   "use strict";
   var specs = JSON.parse(document.getElementById("chart-data").textContent);
@@ -73,6 +74,16 @@
     });
     var axes = [{ label: spec.x }, { label: spec.y, size: 60 }];
     var scales = { x: { time: false }, y: { range: yRange } };
+    if (spec.kind === "time" && spec.bands.length) {
+      // Unzoomed, the x axis spans every stage (the first starts at 0, its first point is at
+      // 1 s); zoomed, it spans what the user chose.
+      var xs = spec.data[0], first = xs[0], last = xs[xs.length - 1];
+      var lo = Math.min(first, spec.bands[0][1]);
+      var hi = Math.max(last, spec.bands[spec.bands.length - 1][2]);
+      scales.x.range = function (u, min, max) {
+        return min <= first && max >= last ? [lo, hi] : [min, max];
+      };
+    }
     if (hasY2) {
       axes.push({ label: spec.y2, side: 1, scale: "y2", grid: { show: false }, size: 50 });
       scales.y2 = { range: yRange };
@@ -114,7 +125,7 @@
     return opts;
   }
 
-  var drawn = 0;
+  var drawn = 0, plots = [];
   var figures = document.querySelectorAll("figure.chart[data-spec]");
   for (var i = 0; i < figures.length; i++) {
     var figure = figures[i];
@@ -127,9 +138,9 @@
       continue;
     }
     var width = Math.max(plot.clientWidth || 520, 300);
-    new uPlot(options(spec, figure, width), spec.data, plot);
+    plots.push(new uPlot(options(spec, figure, width), spec.data, plot));
     figure.setAttribute("data-drawn", "true");
     drawn++;
   }
-  window.loadlensCharts = { drawn: drawn, ms: performance.now() };
+  window.loadlensCharts = { drawn: drawn, ms: performance.now(), plots: plots };
 })();

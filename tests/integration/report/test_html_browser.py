@@ -84,9 +84,14 @@ OVERLAPS_JS = """(() => {
 })()"""
 
 TIMING_JS = """JSON.stringify({
-  charts: window.loadlensCharts,
+  charts: {drawn: window.loadlensCharts.drawn, ms: window.loadlensCharts.ms},
   load: performance.getEntriesByType("navigation")[0].loadEventEnd,
   figures: document.querySelectorAll("figure.chart").length})"""
+
+
+STRIP_JS = """JSON.stringify([...document.querySelector("figure.chart .stage-strip").children]
+  .filter(e => e.getBoundingClientRect().width > 0)
+  .map(e => [e.textContent, e.getBoundingClientRect().width]))"""
 
 
 def _evaluate_json(page: Page, expression: str) -> Any:
@@ -161,6 +166,16 @@ def test_a_one_hour_report_is_small_opens_fast_and_no_text_overlaps(tmp_path: Pa
             ".filter(e => e.getBoundingClientRect().width > 0).map(e => e.textContent))",
         )
         assert STAGES[-1][0] in labels  # the long stage is named; the 2-second one may not be
+        assert _evaluate_json(page, OVERLAPS_JS) == []
+        # unzoomed, the time axis spans the whole run; a zoom narrows it, and the strip follows
+        x_scale = "JSON.stringify([X.min, X.max])".replace(
+            "X", "window.loadlensCharts.plots[0].scales.x"
+        )
+        assert _evaluate_json(page, x_scale) == [0, 3600]
+        page.evaluate("window.loadlensCharts.plots[0].setScale('x', {min: 0, max: 30}) || 0")
+        assert _evaluate_json(page, x_scale) == [0, 30]
+        zoomed = _evaluate_json(page, STRIP_JS)
+        assert [name for name, _ in zoomed] == ["set", "smoke"]  # the 2-second stage now shows
         assert _evaluate_json(page, OVERLAPS_JS) == []
     print(f"1-hour report: {size:,} bytes; opened in {', '.join(f'{t:.0f}' for t in timings)} ms")
     assert min(timings) < MAX_OPEN_MS, timings
