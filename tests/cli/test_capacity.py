@@ -49,3 +49,7 @@ def test_capacity_search_probes_bisects_and_stores_its_answer(tmp_path: Path) ->
         assert found["first_fail"] is None or found["capacity"] < found["first_fail"]
         assert f"capacity: {found['capacity']:,.1f} req/s" in run.stdout
     assert "Probes" in run.stdout
+    page = (stored.parent / "capacity.html").read_text(encoding="utf-8")
+    assert page.count('<tr><td class="num">') == len(probes)  # a row per probe
+    assert 'data-chart="capacity-probes"' in page
+    assert f"report: {stored.parent / 'capacity.html'}" in run.stdout.replace("\n", "")

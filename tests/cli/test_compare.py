@@ -106,6 +106,8 @@ def test_compare_command_prints_and_writes_reports(demo_runs: Runs, tmp_path: Pa
     assert "<script" not in html
     assert "http" not in html.replace(demo_runs.baseline.name, "")  # no external resources
     assert 'class="regression"' in html
+    assert 'data-chart="compare-p95"' in html and 'data-chart="compare-rps"' in html
+    assert '<span class="bar-b regression"' in html  # the regressed p95 is drawn red
 
 
 def _write_run(directory: Path, run_id: str, median: float) -> Path:

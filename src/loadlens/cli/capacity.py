@@ -3,7 +3,7 @@
 Each probe is a short run of the scenario's flows at one arrival rate: a warm-up stage, then a
 probe stage whose gates are the SLO. `analysis.capacity.CapacitySearch` chooses the rates
 (grow, bisect, confirm) and stops within the time budget; every probe keeps its own run
-directory under the search's directory, beside `capacity.json`.
+directory under the search's directory, beside `capacity.json` and `capacity.html`.
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ def search(
     """Run probes until the search stops; print and store what it found."""
     from loadlens.analysis.capacity import CapacitySearch
     from loadlens.engine.rundir import new_run_id
+    from loadlens.report.capacity_html import render_capacity_html
 
     directory = out / new_run_id(f"capacity-{scenario.name}")
     directory.mkdir(parents=True)
@@ -131,8 +132,12 @@ def search(
         json.dumps({"slo": [g.text for g in gates], **outcome.to_dict()}, indent=1, sort_keys=True),
         encoding="utf-8",
     )
+    (directory / "capacity.html").write_text(
+        render_capacity_html(outcome, [g.text for g in gates], scenario.name), encoding="utf-8"
+    )
     print_outcome(outcome, console)
     console.print(f"result: {directory / 'capacity.json'}", soft_wrap=True)
+    console.print(f"report: {directory / 'capacity.html'}", soft_wrap=True)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if outcome.capacity is not None else EXIT_FAILED

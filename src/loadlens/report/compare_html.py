@@ -1,5 +1,9 @@
 """A comparison of two runs as one self-contained HTML page (`compare.html`): no scripts,
-fonts or images from anywhere else."""
+fonts or images from anywhere else.
+
+Beside the tables, paired bars (A grey, B coloured by its verdict) show p95 and throughput of
+each operation against the largest value among them; drawn in CSS, so no label can overlap.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,13 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .improvement { color: #1b7f3b; font-weight: 600; }
 .unchanged, .insufficient { color: #555; }
 code { background: #f4f4f4; padding: 0 0.2em; }
+figure.pairs { margin: 0.5em 0 1.5em; max-width: 50em; }
+.pair { display: flex; align-items: center; gap: 8px; margin: 4px 0; }
+.pair-label { flex: 0 0 14em; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
+.pair-bars { flex: 1; } .pair-bars span { display: block; height: 9px; margin: 1px 0; }
+.bar-a { background: #9e9e9e; } .bar-b { background: #0072B2; }
+.bar-b.regression { background: #b00020; } .bar-b.improvement { background: #1b7f3b; }
+.pair-value { flex: 0 0 12em; font-size: 12px; font-variant-numeric: tabular-nums; }
 """
 
 
@@ -46,6 +57,8 @@ def render_html(comparison: Comparison) -> str:
     found = findings(c) or ["no significant change beyond the tolerance"]
     parts.extend(f"<li>{escape(line)}</li>" for line in found)
     parts.append("</ul>")
+    for metric, title in (("p95", "p95 latency"), ("rps", "throughput")):
+        parts.append(_pairs(c, metric, title))
     for op in c.operations:
         parts.append(f"<h2>{escape(operation_label(op.operation))}</h2>")
         if not (op.in_a and op.in_b):
@@ -67,3 +80,30 @@ def render_html(comparison: Comparison) -> str:
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _pairs(comparison: Comparison, metric: str, title: str) -> str:
+    """Paired bars of one metric, A above B, for every operation in both runs."""
+    rows = [
+        (operation_label(op.operation), op.metric(metric))
+        for op in comparison.operations
+        if op.in_a and op.in_b
+    ]
+    peak = max((max(m.a, m.b) for _, m in rows), default=0.0)
+    if peak <= 0:
+        return ""
+    lines = []
+    for label, m in rows:
+        css = m.change.value if m.change is not Change.NOT_JUDGED else ""
+        lines.append(
+            f'<div class="pair" data-operation="{escape(label)}">'
+            f'<span class="pair-label" title="{escape(label)}">{escape(label)}</span>'
+            f'<span class="pair-bars"><span class="bar-a" style="width:{100 * m.a / peak:.2f}%">'
+            f'</span><span class="bar-b {css}" style="width:{100 * m.b / peak:.2f}%"></span>'
+            f'</span><span class="pair-value">{escape(format_value(metric, m.a))} → '
+            f"{escape(format_value(metric, m.b))}</span></div>"
+        )
+    return (
+        f'<figure class="pairs" data-chart="compare-{metric}"><figcaption><strong>'
+        f"{escape(title)}: A (grey) against B</strong></figcaption>{''.join(lines)}</figure>"
+    )

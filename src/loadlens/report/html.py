@@ -1,26 +1,23 @@
-"""report.html: the report as one self-contained page (inline CSS, inline SVG charts).
+"""report.html: the report as one self-contained page (inline CSS, inline scripts, data).
 
-The text and tables are `report.facts`, as in report.md; the charts are drawn here from the
-result's 1-second series, stages and HDR histograms. The page loads nothing: no script, no
-font, no stylesheet from elsewhere, so it opens the same offline, in CI artefacts, in mail.
+The text and tables are `report.facts`, as in report.md; the charts come from the result's
+1-second series, stages, diagnostics and HDR histograms (`html_series`, `html_blocks`). The
+time charts are drawn by uPlot, vendored in `report/vendor/` and inlined with its data, so
+the page loads nothing from elsewhere: it opens the same offline, in CI artefacts, in mail.
 """
 
 from __future__ import annotations
 
-import math
 from html import escape
 
-import numpy as np
-
-from loadlens.metrics.histogram import decode_histogram
 from loadlens.metrics.result import RunResult
-from loadlens.report.charts import Line, Marker, Tick, bar_chart, line_chart
+from loadlens.report.charts import bar_chart
 from loadlens.report.facts import ReportFacts, Section, Table, report_facts, stage_rate
+from loadlens.report.html_blocks import failures_table, outcome_bars, phase_bars
+from loadlens.report.html_charts import ChartSpec, assets, render_specs
+from loadlens.report.html_series import distribution_chart, percentile_spectrum, time_charts
 
-# Percentile levels of the distribution chart: 0 %, then ever closer to 100 % on a log scale.
-_SPECTRUM_STEPS_PER_DECADE = 10
-_SPECTRUM_DECADES = 5  # down to 99.999 %, as far as the sample count reaches
-_US_PER_MS = 1000.0
+__all__ = ["inline", "percentile_spectrum", "render_html"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d1d1f;
@@ -40,8 +37,23 @@ tr.insufficient td,tr.not_available td,tr.uncertain td{background:#fff4e0}
 code{background:#eee;padding:0 3px;border-radius:3px;font-size:.9em}
 .banner code{background:rgba(255,255,255,.22);color:#fff}
 .charts{display:flex;flex-wrap:wrap;gap:12px}
-.charts svg{background:#fff;flex:0 1 520px;width:520px;max-width:100%;height:auto;
-border:1px solid #ddd;border-radius:6px}
+.charts svg,.charts figure{background:#fff;flex:0 1 540px;width:540px;max-width:100%;
+height:auto;border:1px solid #ddd;border-radius:6px;margin:0;padding:6px;box-sizing:border-box}
+figcaption{font-weight:600;font-size:.9rem;margin:0 0 4px}
+.stage-strip{position:relative;height:18px;font-size:11px;color:#444}
+.stage-label{position:absolute;top:0;height:18px;line-height:18px;overflow:hidden;
+white-space:nowrap;text-overflow:ellipsis;box-sizing:border-box;padding:0 0 0 3px;
+border-left:1px solid #888}
+.u-legend{font-size:12px}.u-legend .u-series{padding:1px 6px}
+figure.stacked{background:#fff;border:1px solid #ddd;border-radius:6px;margin:12px 0;
+padding:8px;max-width:820px}
+.bar-row{display:flex;align-items:center;gap:8px;margin:3px 0}
+.bar-label{flex:0 0 150px;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;
+font-size:.85rem}
+.bar{flex:1;display:flex;height:16px;background:#f0f0f0}.seg{display:block;height:100%}
+ul.legend{list-style:none;padding:0;margin:6px 0 0;display:flex;flex-wrap:wrap;gap:4px 14px;
+font-size:.85rem}.swatch{display:inline-block;width:10px;height:10px;margin-right:4px}
+pre.sample{white-space:pre-wrap;word-break:break-all;max-width:420px;margin:0;font-size:.8rem}
 .note{color:#555;font-size:.9rem}nav ul{columns:2;font-size:.9rem}
 """
 
@@ -49,18 +61,21 @@ border:1px solid #ddd;border-radius:6px}
 def render_html(result: RunResult) -> str:
     """The whole page; the same result always gives the same bytes."""
     facts = report_facts(result)
-    charts = _charts(result)
+    charts, specs = _charts(result)
     body = [_banner(facts), _contents(facts)]
     for section in facts.sections:
         body.append(_section(section))
         for chart_html in charts.get(section.key, []):
             body.append(chart_html)
+    uplot_css, uplot_js, charts_js = assets()
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(facts.title)}</title><style>{_CSS}</style></head>"
-        f"<body><main>{''.join(body)}</main></body></html>\n"
+        f"<title>{escape(facts.title)}</title><style>{uplot_css}{_CSS}</style></head>"
+        f"<body><main>{''.join(body)}</main>"
+        f'<script id="chart-data" type="application/json">{render_specs(specs)}</script>'
+        f"<script>{uplot_js}</script><script>{charts_js}</script></body></html>\n"
     )
 
 
@@ -123,127 +138,35 @@ def _table(table: Table, key: str) -> str:
 # -- charts ----------------------------------------------------------------------------------
 
 
-def _charts(result: RunResult) -> dict[str, list[str]]:
-    """Chart blocks keyed by the section they follow."""
-    offsets = _stage_offsets(result)
-    markers = [Marker(offsets[s.info.index], s.info.name) for s in result.stages if s.ran]
-    over_time = [_latency_over_time(result, name, offsets, markers) for name in result.operations]
-    return {
-        "summary": [_block("throughput", [_throughput(result, offsets, markers)])],
-        "operations": [
-            _block("latency-over-time", over_time),
-            _block("latency-distribution", [_distribution(result)]),
-        ],
-        "stages": [_block("stage-comparison", _stage_comparison(result))],
-    }
+def _charts(result: RunResult) -> tuple[dict[str, list[str]], list[ChartSpec]]:
+    """Chart blocks keyed by the section they follow, and the specs the script draws."""
+    specs: list[ChartSpec] = []
+    timed = time_charts(result)
+    placed: dict[str, list[str]] = {}
+    for key, group in timed.items():
+        placed[key] = [_block(f"{key}-charts", [_figure(spec, specs) for spec in group])]
+    placed["operations"].append(
+        _block("latency-distribution", [_figure(distribution_chart(result), specs)])
+    )
+    placed["outcomes"] = [outcome_bars(result), phase_bars(result), failures_table(result)]
+    placed["stages"] = [_block("stage-comparison", _stage_comparison(result))]
+    return placed, specs
+
+
+def _figure(spec: ChartSpec, specs: list[ChartSpec]) -> str:
+    index = len(specs)
+    specs.append(spec)
+    operation = f' data-operation="{escape(spec.operation)}"' if spec.operation else ""
+    strip = '<div class="stage-strip"></div>' if spec.bands else ""
+    return (
+        f'<figure class="chart" data-chart="{escape(spec.name)}" data-spec="{index}"{operation}>'
+        f"<figcaption>{escape(spec.title)}</figcaption>{strip}"
+        '<div class="plot"></div></figure>'
+    )
 
 
 def _block(name: str, charts: list[str]) -> str:
     return f'<div class="charts" data-charts="{escape(name)}">{"".join(charts)}</div>'
-
-
-def _stage_offsets(result: RunResult) -> dict[int, float]:
-    """Seconds from the run's start to each stage's start (planned durations when unknown)."""
-    starts = [s.started_at for s in result.stages if s.started_at is not None]
-    origin = min(starts) if starts else result.run.started_at
-    offsets: dict[int, float] = {}
-    elapsed = 0.0
-    for stage in result.stages:
-        if stage.started_at is not None:
-            elapsed = stage.started_at - origin
-        offsets[stage.info.index] = elapsed
-        elapsed += stage.info.duration_s
-    return offsets
-
-
-def _latency_over_time(
-    result: RunResult, name: str, offsets: dict[int, float], markers: list[Marker]
-) -> str:
-    lines = []
-    for label in ("p50", "p95", "p99"):
-        points = tuple(
-            (offsets.get(p.stage, 0.0) + p.second + 1, getattr(p.ops[name], label))
-            for p in result.series
-            if name in p.ops and p.ops[name].samples
-        )
-        lines.append(Line(label, points, dashed=label == "p99"))
-    return line_chart(
-        name="latency-over-time",
-        title=f"Latency of {name}, second by second",
-        x_label="time since start (s)",
-        y_label="latency (ms)",
-        lines=lines,
-        markers=markers,
-        attrs={"data-operation": name},
-    )
-
-
-def _throughput(result: RunResult, offsets: dict[int, float], markers: list[Marker]) -> str:
-    ok = tuple((offsets.get(p.stage, 0.0) + p.second + 1, float(p.total.ok)) for p in result.series)
-    failed = tuple(
-        (offsets.get(p.stage, 0.0) + p.second + 1, float(p.total.errors)) for p in result.series
-    )
-    return line_chart(
-        name="throughput",
-        title="Throughput and failures per second",
-        x_label="time since start (s); dashed rules mark stage starts",
-        y_label="requests per second",
-        lines=[Line("succeeded/s", ok), Line("failed/s", failed)],
-        markers=markers,
-    )
-
-
-def _distribution(result: RunResult) -> str:
-    lines = []
-    for name, stats in result.operations.items():
-        points = percentile_spectrum(stats.histogram)
-        if points:
-            lines.append(Line(name, tuple((_spectrum_x(q), ms) for q, ms in points)))
-    ticks = [
-        Tick(_spectrum_x(q), label)
-        for q, label in ((0.0, "0%"), (0.9, "90%"), (0.99, "99%"), (0.999, "99.9%"))
-    ] + [Tick(_spectrum_x(0.9999), "99.99%"), Tick(_spectrum_x(0.99999), "99.999%")]
-    top = max((x for line in lines for x, _ in line.points), default=_spectrum_x(0.99))
-    return line_chart(
-        name="latency-distribution",
-        title="Latency distribution per operation (percentile spectrum)",
-        x_label="percentile (log scale towards 100 %)",
-        y_label="latency (ms)",
-        lines=lines,
-        x_ticks=[t for t in ticks if t.at <= max(top, _spectrum_x(0.99))],
-    )
-
-
-def _spectrum_x(quantile: float) -> float:
-    return math.log10(1.0 / (1.0 - quantile))
-
-
-def percentile_spectrum(encoded: str) -> list[tuple[float, float]]:
-    """(quantile, latency ms) at log-spaced levels, read from an encoded HDR histogram.
-
-    Uses the same rule as the result's percentiles: the highest value equivalent to the one
-    at rank max(1, round(q × count)). Levels beyond what the sample count can tell apart are
-    left out.
-    """
-    h = decode_histogram(encoded)
-    values: list[int] = []
-    counts: list[int] = []
-    for item in h.get_recorded_iterator():
-        values.append(int(h.get_highest_equivalent_value(item.value_iterated_to)))
-        counts.append(int(item.count_at_value_iterated_to))
-    if not counts:
-        return []
-    cumulative = np.cumsum(np.array(counts, dtype=np.int64))
-    total = int(cumulative[-1])
-    steps = _SPECTRUM_STEPS_PER_DECADE * _SPECTRUM_DECADES
-    levels = [1.0 - 10 ** (-k / _SPECTRUM_STEPS_PER_DECADE) for k in range(steps + 1)]
-    levels = [q for q in levels if (1.0 - q) * total >= 1.0 or q == 0.0]
-    points = []
-    for q in levels:
-        rank = max(int(q * total + 0.5), 1)
-        index = int(np.searchsorted(cumulative, rank, side="left"))
-        points.append((q, values[index] / _US_PER_MS))
-    return points
 
 
 def _stage_comparison(result: RunResult) -> list[str]:
