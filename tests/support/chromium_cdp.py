@@ -8,6 +8,7 @@ evaluates expressions in it. Every wait is bounded by the timeout given.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
@@ -32,25 +33,32 @@ class Page:
     """One headless Chromium with one tab; use as a context manager."""
 
     def __init__(self, profile: Path, *, width: int = 1280, height: int = 2000) -> None:
-        self._to_child_r, self._to_child_w = os.pipe()
-        self._from_child_r, self._from_child_w = os.pipe()
-        to_r, from_w = self._to_child_r, self._from_child_w
+        commands_read, self._to_child_w = os.pipe()
+        self._from_child_r, replies_write = os.pipe()
+        # Above 9, so that the shell's redirections below cannot overwrite each other; bash
+        # (dash reads one-digit fds only) then runs Chromium with them as its fds 3 and 4
+        # (no preexec_fn: the test process may have threads).
+        read_high = fcntl.fcntl(commands_read, fcntl.F_DUPFD_CLOEXEC, 10)
+        write_high = fcntl.fcntl(replies_write, fcntl.F_DUPFD_CLOEXEC, 10)
+        for fd in (commands_read, replies_write):
+            os.close(fd)
         args = [
-            chromium_path(), "--headless", "--no-sandbox", "--disable-gpu",
+            chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--remote-debugging-pipe", "--no-first-run", "--disable-extensions",
             "--disable-background-networking", "--disable-component-update",
             "--disable-sync", f"--window-size={width},{height}",
             f"--user-data-dir={profile}", "about:blank",
         ]  # fmt: skip
-        # The shell puts the pipes on fds 3 and 4, where Chromium expects them.
+        redirect = f'exec "$@" 3<&{read_high} 4>&{write_high} {read_high}<&- {write_high}>&-'
         self._process = subprocess.Popen(
-            ["sh", "-c", f'exec "$@" 3<&{to_r} 4>&{from_w}', "sh", *args],
-            pass_fds=(to_r, from_w),
+            ["/bin/bash", "-c", redirect, "sh", *args],
+            pass_fds=(read_high, write_high),
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        os.close(to_r)
-        os.close(from_w)
+        os.close(read_high)
+        os.close(write_high)
         self._buffer = b""
         self._next_id = 0
         self._events: list[dict[str, Any]] = []
@@ -60,8 +68,14 @@ class Page:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._process.kill()
-        self._process.wait(timeout=30)
+        """End Chromium (politely, then not) and close the pipes."""
+        if self._process.poll() is None:
+            try:
+                os.write(self._to_child_w, b'{"id": 0, "method": "Browser.close"}\0')
+                self._process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self._process.kill()
+                self._process.wait(timeout=30)
         os.close(self._to_child_w)
         os.close(self._from_child_r)
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from tests.support.devtools import DevTools
+from tests.support.chromium_cdp import Page
 from tests.support.runs import RUN_TIMEOUT_S, write
 from tests.support.testserver import LocalServer
 
@@ -53,10 +53,10 @@ def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
         into.put(line)
 
 
-def _watch(browser: DevTools, url: str, process: subprocess.Popen[str]) -> list[dict[str, Any]]:
+def _watch(browser: Page, url: str, process: subprocess.Popen[str]) -> list[dict[str, Any]]:
     """What the page showed, looked at four times a second until it links the report (or the
     run has ended and the page shows nothing new)."""
-    browser.open(url)
+    browser.open(url, RUN_TIMEOUT_S)
     seen: list[dict[str, Any]] = []
     for _ in range(_MAX_LOOKS):
         shown = browser.evaluate(_SHOWN)
@@ -69,11 +69,11 @@ def _watch(browser: DevTools, url: str, process: subprocess.Popen[str]) -> list[
     return seen
 
 
-def _screenshot(browser: DevTools) -> None:
+def _screenshot(browser: Page) -> None:
     """The page as it ended, kept in tests/artifacts/ for a person to look at."""
-    browser.send("Emulation.setDeviceMetricsOverride", width=1200, height=1100,
-                 deviceScaleFactor=1, mobile=False)  # fmt: skip
-    shot = browser.send("Page.captureScreenshot", format="png")
+    metrics = {"width": 1200, "height": 1100, "deviceScaleFactor": 1, "mobile": False}
+    browser.command("Emulation.setDeviceMetricsOverride", metrics)
+    shot = browser.command("Page.captureScreenshot", {"format": "png"})
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "dashboard.png").write_bytes(base64.b64decode(shot["data"]))
 
@@ -93,7 +93,7 @@ def test_chromium_sees_the_dashboard_numbers_change_during_a_run(tmp_path: Path)
             first = lines.get(timeout=RUN_TIMEOUT_S)
             match = re.fullmatch(r"dashboard: (http://127\.0\.0\.1:\d+/)\n", first)
             assert match, first
-            with DevTools(tmp_path / "profile") as browser:
+            with Page(tmp_path / "profile") as browser:
                 seen = _watch(browser, match.group(1), process)
             code = process.wait(timeout=RUN_TIMEOUT_S)
         finally:
