@@ -75,13 +75,13 @@ def test_slow_hash_makes_login_p95_a_significant_regression(demo_runs: Runs) -> 
     login = comparison.operation("login").metric("p95")
     assert login.change is Change.REGRESSION, login
     assert login.low is not None and login.low > 0
-    # The read is untouched by the fault. On a 2-core machine the slow hashes take a core and
-    # its p95 moves by a millisecond or two: below the latency floor, so it is unchanged.
+    # The read is untouched by the fault, but not by the machine: on 2 cores the slow hashes
+    # take one, and with another process busy too the read's tail really does move by more
+    # than the latency floor (seen: a p95 regression of the read in one run of several). So
+    # the read is judged by what holds on any machine: its median and errors unchanged, and
+    # its tail's rise far below the login's.
     read = comparison.operation("read")
     assert read.metric("error_rate").change is Change.UNCHANGED
-    for metric in ("p50", "p95", "p99"):  # (or too few tail samples to judge, in a short run)
-        change = read.metric(metric).change
-        assert change in (Change.UNCHANGED, Change.INSUFFICIENT), read.metric(metric)
     assert read.metric("p50").change is Change.UNCHANGED
     read_rise, login_rise = read.metric("p95").relative, login.relative
     assert read_rise is not None and login_rise is not None
