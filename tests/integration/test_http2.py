@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.recorder import Recorder
 from loadlens.spec import parse_yaml_text
 from tests.support.h2server import H2Server
+from tests.support.runs import run_scenario, write
 
 
 def _run(scenario: str, url: str, *, users: int = 1, iterations: int = 1) -> Frame:
@@ -203,3 +205,33 @@ def test_bad_http2_keys_name_the_line_and_key(extra: str, expected: str) -> None
     message = raised.value.render()
     assert expected in message
     assert ":3:" in message or ":4:" in message  # the line of the key
+
+
+RUN = """\
+name: h2-run
+target: http://127.0.0.1:1
+http2: true
+flows:
+  - name: f
+    steps:
+      - request: {name: item, url: /item/5}
+        capture: {id: $.id}
+        expect:
+          checks: [{name: five, jsonpath: $.id, equals: 5}]
+plan:
+  - {stage: each, users: 100, per_user: 3}
+"""
+
+
+def test_loadlens_run_over_tls_http2_counts_what_the_server_counted(tmp_path: Path) -> None:
+    # The whole command: the scenario's `http2` reaches the worker's client; `--insecure`
+    # accepts the test's self-signed certificate.
+    scenario = write(tmp_path / "h2.yaml", RUN)
+    with H2Server(tls=True, delay=0.05) as server:
+        run = run_scenario(scenario, server.url, tmp_path / "runs", "--workers", "1", "--insecure")
+    assert "Traceback" not in run.stderr, run.stderr
+    result = run.result()
+    assert result.operations["item"].outcomes == {"ok:200": 300}
+    assert server.requests == {"/item/5": 300}
+    assert server.connections == 1
+    assert server.most_streams == 100
