@@ -17,7 +17,7 @@ from loadlens.engine.compiled import compile_scenario
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.variables import SharedData, UserState
 from loadlens.errors import SpecError
-from loadlens.http import ClientOptions, HttpClient
+from loadlens.http import ClientOptions, HttpClient, Origin, encode_request
 from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.recorder import Recorder
 from loadlens.spec import parse_yaml_text
@@ -235,3 +235,26 @@ def test_loadlens_run_over_tls_http2_counts_what_the_server_counted(tmp_path: Pa
     assert server.requests == {"/item/5": 300}
     assert server.connections == 1
     assert server.most_streams == 100
+
+
+def test_a_connection_counts_as_idle_while_it_has_a_stream_free() -> None:
+    # The open model's dispatch asks how many connections could take a request now.
+    with H2Server(delay=0.3) as server:
+        origin = Origin.parse(server.url)
+        request = encode_request(b"GET", b"/item/1", origin.host_header, [], None)
+
+        async def go() -> list[tuple[int, int]]:
+            client = HttpClient(ClientOptions(http2=True, max_streams=3))
+            await client.request(origin, request)  # opened, SETTINGS known
+            counts = [client.connection_counts(origin)]
+            flying = [asyncio.ensure_future(client.request(origin, request)) for _ in range(3)]
+            await asyncio.sleep(0.1)
+            counts.append(client.connection_counts(origin))
+            responses = await asyncio.gather(*flying)
+            counts.append(client.connection_counts(origin))
+            assert [r.status for r in responses] == [200, 200, 200]
+            await client.close()
+            return counts
+
+        counts = asyncio.run(go())
+    assert counts == [(1, 1), (1, 0), (1, 1)]

@@ -694,6 +694,11 @@ class Http2Pool(Pool):
     def alpn(self) -> str:
         return "h2"
 
+    @property
+    def idle_count(self) -> int:
+        """Connections with a stream free (what "idle" means to the open model's dispatch)."""
+        return sum(1 for conn in self._h2conns if conn.free_streams() > 0)
+
     def take_idle(self) -> Connection | None:
         for conn in self._h2conns:
             if conn.free_streams() > 0:
