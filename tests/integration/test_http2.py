@@ -258,3 +258,36 @@ def test_a_connection_counts_as_idle_while_it_has_a_stream_free() -> None:
 
         counts = asyncio.run(go())
     assert counts == [(1, 1), (1, 0), (1, 1)]
+
+
+UPLOAD = """\
+name: h2-upload
+target: TARGET
+http2: true
+flows:
+  - name: f
+    steps:
+      - request:
+          name: upload
+          method: POST
+          url: /echo
+          multipart:
+            title: report
+            document: {file: FILE, content_type: application/octet-stream}
+plan:
+  - {stage: s, users: 1, duration: 1s}
+"""
+
+
+def test_a_multipart_upload_streams_past_the_servers_flow_control_window(tmp_path: Path) -> None:
+    # 1.5 MiB against the server's 64 KiB initial window: the body waits for WINDOW_UPDATEs.
+    content = random.Random(7).randbytes(3 << 19)
+    path = tmp_path / "document.bin"
+    path.write_bytes(content)
+    with H2Server() as server:
+        frame = _run(UPLOAD.replace("FILE", str(path)), server.url, iterations=2)
+    assert _outcomes(frame) == {"upload": {"ok:200": 2}}
+    assert len(server.bodies) == 2
+    assert content in server.last_body
+    assert b'name="title"' in server.last_body
+    assert frame.ops["upload"].bytes_sent >= 2 * len(content)

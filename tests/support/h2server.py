@@ -50,6 +50,7 @@ class H2Server:
         self.connections = 0
         self.most_streams = 0  # the most streams open at once on one connection
         self.bodies: list[int] = []  # the size of each POST body received
+        self.last_body = b""  # the last POST body received, whole
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -180,6 +181,7 @@ class H2Server:
             content = b"x" * self.big
         elif path == "/echo":
             self.bodies.append(len(body))
+            self.last_body = body
             content = json.dumps({"sha256": hashlib.sha256(body).hexdigest()}).encode()
         elif path == "/reset":
             streams.pop(stream_id, None)

@@ -241,6 +241,8 @@ class Http2Connection(Connection):
             why = self._refused or f"{self.where}: the connection is closing"
             kind = ErrorKind.PROTOCOL if self._refused else ErrorKind.CLOSED
             self._loop.call_soon(self._finish_error, stream, kind, why)
+            if self._refused and self._transport is not None:
+                self._transport.close()  # no stream will ever go on it
             return
         if len(self._streams) >= self._limit():
             self._backlog.append(stream)
