@@ -197,7 +197,15 @@ class Http2Connection(Connection):
         self._backlog: collections.deque[_Stream] = collections.deque()
         self._settled = False  # the server's SETTINGS came (its stream limit is known)
         self._refused = ""  # why no stream may start here (ALPN chose another protocol)
-        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        # Outbound fields are already checked (`wire`: no CR/LF, no empty name) and lower-cased
+        # here (`split_request`): h2 need not do it again per request. The server's fields are
+        # still validated: a response the protocol forbids fails as `protocol`.
+        config = h2.config.H2Configuration(
+            client_side=True,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
         self._h2 = h2.connection.H2Connection(config=config)
 
     # -- capacity, for the pool ------------------------------------------------------------
@@ -207,6 +215,11 @@ class Http2Connection(Connection):
         if self.state is not _IDLE:
             return 0
         return self._limit() - len(self._streams) - len(self._backlog) - self.promised
+
+    @property
+    def settled(self) -> bool:
+        """The server's SETTINGS came: its limit on streams is known."""
+        return self._settled
 
     def _limit(self) -> int:
         """Streams allowed at once: one until the server's SETTINGS say how many it takes."""
@@ -676,8 +689,10 @@ class Http2Pool(Pool):
 
     A new connection is opened only when every connection is full, and one at a time: while it
     opens, the requests that find no stream free wait in line for it (`wait`), and are handed
-    it as far as its free streams go. The pool has no bound of its own (`limit` is None, so the
-    client's fast path applies); `max_streams` bounds each connection.
+    it as far as its free streams go (once its SETTINGS say how many); if requests are still
+    waiting then, the first of them opens the next connection. The pool has no bound of its
+    own (`limit` is None, so the client's fast path applies); `max_streams` bounds each
+    connection.
     """
 
     __slots__ = ("_h2conns", "_opening", "max_streams", "scheme_authority")
@@ -742,6 +757,8 @@ class Http2Pool(Pool):
             if not waiter.done():
                 conn.promised += 1
                 waiter.set_result(conn)
+        if waiters and conn.settled and not self._opening:
+            self._wake_opener()  # still more requests than streams: the next in line opens one
 
     def gone(self, conn: Http2Connection) -> None:
         """`conn` takes no new streams: forget it; a waiter opens another if none is opening."""
