@@ -227,7 +227,7 @@ def test_loadlens_run_over_tls_http2_counts_what_the_server_counted(tmp_path: Pa
     # The whole command: the scenario's `http2` reaches the worker's client; `--insecure`
     # accepts the test's self-signed certificate.
     scenario = write(tmp_path / "h2.yaml", RUN)
-    with H2Server(tls=True, delay=0.05) as server:
+    with H2Server(tls=True, delay=0.2) as server:
         run = run_scenario(scenario, server.url, tmp_path / "runs", "--workers", "1", "--insecure")
     assert "Traceback" not in run.stderr, run.stderr
     result = run.result()
@@ -239,7 +239,7 @@ def test_loadlens_run_over_tls_http2_counts_what_the_server_counted(tmp_path: Pa
 
 def test_a_connection_counts_as_idle_while_it_has_a_stream_free() -> None:
     # The open model's dispatch asks how many connections could take a request now.
-    with H2Server(delay=0.3) as server:
+    with H2Server(delay=0.5) as server:
         origin = Origin.parse(server.url)
         request = encode_request(b"GET", b"/item/1", origin.host_header, [], None)
 
