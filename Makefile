@@ -49,10 +49,10 @@ unit: $(STAMP) native
 demo: $(STAMP) native
 	$(BIN)/loadlens demo
 
-# Not part of `make test`: installs the peers (nginx, wrk from Debian; Locust in .venv-bench;
+# Not part of `make test`: installs the peers (nginx, wrk, h2load from Debian; Locust in .venv-bench;
 # autocannon via npm when there is one), then runs every workload (BENCH_ARGS=--quick etc.).
 bench: $(STAMP) native
-	command -v nginx >/dev/null && command -v wrk >/dev/null || (apt-get update && apt-get install -y nginx wrk)
+	command -v nginx >/dev/null && command -v wrk >/dev/null && command -v h2load >/dev/null || (apt-get update && apt-get install -y nginx wrk nghttp2-client)
 	test -x .venv-bench/bin/locust || ($(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install -q locust)
 	test -f bench/out/node/node_modules/autocannon/autocannon.js || (command -v npm >/dev/null && mkdir -p bench/out/node && cd bench/out/node && timeout 300 npm install --silent autocannon) || echo "autocannon: skipped (no npm or no registry)"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -37,7 +37,12 @@ async def _main(args: argparse.Namespace) -> None:
     scenario = load_scenario(Path(args.scenario))
     compiled = compile_scenario(scenario)
     recorder = Recorder(compiled.operations)
-    client = HttpClient(ClientOptions())
+    # The scenario's protocol, as the coordinator gives it to the workers; TLS unverified (the
+    # benchmark's nginx has a self-signed certificate).
+    options = ClientOptions(
+        verify_tls=False, http2=scenario.http2, max_streams=scenario.max_streams
+    )
+    client = HttpClient(options)
     runner = StepRunner(client, recorder)
     context = WorkerContext(compiled, runner, SharedData(rng=random.Random()), {}, 0, 1)
     stats = ExecutorStats()

@@ -102,6 +102,17 @@ def workload_get(rounds: int, seconds: int) -> list[list[Row]]:
     return out
 
 
+def workload_get_h2(rounds: int, seconds: int) -> list[list[Row]]:
+    """`get` over HTTP/2 (h2c): 50 users' requests as streams of one connection."""
+    out = []
+    for _ in range(rounds):
+        r = [_loadlens("loadlens", "get-h2.yaml", seconds, {})]
+        if tools.h2load_available():
+            r.append(_peer("h2load", tools.h2load_cmd(seconds), seconds, tools.h2load_report))
+        out.append(r)
+    return out
+
+
 def workload_crud(rounds: int, seconds: int) -> list[list[Row]]:
     out = []
     for _ in range(rounds):
@@ -154,7 +165,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, help="rounds of each workload")
     parser.add_argument("--skip-soak", action="store_true")
-    parser.add_argument("--only", default="get,crud,rate,soak")
+    parser.add_argument("--only", default="get,crud,rate,get-h2,soak")
     parser.add_argument("--out", default=str(tools.ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()
     seconds, rounds = (5, 2) if args.quick else (15, 3)
@@ -171,6 +182,8 @@ def main() -> None:
             results["crud"] = workload_crud(rounds, seconds)
         if "rate" in only:
             results["rate"] = workload_rate(rounds, seconds)
+        if "get-h2" in only:
+            results["get-h2"] = workload_get_h2(rounds, seconds)
         if "soak" in only and not args.skip_soak:
             results["soak"] = workload_soak(soak_s)
     finally:

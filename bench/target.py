@@ -10,6 +10,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 PORT = 18080
 URL = f"http://127.0.0.1:{PORT}"
+H2PORT = 18081  # the same server over HTTP/2 by prior knowledge (h2c): the get-h2 workload
+H2URL = f"http://127.0.0.1:{H2PORT}"
 
 
 class Nginx:
@@ -23,6 +25,7 @@ class Nginx:
         self.workdir.mkdir(parents=True, exist_ok=True)
         text = (HERE / "nginx.conf").read_text()
         text = text.replace("@DIR@", str(self.workdir)).replace("@PORT@", str(self.port))
+        text = text.replace("@H2PORT@", str(self.port + H2PORT - PORT))
         conf = self.workdir / "nginx.conf"
         conf.write_text(text)
         self.stop()

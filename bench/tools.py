@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from target import URL
+from target import H2URL, URL
 
 from loadlens.metrics.histogram import LatencySummary, decode_histogram, merge_into, new_histogram
 
@@ -102,6 +102,25 @@ def _ms(value: str | None) -> float | None:
         return None
     number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
     return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+# -- h2load (nghttp2-client) ---------------------------------------------------------------
+
+
+def h2load_available() -> bool:
+    return shutil.which("h2load") is not None
+
+
+def h2load_cmd(seconds: int, streams: int = 50) -> list[str]:
+    # One connection carrying `streams` requests at once, as loadlens's get-h2 (50 users on
+    # one connection); h2load has no percentiles, only min/max/mean per request.
+    return ["h2load", "-c1", f"-m{streams}", "-t1", "-D", str(seconds), H2URL + "/"]
+
+
+def h2load_report(text: str) -> Report:
+    found = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", text)
+    assert found is not None, text[-500:]
+    return Report(float(found.group(1)), None, None, {})
 
 
 # -- autocannon -----------------------------------------------------------------------------

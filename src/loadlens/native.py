@@ -41,6 +41,7 @@ MODULES = (
     "loadlens.http.pool",
     "loadlens.http.client",
     "loadlens.http.wire",
+    "loadlens.http.http2",
     "loadlens.engine.drivers",
     "loadlens.engine.runner",
     "loadlens.engine.executors",

@@ -30,7 +30,7 @@ import socket
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Protocol
@@ -146,6 +146,10 @@ class Coordinator:
         self.stages_not_run: list[str] = []
         self.failed_stage: str | None = None
         scenario = compiled.scenario
+        # The protocol is the scenario's: every worker's client opens its origins with it.
+        self.client_options = replace(
+            options.client, http2=scenario.http2, max_streams=scenario.max_streams
+        )
         self.redactor = Redactor.of(scenario.secrets)
         self.infos = stage_infos(
             scenario.plan, setup=bool(compiled.setup), teardown=bool(compiled.teardown)
@@ -285,7 +289,7 @@ class Coordinator:
             self.compiled,
             steps,
             index,
-            self.options.client,
+            self.client_options,
             lambda: self.interrupts > 0,
             variables,
         )
@@ -425,7 +429,7 @@ class Coordinator:
                     worker,
                     self.options.workers,
                     self.compiled.scenario,
-                    self.options.client,
+                    self.client_options,
                     os.getpid(),
                 ),
                 name=f"loadlens-worker-{worker}",

@@ -1,4 +1,6 @@
-"""The lean HTTP/1.1 client on asyncio.Protocol and httptools: the hot path of a load test.
+"""The lean HTTP/1.1 client on asyncio.Protocol and httptools: the hot path of a load test;
+HTTP/2 (`ClientOptions(http2=True)`, the sans-IO `h2` under the same pool and Response) in
+`loadlens.http.http2`.
 
 Callers encode a request once with `encode_request`, then send the bytes as often as they like
 with `HttpClient.request` (or `request_to`, which calls a `ResponseWaiter` back instead of

@@ -61,7 +61,7 @@ class HttpClient:
         self._read_ns = _to_ns(options.read_timeout)
         self._total_ns = _to_ns(options.total_timeout)
         self._max_body = options.max_body
-        self._tls: ssl.SSLContext | None = None
+        self._tls: dict[str, ssl.SSLContext] = {}  # by the protocol offered (ALPN)
         self._closed = False
         self._background: set[asyncio.Task[None]] = set()  # connecting for a waiter, resending
 
@@ -247,9 +247,17 @@ class HttpClient:
         if pool is None:
             if self._closed:
                 raise TransportError(ErrorKind.CLOSED, f"{origin}: the client is closed")
-            pool = self._pools[origin] = Pool(self.options.max_connections_per_origin)
+            pool = self._pools[origin] = self._new_pool(origin)
         self._last = (origin, pool)
         return pool
+
+    def _new_pool(self, origin: Origin) -> Pool:
+        """The pool of a new origin: the protocol is chosen here, once per origin."""
+        if self.options.http2:
+            from loadlens.http.http2 import Http2Pool  # imports h2 only when asked for
+
+            return Http2Pool(self.options.max_streams, origin.scheme, origin.host_header)
+        return Pool(self.options.max_connections_per_origin)
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` as a task that `close` cancels if it is still running."""
@@ -316,11 +324,11 @@ class HttpClient:
         limit_ns, kind = (connect_ns, ErrorKind.CONNECT_TIMEOUT)
         if left < connect_ns:
             limit_ns, kind = left, ErrorKind.TOTAL_TIMEOUT
-        tls = self._tls_context() if origin.scheme == "https" else None
+        tls = self._tls_context(pool.alpn()) if origin.scheme == "https" else None
         try:
             async with asyncio.timeout(_to_seconds(limit_ns)):
                 transport, conn = await loop.create_connection(
-                    lambda: Connection(loop, where),
+                    lambda: pool.new_connection(loop, where),
                     origin.host,
                     origin.port,
                     ssl=tls,
@@ -344,12 +352,15 @@ class HttpClient:
         pool.add(conn)
         return conn
 
-    def _tls_context(self) -> ssl.SSLContext:
-        if self._tls is None:
+    def _tls_context(self, alpn: str) -> ssl.SSLContext:
+        context = self._tls.get(alpn)
+        if context is None:
             context = ssl.create_default_context()
             if not self.options.verify_tls:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
-            context.set_alpn_protocols(["http/1.1"])
-            self._tls = context
-        return self._tls
+            # h2 alone for HTTP/2: a server without it then says so by ALPN, and the request
+            # fails with a clear message instead of a silent fallback to HTTP/1.1.
+            context.set_alpn_protocols([alpn])
+            self._tls[alpn] = context
+        return context

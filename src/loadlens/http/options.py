@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from loadlens.model.scenario import DEFAULT_MAX_BODY
+from loadlens.model.scenario import DEFAULT_MAX_BODY, DEFAULT_MAX_STREAMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,8 @@ class ClientOptions:
     verify_tls: bool = True
     max_connections_per_origin: int | None = None  # None: as many as there are requests
     max_body: int = DEFAULT_MAX_BODY  # bytes of a response body kept; the rest is counted, dropped
+    http2: bool = False  # HTTP/2 (ALPN h2 over TLS, prior knowledge on http://) for every origin
+    max_streams: int = DEFAULT_MAX_STREAMS  # HTTP/2: streams at once on one connection
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout", "read_timeout", "total_timeout"):
@@ -27,5 +29,7 @@ class ClientOptions:
         limit = self.max_connections_per_origin
         if limit is not None and limit < 1:
             raise ValueError(f"max_connections_per_origin must be at least 1, not {limit}")
+        if self.max_streams < 1:
+            raise ValueError(f"max_streams must be at least 1, not {self.max_streams}")
         if self.max_body < 0:
             raise ValueError(f"max_body must be 0 or more bytes, not {self.max_body}")

@@ -92,6 +92,14 @@ class Pool:
                 return
         self._slots -= 1
 
+    def new_connection(self, loop: asyncio.AbstractEventLoop, where: str) -> Connection:
+        """A connection of this pool's protocol, not yet connected."""
+        return Connection(loop, where)
+
+    def alpn(self) -> str:
+        """The protocol offered by ALPN on a TLS connection."""
+        return "http/1.1"
+
     def add(self, conn: Connection) -> None:
         """Track a newly opened connection (its slot is already reserved)."""
         self.connections.add(conn)

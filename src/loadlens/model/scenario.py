@@ -38,6 +38,9 @@ DEFAULT_MAX_BODY = 4 * 1024 * 1024
 
 # Redirects a request follows unless it says otherwise (`redirects:`), as k6 does.
 DEFAULT_REDIRECTS = 10
+# HTTP/2 streams at once on one connection unless `max_streams:` says otherwise: the most that
+# common servers allow by default (h2o, Apache, hypercorn: 100; nginx 128).
+DEFAULT_MAX_STREAMS = 100
 
 # A JSON body template: JSON values whose strings are Templates. A string that is exactly one
 # `{{ var }}` renders to the variable's value with its type kept (an int stays an int).
@@ -259,6 +262,8 @@ class Scenario:
     redirects: int = DEFAULT_REDIRECTS  # `defaults.redirects`: redirects a request follows
     cookies: bool = True  # `cookies:`: each user keeps the cookies responses set, sends them back
     compression: bool = True  # `compression:`: ask for gzip/deflate bodies, decode when read
+    http2: bool = False  # `http2:`: HTTP/2 (ALPN h2 over TLS, prior knowledge on http://)
+    max_streams: int = DEFAULT_MAX_STREAMS  # `max_streams:`: HTTP/2 streams per connection
     feeders: tuple[Feeder, ...] = ()
     setup: tuple[Step, ...] = ()
     teardown: tuple[Step, ...] = ()

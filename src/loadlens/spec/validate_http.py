@@ -1,6 +1,8 @@
-"""The HTTP behaviour keys: `cookies:`, `compression:`, `redirects:` and `auth:`.
+"""The HTTP behaviour keys: `cookies:`, `compression:`, `http2:`, `redirects:` and `auth:`.
 
-`cookies` and `compression` are scenario keys (on unless `false`); `redirects` and `auth` may
+`cookies` and `compression` are scenario keys (on unless `false`), `http2` one that is off
+unless `true`, with `max_streams` (HTTP/2 streams at once per connection, only with `http2`);
+`redirects` and `auth` may
 stand in `defaults:` and in each `request:` (a request's own wins). `auth` becomes the
 request's `authorization` header, so everything that treats that header as sensitive (its
 values and the variables it uses are secrets, redacted wherever loadlens writes) holds for it.
@@ -13,18 +15,21 @@ import binascii
 from collections.abc import Iterable
 
 from loadlens.model.redaction import request_steps
-from loadlens.model.scenario import Step
+from loadlens.model.scenario import DEFAULT_MAX_STREAMS, Step
 from loadlens.model.template import Filtered, Piece, Template
 from loadlens.spec.context import Context, Scope
 from loadlens.spec.nodes import Node
 from loadlens.spec.reader import Reader, join
 
-HTTP_TOP_KEYS = ("cookies", "compression")
+HTTP_TOP_KEYS = ("cookies", "compression", "http2", "max_streams")
 HTTP_DEFAULT_KEYS = ("redirects", "auth")
 HTTP_REQUEST_KEYS = ("redirects", "auth")
 # More hops than any real chain needs; a limit past it is a typo more likely than a plan.
 MAX_REDIRECTS = 100
 _AUTH_KINDS = ("basic", "bearer")
+# HTTP/2 servers allow 100 to 256 streams at once (nginx 128, h2o 100, Go 250); more than this
+# on one connection is a typo more likely than a plan (the server's own limit applies anyway).
+MAX_STREAMS = 10_000
 
 
 def read_switch(reader: Reader, fields: dict[str, Node], name: str) -> bool:
@@ -32,6 +37,22 @@ def read_switch(reader: Reader, fields: dict[str, Node], name: str) -> bool:
     if name not in fields:
         return True
     return reader.boolean(fields[name], name) is not False
+
+
+def read_max_streams(reader: Reader, fields: dict[str, Node], http2: bool) -> int:
+    """`max_streams: N`: HTTP/2 streams at once on one connection; only beside `http2: true`."""
+    if "max_streams" not in fields:
+        return DEFAULT_MAX_STREAMS
+    node = fields["max_streams"]
+    count = reader.integer(node, "max_streams", minimum=1)
+    if count is None:
+        return DEFAULT_MAX_STREAMS
+    if count > MAX_STREAMS:
+        reader.report(node, "max_streams", f"{count} streams is past the limit of {MAX_STREAMS}")
+        return DEFAULT_MAX_STREAMS
+    if not http2:
+        reader.report(node, "max_streams", "`max_streams` applies to HTTP/2: add `http2: true`")
+    return count
 
 
 def read_redirects(reader: Reader, node: Node, key: str) -> int | None:

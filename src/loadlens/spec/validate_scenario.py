@@ -39,6 +39,7 @@ from loadlens.spec.validate_http import (
     HTTP_TOP_KEYS,
     auth_secrets,
     read_auth,
+    read_max_streams,
     read_redirects,
     read_switch,
 )
@@ -139,6 +140,8 @@ def build_scenario(
         redirects=http.redirects,
         cookies=http.cookies,
         compression=http.compression,
+        http2=http.http2,
+        max_streams=http.max_streams,
         feeders=feeders,
         setup=setup,
         teardown=teardown,
@@ -158,6 +161,8 @@ def build_scenario(
 class _HttpBehaviour:
     cookies: bool
     compression: bool
+    http2: bool
+    max_streams: int
     redirects: int
     auth: Template | None
 
@@ -165,7 +170,8 @@ class _HttpBehaviour:
 def _http_behaviour(
     ctx: Context, fields: dict[str, Node], defaults: dict[str, Node], every: Scope
 ) -> _HttpBehaviour:
-    """`cookies:`, `compression:`, `defaults.redirects` and `defaults.auth`."""
+    """`cookies:`, `compression:`, `http2:`, `max_streams:`, `defaults.redirects` and
+    `defaults.auth`."""
     reader = ctx.reader
     redirects: int | None = DEFAULT_REDIRECTS
     if "redirects" in defaults:
@@ -173,9 +179,12 @@ def _http_behaviour(
     auth = None
     if "auth" in defaults:
         auth = read_auth(ctx, defaults["auth"], "defaults.auth", every)
+    http2 = "http2" in fields and reader.boolean(fields["http2"], "http2") is True
     return _HttpBehaviour(
         cookies=read_switch(reader, fields, "cookies"),
         compression=read_switch(reader, fields, "compression"),
+        http2=http2,
+        max_streams=read_max_streams(reader, fields, http2),
         redirects=DEFAULT_REDIRECTS if redirects is None else redirects,
         auth=auth,
     )

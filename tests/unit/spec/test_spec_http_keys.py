@@ -140,3 +140,24 @@ def test_a_flow_weight_must_be_a_finite_number() -> None:
         "4:flows[0].weight: expected a finite number, got nan",
         "5:flows[1].weight: expected a finite number, got inf",
     ]
+
+
+def test_http2_is_off_by_default_and_max_streams_is_read_beside_it() -> None:
+    scenario = parse_yaml_text(_scenario("      - request: {url: /}\n"))
+    assert (scenario.http2, scenario.max_streams) == (False, 100)
+    text = _scenario("      - request: {url: /}\n", head="http2: true\nmax_streams: 8\n")
+    scenario = parse_yaml_text(text)
+    assert (scenario.http2, scenario.max_streams) == (True, 8)
+
+
+def test_bad_http2_and_max_streams_are_located_problems() -> None:
+    step = "      - request: {url: /}\n"
+    assert _problems(_scenario(step, head="http2: 1\n")) == [
+        "3:http2: expected true or false, got a number"
+    ]
+    assert _problems(_scenario(step, head="max_streams: 8\n")) == [
+        "3:max_streams: `max_streams` applies to HTTP/2: add `http2: true`"
+    ]
+    assert _problems(_scenario(step, head="http2: true\nmax_streams: 0\n")) == [
+        "4:max_streams: must be at least 1, got 0"
+    ]
