@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from loadlens.metrics.histogram import decode_histogram
+from loadlens.metrics.histogram import decode_histogram, recorded
 
 DEFAULT_RESAMPLES = 1000
 _US_PER_MS = 1000.0
@@ -50,13 +50,8 @@ class Distribution:
     @classmethod
     def from_histogram(cls, h: Any) -> Distribution:
         """The distribution of an hdrh histogram."""
-        values: list[float] = []
-        counts: list[int] = []
-        if h.get_total_count():
-            for item in h.get_recorded_iterator():
-                values.append(h.get_highest_equivalent_value(item.value_iterated_to) / _US_PER_MS)
-                counts.append(int(item.count_at_value_iterated_to))
-        return cls(np.asarray(values, dtype=np.float64), np.asarray(counts, dtype=np.int64))
+        highest, counts = recorded(h)
+        return cls(highest.astype(np.float64) / _US_PER_MS, counts)
 
     def median_interval(self) -> tuple[float, float, float]:
         """The median and its distribution-free 95 % interval (order statistics around n/2,

@@ -124,6 +124,18 @@ def value_at(h: HdrHistogram, percentile: float) -> float:
     return float(lowest[0] + width[0] - 1) / _US_PER_MS
 
 
+def recorded(h: HdrHistogram) -> tuple[IntArray, IntArray]:
+    """Each counter that holds values: the highest value (µs) its range holds, and its count,
+    in ascending order. What hdrh's recorded iterator yields, read from the counts array at
+    once: the iterator steps through every sub-bucket in Python (~20 ms a histogram)."""
+    counters = _counters(h)
+    indices = np.flatnonzero(counters).astype(np.int64)
+    lowest, width = _index_ranges(h, indices)
+    highest: IntArray = lowest + width - 1
+    counts: IntArray = counters[indices].astype(np.int64)
+    return highest, counts
+
+
 class BulkHistogram:
     """Integer values (µs) appended to a list and recorded into an HDR histogram in bulk.
 

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from loadlens.metrics.histogram import decode_histogram
+from loadlens.metrics.histogram import decode_histogram, recorded
 from loadlens.metrics.result import RunResult, SeriesPoint
 from loadlens.report.html_charts import (
     PALETTE,
@@ -176,14 +176,11 @@ def percentile_spectrum(encoded: str) -> list[tuple[float, float]]:
     left out.
     """
     h = decode_histogram(encoded)
-    values: list[int] = []
-    counts: list[int] = []
-    for item in h.get_recorded_iterator():
-        values.append(int(h.get_highest_equivalent_value(item.value_iterated_to)))
-        counts.append(int(item.count_at_value_iterated_to))
-    if not counts:
+    highest, counts = recorded(h)
+    if not counts.size:
         return []
-    cumulative = np.cumsum(np.array(counts, dtype=np.int64))
+    values = highest.tolist()
+    cumulative = np.cumsum(counts)
     total = int(cumulative[-1])
     steps = _SPECTRUM_STEPS_PER_DECADE * _SPECTRUM_DECADES
     levels = [1.0 - 10 ** (-k / _SPECTRUM_STEPS_PER_DECADE) for k in range(steps + 1)]
