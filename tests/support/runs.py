@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from loadlens.metrics.result import RunResult, read_result
 from loadlens.model.verdict import GateStatus
@@ -81,3 +86,55 @@ def run_scenario(
         "run", str(scenario), "--target", url, "--out", str(out), "--quiet", *extra,
         out=out, env=env,
     )  # fmt: skip
+
+
+@dataclass
+class Running:
+    """A `loadlens` command going on in the background; its stdout's lines arrive in `lines`."""
+
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    reader: threading.Thread | None = None
+
+    def next_line(self) -> str:
+        """The next line it printed (bounded by RUN_TIMEOUT_S)."""
+        return self.lines.get(timeout=RUN_TIMEOUT_S)
+
+    def wait(self) -> tuple[int, str]:
+        """Its exit code (bounded by RUN_TIMEOUT_S) and what it printed not read yet."""
+        code = self.process.wait(timeout=RUN_TIMEOUT_S)
+        if self.reader is not None:
+            self.reader.join(timeout=5)  # the lines it printed last are all forwarded
+        return code, self.rest()
+
+    def rest(self) -> str:
+        return "".join(self.lines.get_nowait() for _ in range(self.lines.qsize()))
+
+
+@contextmanager
+def running(*args: str) -> Iterator[Running]:
+    """`loadlens ARGS` started in the background (stderr discarded); killed if it is still
+    going when the block ends, so no process outlives the test."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "loadlens", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as process:
+        run = Running(process)
+        assert process.stdout is not None
+        reader = threading.Thread(target=_forward, args=(process.stdout, run.lines), daemon=True)
+        run.reader = reader
+        reader.start()
+        try:
+            yield run
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            reader.join(timeout=5)
+
+
+def _forward(stream: IO[str], into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(line)

@@ -7,17 +7,14 @@ Chromium (Debian's `chromium` package) is required, not optional, as for report.
 from __future__ import annotations
 
 import base64
-import queue
 import re
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tests.support.chromium_cdp import Page
-from tests.support.runs import RUN_TIMEOUT_S, write
+from tests.support.runs import RUN_TIMEOUT_S, running, write
 from tests.support.testserver import LocalServer
 
 # 2 users × 120 iterations with 100 ms of think time: about 6 s of load, bounded by iterations,
@@ -48,11 +45,6 @@ _SHOWN = """(() => {
 })()"""
 
 
-def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
-    for line in stream:
-        into.put(line)
-
-
 def _watch(browser: Page, url: str, process: subprocess.Popen[str]) -> list[dict[str, Any]]:
     """What the page showed, looked at four times a second until it links the report (or the
     run has ended and the page shows nothing new)."""
@@ -81,27 +73,16 @@ def _screenshot(browser: Page) -> None:
 def test_chromium_sees_the_dashboard_numbers_change_during_a_run(tmp_path: Path) -> None:
     scenario = write(tmp_path / "dash.yaml", SCENARIO)
     out = tmp_path / "out"
-    with LocalServer("crud") as target, subprocess.Popen(
-        [sys.executable, "-m", "loadlens", "run", str(scenario), "--target", target,
-         "--out", str(out), "--quiet", "--workers", "1", "--dashboard", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    ) as process:  # fmt: skip
-        lines: queue.Queue[str] = queue.Queue()
-        reader = threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True)
-        reader.start()
-        try:
-            first = lines.get(timeout=RUN_TIMEOUT_S)
-            match = re.fullmatch(r"dashboard: (http://127\.0\.0\.1:\d+/)\n", first)
-            assert match, first
-            with Page(tmp_path / "profile") as browser:
-                seen = _watch(browser, match.group(1), process)
-            code = process.wait(timeout=RUN_TIMEOUT_S)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            reader.join(timeout=5)
-    output = "".join(lines.get_nowait() for _ in range(lines.qsize()))
+    with LocalServer("crud") as target, running(
+        "run", str(scenario), "--target", target, "--out", str(out), "--quiet", "--workers", "1",
+        "--dashboard", "0",
+    ) as run:  # fmt: skip
+        first = run.next_line()
+        match = re.fullmatch(r"dashboard: (http://127\.0\.0\.1:\d+/)\n", first)
+        assert match, first
+        with Page(tmp_path / "profile") as browser:
+            seen = _watch(browser, match.group(1), run.process)
+        code, output = run.wait()
     assert code == 0, f"exit {code}\n{output}"
 
     # The displayed request count changed between updates while the run went, and grew.

@@ -5,17 +5,13 @@ last event links to report.html, and the port is closed once the run has exited.
 from __future__ import annotations
 
 import json
-import queue
 import re
 import socket
-import subprocess
-import sys
-import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.request import urlopen
 
-from tests.support.runs import RUN_TIMEOUT_S, write
+from tests.support.runs import RUN_TIMEOUT_S, running, write
 from tests.support.testserver import LocalServer
 
 # 2 users × 60 iterations with 100 ms of think time: about 3 s of load, bounded by iterations
@@ -30,11 +26,6 @@ plan:
   - {stage: steady, users: 2, iterations: 120, gates: ["error_rate < 50%", "p95 < 5000ms"]}
 """
 _MAX_EVENTS = 200  # a bound on the read: states come once a second
-
-
-def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
-    for line in stream:
-        into.put(line)
 
 
 def _events(port: int) -> list[dict[str, Any]]:
@@ -60,29 +51,18 @@ def _events(port: int) -> list[dict[str, Any]]:
 def test_dashboard_streams_changing_numbers_and_links_the_report(tmp_path: Path) -> None:
     scenario = write(tmp_path / "dash.yaml", SCENARIO)
     out = tmp_path / "out"
-    with LocalServer("crud") as url, subprocess.Popen(
-        [sys.executable, "-m", "loadlens", "run", str(scenario), "--target", url,
-         "--out", str(out), "--quiet", "--workers", "1", "--dashboard", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    ) as process:  # fmt: skip
-        lines: queue.Queue[str] = queue.Queue()
-        reader = threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True)
-        reader.start()
-        try:
-            first = lines.get(timeout=RUN_TIMEOUT_S)
-            match = re.fullmatch(r"dashboard: http://127\.0\.0\.1:(\d+)/\n", first)
-            assert match, first
-            port = int(match.group(1))
-            with urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
-                html = page.read().decode()
-            states = _events(port)
-            code = process.wait(timeout=RUN_TIMEOUT_S)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            reader.join(timeout=5)
-    output = "".join(lines.get_nowait() for _ in range(lines.qsize()))
+    with LocalServer("crud") as url, running(
+        "run", str(scenario), "--target", url, "--out", str(out), "--quiet", "--workers", "1",
+        "--dashboard", "127.0.0.1:0",
+    ) as run:  # fmt: skip
+        first = run.next_line()
+        match = re.fullmatch(r"dashboard: http://127\.0\.0\.1:(\d+)/\n", first)
+        assert match, first
+        port = int(match.group(1))
+        with urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            html = page.read().decode()
+        states = _events(port)
+        code, output = run.wait()
     assert code == 0, f"exit {code}\n{output}"
 
     # The page is one offline file that reads the stream.
@@ -90,12 +70,12 @@ def test_dashboard_streams_changing_numbers_and_links_the_report(tmp_path: Path)
     assert "http://" not in html and "https://" not in html
 
     # The numbers change between events while the run goes, and only grow.
-    running = [s for s in states if s["total"] is not None and not s["finished"]]
-    counts = [s["total"]["count"] for s in running]
+    live = [s for s in states if s["total"] is not None and not s["finished"]]
+    counts = [s["total"]["count"] for s in live]
     assert len({c for c in counts if c > 0}) >= 2, counts
     assert counts == sorted(counts)
-    assert any(s["total"]["rps"] > 0 for s in running), running
-    assert all(s["stage"]["name"] == "steady" for s in running)
+    assert any(s["total"]["rps"] > 0 for s in live), live
+    assert all(s["stage"]["name"] == "steady" for s in live)
 
     # The final state: the whole stage, its gates judged, report.html linked.
     last = states[-1]
@@ -108,7 +88,7 @@ def test_dashboard_streams_changing_numbers_and_links_the_report(tmp_path: Path)
     assert last["plan"]["stages"] == [
         {"name": "steady", "length_s": 600.0, "counted": True, "state": "done"}
     ]
-    assert running[0]["plan"]["eta_is_limit"] is True
+    assert live[0]["plan"]["eta_is_limit"] is True
     report = Path(last["report"]["path"])
     assert report.name == "report.html" and report.is_file()
     assert f"report: {report}" in output

@@ -7,16 +7,13 @@ import queue
 import re
 import socket
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
-from typing import IO
 from urllib.request import urlopen
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.runs import RUN_TIMEOUT_S, write
+from tests.support.runs import RUN_TIMEOUT_S, running, write
 from tests.support.testserver import LocalServer
 
 # 2 users × 60 iterations with 100 ms of think time: about 3 s of load, bounded by iterations
@@ -48,11 +45,6 @@ _DOCUMENTED = {
     "loadlens_stage_elapsed_seconds",
     "loadlens_stage_planned_seconds",
 }
-
-
-def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
-    for line in stream:
-        into.put(line)
 
 
 def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -95,23 +87,12 @@ def _scrape_while_running(
 def test_prometheus_endpoint_is_scraped_during_a_run_and_closed_after(tmp_path: Path) -> None:
     scenario = write(tmp_path / "prom.yaml", SCENARIO)
     out = tmp_path / "out"
-    with LocalServer("crud") as url, subprocess.Popen(
-        [sys.executable, "-m", "loadlens", "run", str(scenario), "--target", url,
-         "--out", str(out), "--quiet", "--workers", "1", "--prometheus", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    ) as process:  # fmt: skip
-        lines: queue.Queue[str] = queue.Queue()
-        reader = threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True)
-        reader.start()
-        try:
-            port, scrapes = _scrape_while_running(process, lines)
-            code = process.wait(timeout=RUN_TIMEOUT_S)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            reader.join(timeout=5)
-    output = "".join(lines.get_nowait() for _ in range(lines.qsize()))
+    with LocalServer("crud") as url, running(
+        "run", str(scenario), "--target", url, "--out", str(out), "--quiet", "--workers", "1",
+        "--prometheus", "127.0.0.1:0",
+    ) as run:  # fmt: skip
+        port, scrapes = _scrape_while_running(run.process, run.lines)
+        code, output = run.wait()
     assert code == 0, f"exit {code}\n{output}"
 
     totals = [_requests_total(s) for s in scrapes]
