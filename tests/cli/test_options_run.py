@@ -1,0 +1,101 @@
+"""`loadlens run` options no other test drives: --insecure (against a local HTTPS server with
+a self-signed certificate), --store (where the run is recorded) and `--version`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from loadlens import __version__
+from loadlens.cli.main import cli
+from tests.support.runs import run_scenario, write
+
+SCENARIO = """\
+name: tls
+target: https://127.0.0.1:1
+steps:
+  - request: {name: ping, method: GET, url: /ping}
+    expect: {status: 200}
+plan:
+  - {stage: once, users: 1, iterations: 20}
+"""
+
+
+class _Ping(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = b"pong"
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet
+
+
+@pytest.fixture(scope="module")
+def https_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An HTTPS server on 127.0.0.1 whose certificate no CA signed."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a self-signed certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ping)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_insecure_accepts_a_self_signed_certificate_and_store_records_the_run(
+    https_url: str, tmp_path: Path
+) -> None:
+    scenario = write(tmp_path / "tls.yaml", SCENARIO)
+    store = tmp_path / "elsewhere.db"
+    secure = run_scenario(scenario, https_url, tmp_path / "secure", "--workers", "1")
+    assert secure.code == 1, secure.stdout + secure.stderr  # NO-GO: every request refused
+    assert secure.result().operations["ping"].outcomes == {"error:tls": 20}
+
+    insecure = run_scenario(
+        scenario, https_url, tmp_path / "insecure", "--workers", "1", "--insecure",
+        "--store", f"sqlite:///{store}",
+    )  # fmt: skip
+    assert insecure.code == 0, insecure.stdout + insecure.stderr
+    ping = insecure.result().operations["ping"]
+    assert ping.outcomes == {"ok:200": 20}
+    # --store: recorded there, not in the default history.db beside the runs
+    assert not (tmp_path / "insecure" / "history.db").exists()
+    listed = CliRunner().invoke(
+        cli, ["history", "--store", f"sqlite:///{store}", "--format", "json"]
+    )
+    assert listed.exit_code == 0, listed.output
+    assert [row["run_id"] for row in json.loads(listed.output)] == [insecure.run_dir.name]
+
+
+def test_version_names_the_program_and_its_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert (result.exit_code, result.output) == (0, f"loadlens, version {__version__}\n")
