@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from loadlens import __version__
 from loadlens.cli.main import cli
 from tests.support.runs import run_scenario, write
+from tests.support.testserver import LocalServer
 
 SCENARIO = """\
 name: tls
@@ -99,3 +100,25 @@ def test_insecure_accepts_a_self_signed_certificate_and_store_records_the_run(
 def test_version_names_the_program_and_its_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert (result.exit_code, result.output) == (0, f"loadlens, version {__version__}\n")
+
+
+TWO_STAGES = """\
+name: staged
+target: http://127.0.0.1:1
+steps:
+  - request: {name: list, method: GET, url: /users}
+plan:
+  - {stage: warm, users: 1, duration: 1s}
+  - {stage: hot, users: 1, duration: 1s}
+"""
+
+
+def test_stage_limits_an_override_to_the_stage_named(tmp_path: Path) -> None:
+    scenario = write(tmp_path / "staged.yaml", TWO_STAGES)
+    with LocalServer("crud") as url:
+        run = run_scenario(
+            scenario, url, tmp_path / "runs", "--workers", "1", "-u", "3", "--stage", "hot"
+        )
+    run.assert_go_unless_starved()
+    users = [(s.info.name, s.info.load["users"]) for s in run.result().stages]
+    assert users == [("warm", 1), ("hot", 3)]
