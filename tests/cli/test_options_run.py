@@ -11,13 +11,14 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
 
 from loadlens import __version__
 from loadlens.cli.main import cli
-from tests.support.runs import run_scenario, write
+from tests.support.runs import loadlens, run_scenario, write
 from tests.support.testserver import LocalServer
 
 SCENARIO = """\
@@ -33,8 +34,10 @@ plan:
 
 class _Ping(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    paths: ClassVar[list[str]] = []  # every path requested, in order (list.append is thread-safe)
 
     def do_GET(self) -> None:
+        self.paths.append(self.path)
         body = b"pong"
         self.send_response(200)
         self.send_header("content-length", str(len(body)))
@@ -95,6 +98,19 @@ def test_insecure_accepts_a_self_signed_certificate_and_store_records_the_run(
     )
     assert listed.exit_code == 0, listed.output
     assert [row["run_id"] for row in json.loads(listed.output)] == [insecure.run_dir.name]
+
+
+def test_quick_takes_insecure_and_fills_its_url_with_var(https_url: str, tmp_path: Path) -> None:
+    _Ping.paths.clear()
+    quick = loadlens(
+        "quick", https_url + "/t/{{ who }}", "--var", "who=w1", "--insecure",
+        "-u", "1", "-d", "1s", "--workers", "1", "--quiet", "--out", str(tmp_path), out=tmp_path,
+    )  # fmt: skip
+    quick.assert_go_unless_starved()
+    (operation,) = quick.result().operations.values()
+    assert operation.count > 0
+    assert operation.outcomes == {"ok:200": operation.count}  # TLS accepted unverified
+    assert _Ping.paths == ["/t/w1"] * operation.count
 
 
 def test_version_names_the_program_and_its_version() -> None:
