@@ -1,5 +1,6 @@
-"""`loadlens demo serve` options: --port 0 (the bound URL is printed), --fault (switched on in
-the service) and --data (the database lives there and stays after Ctrl-C)."""
+"""`loadlens demo` options: `demo serve --port 0` (the bound URL is printed), --fault (switched
+on in the service) and --data (the database lives there and stays after Ctrl-C); `demo
+--scenario NAME --fault NAME` runs that scenario against the faulted service."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 
 from loadlens.demo.db import DATABASE_NAME
 from loadlens.errors import EXIT_INTERRUPTED
+from loadlens.metrics.result import read_result
+from tests.support.runs import Finished, loadlens
 
 START_TIMEOUT_S = 60  # bounded: the service binds and seeds its database in about a second
 
@@ -56,3 +59,30 @@ def test_serve_uses_the_port_faults_and_data_directory_given(tmp_path: Path) -> 
             code = process.wait(timeout=START_TIMEOUT_S)
     assert code == EXIT_INTERRUPTED
     assert (data / DATABASE_NAME).is_file()  # --data is the user's: kept after the service
+
+
+def _demo(out: Path, *options: str) -> Finished:
+    return loadlens(
+        "demo", "--quick", "--scenario", "high-contention", *options,
+        "--workers", "1", "--quiet", "--out", str(out), out=out,
+    )  # fmt: skip
+
+
+def test_demo_runs_the_scenario_named_with_the_fault_switched_on(tmp_path: Path) -> None:
+    # high-contention: 50 concurrent reservations of 10 units on a 50-unit authorization (3 s)
+    locked = _demo(tmp_path / "locked")
+    unlocked = _demo(tmp_path / "no-lock", "--fault", "no-lock")
+    assert locked.stdout.startswith("demo service: http://127.0.0.1:"), locked.stdout
+    assert "(faults: none)" in locked.stdout.splitlines()[0]
+    assert "(faults: no-lock)" in unlocked.stdout.splitlines()[0]
+    results = {}
+    for name, run in (("locked", locked), ("no-lock", unlocked)):
+        (path,) = run.out.glob("2*/result.json")
+        results[name] = read_result(path)
+        assert results[name].run.scenario == "high-contention"
+    assert results["locked"].operations["reserve"].outcomes == {"ok:200": 5, "ok:409": 45}
+    assert [i.passed for i in results["locked"].invariants] == [True]
+    assert locked.code in (0, 3), locked.stdout  # GO, or too few samples for its gates
+    # without the lock, check-then-write races: more than 5 reservations succeed
+    assert [i.passed for i in results["no-lock"].invariants] == [False], unlocked.stdout
+    assert unlocked.code == 1, unlocked.stdout
