@@ -88,7 +88,7 @@ def test_insecure_accepts_a_self_signed_certificate_and_store_records_the_run(
         scenario, https_url, tmp_path / "insecure", "--workers", "1", "--insecure",
         "--store", f"sqlite:///{store}",
     )  # fmt: skip
-    assert insecure.code == 0, insecure.stdout + insecure.stderr
+    insecure.assert_go_unless_starved()
     ping = insecure.result().operations["ping"]
     assert ping.outcomes == {"ok:200": 20}
     # --store: recorded there, not in the default history.db beside the runs
