@@ -1,5 +1,6 @@
-"""`loadlens capacity` options the search test does not see at work: --growth's factor and
---max-rate's ceiling, and --budget's stop, against a fast local server and a loose SLO."""
+"""`loadlens capacity` options the search test does not see at work: --growth's factor,
+--max-rate's ceiling, --budget's stop, and the --probe, --confirm and --warmup holds, against a
+fast local server and a loose SLO."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def test_growth_multiplies_the_rate_and_max_rate_caps_the_search(tmp_path: Path)
         run = loadlens(
             "capacity", str(scenario), "--target", url,
             "--slo", "error_rate < 50%", "--start-rate", "10", "--growth", "3",
-            "--max-rate", "40", "--probe", "1s", "--warmup", "0s", "--confirm", "1s",
+            "--max-rate", "40", "--probe", "1s", "--warmup", "0s", "--confirm", "1.5s",
             "--budget", "60s", "--workers", "1", "--quiet", "--out", str(out), out=out,
         )  # fmt: skip
     assert run.code in (0, 1), run.stdout + run.stderr
@@ -44,6 +45,9 @@ def test_growth_multiplies_the_rate_and_max_rate_caps_the_search(tmp_path: Path)
             assert probe["rate"] == min(3 * highest, 40.0), probes
         if probe["passed"]:
             highest = max(highest, probe["rate"])
+    # --probe and --confirm: how long each probe's run held its rate, in probe order
+    held = [stage["duration_s"] for stage in _stages(stored.parent)]
+    assert held == [1.5 if p["kind"] == "confirm" else 1.0 for p in probes]
     if all(p["passed"] for p in probes):  # the usual case: 10, 30, 40, confirmed at 40
         assert [(p["rate"], p["kind"]) for p in probes] == [
             (10.0, "grow"), (30.0, "grow"), (40.0, "grow"), (40.0, "confirm"),
@@ -51,16 +55,25 @@ def test_growth_multiplies_the_rate_and_max_rate_caps_the_search(tmp_path: Path)
         assert (found["stopped_because"], found["capacity"]) == ("max_rate", 40.0)
 
 
+def _stages(search: Path) -> list[dict[str, object]]:
+    """The stages of the probes' runs beside capacity.json, in the order they ran."""
+    results = [
+        json.loads(path.read_text(encoding="utf-8")) for path in search.glob("*/result.json")
+    ]
+    results.sort(key=lambda result: result["run"]["started_at"])
+    return [stage["info"] for result in results for stage in result["stages"]]
+
+
 def test_budget_stops_the_search_before_a_probe_that_would_overrun_it(tmp_path: Path) -> None:
-    # A probe costs --warmup + --probe = 1 s: the first fits in 1.5 s, the second cannot
-    # (the first alone took at least its 1 s), whatever the machine's speed.
+    # A probe costs --warmup + --probe = 1.5 s: the first fits in 2 s, the second cannot
+    # (the first alone took at least its 1.5 s), whatever the machine's speed.
     scenario = write(tmp_path / "reads.yaml", READS)
     out = tmp_path / "runs"
     with LocalServer("crud") as url:
         run = loadlens(
             "capacity", str(scenario), "--target", url,
-            "--slo", "error_rate < 50%", "--start-rate", "10", "--budget", "1.5s",
-            "--probe", "1s", "--warmup", "0s", "--workers", "1", "--quiet", "--out", str(out),
+            "--slo", "error_rate < 50%", "--start-rate", "10", "--budget", "2s",
+            "--probe", "1s", "--warmup", "0.5s", "--workers", "1", "--quiet", "--out", str(out),
             out=out,
         )  # fmt: skip
     assert run.code in (0, 1), run.stdout + run.stderr
@@ -68,3 +81,6 @@ def test_budget_stops_the_search_before_a_probe_that_would_overrun_it(tmp_path: 
     found = json.loads(stored.read_text(encoding="utf-8"))
     assert [(p["rate"], p["kind"]) for p in found["probes"]] == [(10.0, "grow")]
     assert found["stopped_because"] == "budget"
+    # --warmup: the probe's run warmed up at its rate before the measured hold
+    held = [(stage["duration_s"], stage["load"]["rate"]) for stage in _stages(stored.parent)]  # type: ignore[index]
+    assert held == [(0.5, 10.0), (1.0, 10.0)]
