@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from loadlens import __version__
 from loadlens.cli.main import cli
-from tests.support.runs import loadlens, run_scenario, write
+from tests.support.runs import Finished, loadlens, run_scenario, write
 from tests.support.testserver import LocalServer
 
 SCENARIO = """\
@@ -138,3 +138,25 @@ def test_stage_limits_an_override_to_the_stage_named(tmp_path: Path) -> None:
     run.assert_go_unless_starved()
     users = [(s.info.name, s.info.load["users"]) for s in run.result().stages]
     assert users == [("warm", 1), ("hot", 3)]
+
+
+def test_quiet_leaves_out_the_live_view_which_otherwise_ends_its_line(tmp_path: Path) -> None:
+    # Outside a terminal the live view prints each stage's last frame once, when it ends.
+    def quick(url: str, name: str, *options: str) -> Finished:
+        out = tmp_path / name
+        return loadlens(
+            "quick", f"{url}/users", "-u", "1", "-d", "1s", "--workers", "1", "--out", str(out),
+            *options, out=out,
+        )  # fmt: skip
+
+    with LocalServer("crud") as url:
+        shown, quiet = quick(url, "shown"), quick(url, "quiet", "--quiet")
+    for run in (shown, quiet):
+        run.assert_go_unless_starved()
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("stage 1/1 quick · users "), shown.stdout
+    assert "gates so far" in lines
+    # the summary starts on its own line (it was glued to the last gate's line)
+    assert f"loadlens run {shown.run_dir.name}" in lines, shown.stdout
+    assert quiet.stdout.startswith(f"loadlens run {quiet.run_dir.name}\n"), quiet.stdout
+    assert "gates so far" not in quiet.stdout
