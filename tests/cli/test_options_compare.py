@@ -1,6 +1,6 @@
 """`loadlens compare` options that tune what counts as a change: --tolerance, --confidence,
 --latency-floor, each seen flipping a verdict of the same two stored runs (synthetic results,
-seeded bootstrap: the same answer every time)."""
+seeded bootstrap: the same answer every time); and --store, where run ids are looked up."""
 
 from __future__ import annotations
 
@@ -52,3 +52,19 @@ def test_confidence_decides_whether_a_small_shift_is_significant(tmp_path: Path)
     code, lines = _regressions(args, "--confidence", "0.8")
     assert code == 1 and "REGRESSION: p50 of read" in "\n".join(lines)
     assert _regressions(args, "--confidence", "0.9999") == (0, [])
+
+
+def test_store_finds_runs_by_id_where_runs_does_not(tmp_path: Path) -> None:
+    from loadlens.cli.history import history
+
+    _runs(tmp_path, 10.0, 10.0)  # r-a and r-b in tmp_path/runs
+    store = f"sqlite:///{tmp_path / 'h.db'}"
+    imported = CliRunner().invoke(history, ["import", str(tmp_path / "runs"), "--store", store])
+    assert imported.exit_code == 0, imported.output
+    elsewhere = ["r-a", "r-b", "--runs", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]
+    lost = CliRunner().invoke(compare_command, elsewhere)
+    assert lost.exit_code == 2 and "'r-a' is not a run directory" in lost.output, lost.output
+    found = CliRunner().invoke(compare_command, [*elsewhere, "--store", store])
+    assert found.exit_code == 0, found.output
+    assert "no significant change beyond the tolerance" in found.output
+    assert (tmp_path / "out" / "compare.md").is_file()
