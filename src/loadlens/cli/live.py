@@ -67,6 +67,10 @@ class LiveView:
             self._live.update(self._render(info, length, accumulator), refresh=True)
             self._live.stop()
             self._live = None
+            if not self.console.is_terminal:
+                # Outside a terminal rich prints the last frame at stop without ending its
+                # line (it ends it only in a terminal): the next output would be glued on.
+                self.console.line()
 
     def _label(self, info: StageInfo) -> str:
         position = self._position.get(info.index)
