@@ -4,9 +4,7 @@ a self-signed certificate), --store (where the run is recorded) and `--version`.
 from __future__ import annotations
 
 import json
-import shutil
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,20 +47,12 @@ class _Ping(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def https_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An HTTPS server on 127.0.0.1 whose certificate no CA signed."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a self-signed certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+def https_url() -> Iterator[str]:
+    """An HTTPS server on 127.0.0.1 whose certificate no trusted CA signed (trustme's own)."""
+    import trustme
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ping)
     server.daemon_threads = True
     server.socket = context.wrap_socket(server.socket, server_side=True)

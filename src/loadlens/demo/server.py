@@ -40,6 +40,9 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
+    # Listening from here on, so a client that connects as soon as the URL is printed is
+    # queued until uvicorn accepts, not refused (uvicorn listens again on the same socket).
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
