@@ -16,6 +16,11 @@ two effects are measured, each with its interval:
 Saturation is claimed when the load rose ≥ MIN_LOAD_GROWTH past the knee, e's upper bound is
 below MAX_EFFICIENCY and the climb's lower bound is ≥ MIN_CLIMB; it is major when e's upper
 bound is below MAJOR_EFFICIENCY and the climb's lower bound ≥ MAJOR_CLIMB, minor otherwise.
+Within one open stage, no progression needed (backlog.py): work that arrives faster than it
+completes piles up, the iterations in flight growing through the stage's hold. Saturation is
+claimed when the 95 % lower bound of the share of arrivals not served is ≥ MIN_UNSERVED and the
+median latency rose ≥ MIN_CLIMB through the hold; major at ≥ MAJOR_UNSERVED and MAJOR_CLIMB.
+With both rules met, one finding carries both evidences, major when either is.
 Little's law gives the concurrency in the system per stage (N = X·R); with ≥ USL_STAGES stages
 the Universal Scalability Law is fitted (analysis/usl.py), and a peak is claimed only where the
 fit's κ interval excludes 0 and the peak lies within the measured concurrency.
@@ -221,7 +226,7 @@ def _queue_finding(rows: list[_Stage], queue: Backlog) -> Finding:
             f"{queue.in_flight_start:,} → {queue.in_flight_end:,}, median latency "
             f"{queue.median_start:,.1f} → {queue.median_end:,.1f} ms"
         ),
-        evidence=(*_queue_lines(queue), *stage_lines),
+        evidence=(*_queue_lines(queue), *stage_lines, *_cancelled(rows)),
         counter_evidence=(
             Evidence(
                 "not_a_stall",
@@ -297,17 +302,7 @@ def _finding(
     ]
     if len(rows) >= USL_STAGES:
         evidence.append(_usl(rows))
-    cancelled = sum(
-        n for r in rows for k, n in r.stage.total.outcomes.items() if k.startswith("cancelled")
-    )
-    if cancelled:
-        evidence.append(
-            Evidence(
-                "cancelled",
-                f"{cancelled:,} requests cancelled at stages' ends are not counted as throughput",
-                float(cancelled),
-            )
-        )
+    evidence.extend(_cancelled(rows))
     return Finding(
         kind=FindingClass.SATURATION,
         attribution=Attribution.SERVICE_CAPACITY,
@@ -326,6 +321,16 @@ def _finding(
         ),
         stage=knee.stage.info.name,
     )
+
+
+def _cancelled(rows: list[_Stage]) -> tuple[Evidence, ...]:
+    cancelled = sum(
+        n for r in rows for k, n in r.stage.total.outcomes.items() if k.startswith("cancelled")
+    )
+    if not cancelled:
+        return ()
+    text = f"{cancelled:,} requests cancelled at stages' ends are not counted as throughput"
+    return (Evidence("cancelled", text, float(cancelled)),)
 
 
 def _littles_law(knee: _Stage, last: _Stage) -> tuple[Evidence, ...]:
