@@ -1,12 +1,15 @@
 """Queueing within one open stage: arrivals that the service does not complete pile up.
 
 How it works. In an open-model stage, work arrives at a fixed rate λ (iterations per second)
-whatever the service does. A service that keeps up holds a steady number of iterations in flight
+whatever the service does. A service that keeps up holds a steady number of requests in flight
 (Little's law, N = λ·R, with R steady); one whose capacity μ is below λ cannot: each second about
 λ − μ more arrive than complete, so N grows through the stage and so does the time each request
-waits (R = N/X with X flat at μ). The generator records N every second (`health.in_flight`,
-summed over workers) and the arrivals it could not start because `max_in_flight` was reached
-(`health.dropped`: arrivals not served either).
+waits (R = N/X with X flat at μ). The generator records N every second (`health.in_flight`:
+requests sent and awaiting their response, summed over workers; an iteration has at most one,
+so an arrival the service has not served is one of them unless it is thinking between steps)
+and the arrivals it could not start because `max_in_flight` was reached (`health.dropped`:
+arrivals not served either). Arrivals the generator itself holds back (late, kept waiting for a
+connection) are not in N: a slow generator does not look like a queue at the service.
 
 Over the stage's hold (its whole seconds after the ramp, where λ is constant, and before its
 end: the grace after it drains the queue), the backlog's growth is the mean of the
@@ -44,7 +47,7 @@ class Backlog:
     in_flight_start: int
     in_flight_end: int
     dropped: int  # arrivals not started in those seconds (max_in_flight reached)
-    growth: float  # iterations per second: mean increment of N plus drops per second
+    growth: float  # per second: mean increment of N plus drops per second
     growth_low: float  # its 95 % lower bound
     unserved: float  # growth / λ
     unserved_low: float  # growth_low / λ

@@ -17,7 +17,7 @@ Saturation is claimed when the load rose ≥ MIN_LOAD_GROWTH past the knee, e's 
 below MAX_EFFICIENCY and the climb's lower bound is ≥ MIN_CLIMB; it is major when e's upper
 bound is below MAJOR_EFFICIENCY and the climb's lower bound ≥ MAJOR_CLIMB, minor otherwise.
 Within one open stage, no progression needed (backlog.py): work that arrives faster than it
-completes piles up, the iterations in flight growing through the stage's hold. Saturation is
+completes piles up, the requests in flight growing through the stage's hold. Saturation is
 claimed when the 95 % lower bound of the share of arrivals not served is ≥ MIN_UNSERVED and the
 median latency rose ≥ MIN_CLIMB through the hold; major at ≥ MAJOR_UNSERVED and MAJOR_CLIMB.
 With both rules met, one finding carries both evidences, major when either is.
@@ -183,7 +183,7 @@ def _queue_lines(queue: Backlog) -> tuple[Evidence, ...]:
     return (
         Evidence(
             "backlog",
-            f"`{name}` ({queue.rate:g}/s offered, {queue.seconds} s of its hold): iterations in "
+            f"`{name}` ({queue.rate:g}/s offered, {queue.seconds} s of its hold): requests in "
             f"flight {queue.in_flight_start:,} → {queue.in_flight_end:,}{drops}, growing "
             f"{queue.growth:,.1f}/s [95% CI ≥ {queue.growth_low:,.1f}]: "
             f"{c.pct(queue.unserved)} [≥ {c.pct(max(queue.unserved_low, 0.0))}] of the arrivals "
