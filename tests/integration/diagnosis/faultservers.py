@@ -10,6 +10,9 @@ Content-Length bodies. `fault=False` is the same server without its fault (the c
 - `nagle`: TCP_NODELAY off and each response written in two segments (headers, then body),
   the classic Nagle / delayed-ACK stall on kept-alive connections; clean, TCP_NODELAY on and
   one write.
+- `worker-pool`: a fixed pool of POOL_WORKERS workers, each busy POOL_SERVICE_S per request
+  (capacity POOL_WORKERS/POOL_SERVICE_S per second); a request waits for a free worker, so past
+  capacity requests queue; clean, a pool of CLEAN_POOL_WORKERS (no limit at these rates).
 - `shedding`: one lock held SHED_SERVICE_S per request, and a request that finds
   SHED_LIMIT in the service gets 503 + Retry-After at once (load shedding at capacity); clean,
   no lock and no limit.
@@ -25,6 +28,9 @@ from multiprocessing.connection import Connection
 SLOW_S = 0.1
 SLOW_EVERY = 20
 SERVICE_S = 0.02
+POOL_WORKERS = 4
+POOL_SERVICE_S = 0.02  # 4 workers × 50/s: 200 requests per second
+CLEAN_POOL_WORKERS = 64
 SHED_SERVICE_S = 0.005
 SHED_LIMIT = 8
 _BODY = b'{"ok": true}'
@@ -37,6 +43,7 @@ class _State:
         self.served = 0
         self.in_service = 0
         self.lock = asyncio.Lock()
+        self.pool = asyncio.Semaphore(POOL_WORKERS if fault else CLEAN_POOL_WORKERS)
 
 
 async def _answer(state: _State) -> tuple[int, bytes]:
@@ -51,6 +58,10 @@ async def _answer(state: _State) -> tuple[int, bytes]:
                 await asyncio.sleep(SERVICE_S)
         else:
             await asyncio.sleep(SERVICE_S)
+        return 200, b""
+    if state.mode == "worker-pool":
+        async with state.pool:
+            await asyncio.sleep(POOL_SERVICE_S)
         return 200, b""
     if state.mode == "shedding":
         if not state.fault:

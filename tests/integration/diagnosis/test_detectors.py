@@ -43,6 +43,18 @@ SCENARIOS = {
             "{stage: r150, rate: 150/s, duration: 4s, grace: 0.2s}",
         ],
     ),
+    # a fixed worker pool (200/s with the fault) under an open-model ramp to 300/s: the
+    # arrivals outpace the completions within the one overloaded stage (two stages: no
+    # progression of three loads for the cross-stage rule to read)
+    "worker-pool": (
+        "job",
+        "GET",
+        "",
+        [
+            "{stage: r50, rate: 50/s, duration: 3s}",
+            "{stage: r300, rate: 300/s, ramp: 1s, duration: 5s, grace: 0.5s}",
+        ],
+    ),
     "nagle": (
         "item",
         "GET",
@@ -64,6 +76,7 @@ SCENARIOS = {
 EXPECTED = {
     "slow-mode": (FindingClass.LATENCY_TAIL, Attribution.SERVICE_BUG),
     "plateau": (FindingClass.SATURATION, Attribution.SERVICE_CAPACITY),
+    "worker-pool": (FindingClass.SATURATION, Attribution.SERVICE_CAPACITY),
     "nagle": (FindingClass.LATENCY_FLOOR, Attribution.SERVICE_BUG),
     "shedding": (FindingClass.LOAD_SHEDDING, Attribution.SERVICE_CAPACITY),
 }

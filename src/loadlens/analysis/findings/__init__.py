@@ -41,7 +41,7 @@ from loadlens.analysis.findings import (
     unreachable,
 )
 from loadlens.metrics.result import RunResult
-from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass
+from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass, Severity
 
 DIAGNOSES: tuple[Callable[[RunResult], list[Finding]], ...] = (
     integrity.find,
@@ -271,9 +271,7 @@ def _fold(findings: list[Finding], cause: FindingClass, symptom: FindingClass) -
     main = next((f for f in findings if f.kind is cause), None)
     if main is None:
         return findings
-    folded = [
-        f for f in findings if f.kind is symptom and f.attribution is Attribution.SERVICE_CAPACITY
-    ]
+    folded = [f for f in findings if f.kind is symptom and _symptom_of(f, cause)]
     if not folded:
         return findings
     lines = tuple(
@@ -282,6 +280,20 @@ def _fold(findings: list[Finding], cause: FindingClass, symptom: FindingClass) -
     )
     combined = dataclasses.replace(main, evidence=main.evidence + lines)
     return [combined if f is main else f for f in findings if all(f is not x for x in folded)]
+
+
+def _symptom_of(finding: Finding, cause: FindingClass) -> bool:
+    """Whether a capacity cause explains `finding`: a capacity symptom, or (for a saturation)
+    the service-wide stalls note, a slow mode every operation shares that names no cause: while
+    the service queues, every operation waits in the queue alike."""
+    if finding.attribution is Attribution.SERVICE_CAPACITY:
+        return True
+    return (
+        cause is FindingClass.SATURATION
+        and finding.kind is FindingClass.LATENCY_TAIL
+        and finding.operation is None
+        and finding.severity is Severity.INFO
+    )
 
 
 __all__ = ["diagnose"]

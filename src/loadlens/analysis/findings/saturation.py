@@ -16,6 +16,11 @@ two effects are measured, each with its interval:
 Saturation is claimed when the load rose ≥ MIN_LOAD_GROWTH past the knee, e's upper bound is
 below MAX_EFFICIENCY and the climb's lower bound is ≥ MIN_CLIMB; it is major when e's upper
 bound is below MAJOR_EFFICIENCY and the climb's lower bound ≥ MAJOR_CLIMB, minor otherwise.
+Within one open stage, no progression needed (backlog.py): work that arrives faster than it
+completes piles up, the requests in flight growing through the stage's hold. Saturation is
+claimed when the 95 % lower bound of the share of arrivals not served is ≥ MIN_UNSERVED and the
+median latency rose ≥ MIN_CLIMB through the hold; major at ≥ MAJOR_UNSERVED and MAJOR_CLIMB.
+With both rules met, one finding carries both evidences, major when either is.
 Little's law gives the concurrency in the system per stage (N = X·R); with ≥ USL_STAGES stages
 the Universal Scalability Law is fitted (analysis/usl.py), and a peak is claimed only where the
 fit's κ interval excludes 0 and the peak lies within the measured concurrency.
@@ -23,6 +28,7 @@ fit's κ interval excludes 0 and the peak lies within the measured concurrency.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -30,7 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from loadlens.analysis.bootstrap import Distribution
+from loadlens.analysis.findings import backlog
 from loadlens.analysis.findings import common as c
+from loadlens.analysis.findings.backlog import Backlog
 from loadlens.analysis.usl import fit_usl
 from loadlens.metrics.result import RunResult, StageResult
 from loadlens.model.finding import Attribution, Evidence, Finding, FindingClass, Severity
@@ -42,6 +50,12 @@ MAJOR_EFFICIENCY = 0.25
 MIN_CLIMB = 1.3  # lower bound of the median latency's rise
 MAJOR_CLIMB = 1.5
 USL_STAGES = 4
+# Within one open stage (backlog.py): the 95 % lower bound of the share of arrivals not served.
+# 5 %: work piling up at a twentieth of the offered rate is a queue that no stall or slow drift
+# makes (a drift of R grows N by a share of dR/dt, ms per second: ≪ 1 %); at 20 % the wait
+# grows by a fifth of a second every second: requests time out within the minute.
+MIN_UNSERVED = 0.05
+MAJOR_UNSERVED = 0.2
 _Z95 = 1.959964
 
 
@@ -103,19 +117,41 @@ def _row(result: RunResult, stage: StageResult) -> _Stage | None:
 
 
 def find(result: RunResult) -> list[Finding]:
-    """At most one finding: where throughput stops following load."""
+    """At most one finding: where throughput stops following load, or work piles up."""
     rows = [
         row
         for s in c.ran_stages(result)
         if s.total.latency.count and (row := _row(result, s)) is not None
     ]
+    queue = _first_queue(result)
+    across = _across_stages(rows)
+    if across is None:
+        return [] if queue is None else [_queue_finding(rows, queue)]
+    finding = _finding(rows, *across)
+    if queue is None:
+        return [finding]
+    major = finding.severity is Severity.MAJOR or _queue_major(queue)
+    return [
+        dataclasses.replace(
+            finding,
+            severity=Severity.MAJOR if major else Severity.MINOR,
+            evidence=(*finding.evidence, *_queue_lines(queue)),
+        )
+    ]
+
+
+def _across_stages(
+    rows: list[_Stage],
+) -> tuple[_Stage, _Stage, float, float, float, float, float, bool] | None:
+    """The cross-stage rule: (knee, last, peak, e, e's upper bound, climb, its lower bound,
+    major), or None when throughput followed load (or too few rising stages to tell)."""
     if len(rows) < MIN_STAGES or any(b.load <= a.load for a, b in itertools.pairwise(rows)):
-        return []  # too few stages, or not a progression of rising load
+        return None  # too few stages, or not a progression of rising load
     peak = max(r.rate for r in rows)
     knee, last = rows[_knee(rows)], rows[-1]
     load_growth = last.load / knee.load
     if knee is last or load_growth < MIN_LOAD_GROWTH or knee.rate_low <= 0:
-        return []
+        return None
     ratio_high = last.rate_high / knee.rate_low
     ratio = last.rate / knee.rate
     efficiency = (ratio - 1) / (load_growth - 1)
@@ -123,9 +159,88 @@ def find(result: RunResult) -> list[Finding]:
     climb = last.median[0] / max(knee.median[0], 1e-9)
     climb_low = last.median[1] / max(knee.median[2], 1e-9)
     if efficiency_high >= MAX_EFFICIENCY or climb_low < MIN_CLIMB:
-        return []
+        return None
     major = efficiency_high < MAJOR_EFFICIENCY and climb_low >= MAJOR_CLIMB
-    return [_finding(rows, knee, last, peak, efficiency, efficiency_high, climb, climb_low, major)]
+    return knee, last, peak, efficiency, efficiency_high, climb, climb_low, major
+
+
+def _first_queue(result: RunResult) -> Backlog | None:
+    """The earliest open stage whose hold piled up work it did not serve (backlog.py)."""
+    for stage in c.ran_stages(result):
+        queue = backlog.measure(result, stage)
+        if queue is not None and queue.unserved_low >= MIN_UNSERVED and queue.climb >= MIN_CLIMB:
+            return queue
+    return None
+
+
+def _queue_major(queue: Backlog) -> bool:
+    return queue.unserved_low >= MAJOR_UNSERVED and queue.climb >= MAJOR_CLIMB
+
+
+def _queue_lines(queue: Backlog) -> tuple[Evidence, ...]:
+    name = queue.stage.info.name
+    drops = f" and {queue.dropped:,} arrivals dropped (max in flight)" if queue.dropped else ""
+    return (
+        Evidence(
+            "backlog",
+            f"`{name}` ({queue.rate:g}/s offered, {queue.seconds} s of its hold): requests in "
+            f"flight {queue.in_flight_start:,} → {queue.in_flight_end:,}{drops}, growing "
+            f"{queue.growth:,.1f}/s [95% CI ≥ {queue.growth_low:,.1f}]: "
+            f"{c.pct(queue.unserved)} [≥ {c.pct(max(queue.unserved_low, 0.0))}] of the arrivals "
+            "were not served as they came (completions fell behind arrivals)",
+            queue.unserved,
+        ),
+        Evidence(
+            "queue_wait",
+            f"`{name}`: the median latency per second rose {queue.median_start:,.1f} → "
+            f"{queue.median_end:,.1f} ms (×{queue.climb:,.1f}) from the hold's first third to "
+            "its last: by Little's law (N = X·R) the growing work in flight is waiting",
+            queue.climb,
+        ),
+    )
+
+
+def _queue_finding(rows: list[_Stage], queue: Backlog) -> Finding:
+    """Saturation seen within one open stage: arrivals outpaced completions throughout."""
+    stage = queue.stage
+    row = next((r for r in rows if r.stage is stage), None)
+    served = "" if row is None else f"completions ≈{row.rate:,.0f} req/s; "
+    stage_lines = tuple(
+        Evidence(
+            "stage",
+            f"`{r.stage.info.name}`: {c.describe_stage_load(r.stage)}, X = {r.rate:,.1f} req/s "
+            f"[95% CI {r.rate_low:,.1f}, {r.rate_high:,.1f}] completed, R median "
+            f"{r.median[0]:,.1f} ms",
+            r.rate,
+        )
+        for r in rows
+    )
+    return Finding(
+        kind=FindingClass.SATURATION,
+        attribution=Attribution.SERVICE_CAPACITY,
+        severity=Severity.MAJOR if _queue_major(queue) else Severity.MINOR,
+        confidence=c.UNCALIBRATED,
+        headline=(
+            f"CAPACITY — at {c.describe_stage_load(stage)} (stage `{stage.info.name}`) work "
+            f"arrives faster than the service completes it: {served}in flight "
+            f"{queue.in_flight_start:,} → {queue.in_flight_end:,}, median latency "
+            f"{queue.median_start:,.1f} → {queue.median_end:,.1f} ms"
+        ),
+        evidence=(*_queue_lines(queue), *stage_lines, *_cancelled(rows)),
+        counter_evidence=(
+            Evidence(
+                "not_a_stall",
+                "not a passing stall: the work in flight grew second after second through the "
+                "hold (mean of its per-second increments, a t-interval), not in one jump",
+            ),
+        ),
+        advice=(
+            "find the saturated resource (connection or worker pool, CPU, a lock): the offered "
+            f"{c.describe_stage_load(stage)} exceeds what it serves, so requests queue and "
+            "their latency grows without bound"
+        ),
+        stage=stage.info.name,
+    )
 
 
 def _step_efficiency(a: _Stage, b: _Stage) -> float:
@@ -187,17 +302,7 @@ def _finding(
     ]
     if len(rows) >= USL_STAGES:
         evidence.append(_usl(rows))
-    cancelled = sum(
-        n for r in rows for k, n in r.stage.total.outcomes.items() if k.startswith("cancelled")
-    )
-    if cancelled:
-        evidence.append(
-            Evidence(
-                "cancelled",
-                f"{cancelled:,} requests cancelled at stages' ends are not counted as throughput",
-                float(cancelled),
-            )
-        )
+    evidence.extend(_cancelled(rows))
     return Finding(
         kind=FindingClass.SATURATION,
         attribution=Attribution.SERVICE_CAPACITY,
@@ -216,6 +321,16 @@ def _finding(
         ),
         stage=knee.stage.info.name,
     )
+
+
+def _cancelled(rows: list[_Stage]) -> tuple[Evidence, ...]:
+    cancelled = sum(
+        n for r in rows for k, n in r.stage.total.outcomes.items() if k.startswith("cancelled")
+    )
+    if not cancelled:
+        return ()
+    text = f"{cancelled:,} requests cancelled at stages' ends are not counted as throughput"
+    return (Evidence("cancelled", text, float(cancelled)),)
 
 
 def _littles_law(knee: _Stage, last: _Stage) -> tuple[Evidence, ...]:

@@ -191,12 +191,12 @@ def test_server_errors_on_overlapping_entities_are_a_race() -> None:
     assert verdict.kind is VerdictKind.NO_GO and "race" in verdict.reasons[0]
 
 
-def _split_race_run(workers: int, overlapped_errors: int) -> RunResult:
+def _split_race_run(workers: int, overlapped_errors: int, overlapped_ok: int = 227) -> RunResult:
     # The demo's token race as two worker processes saw it (25 users): each worker marks
     # overlap only with its own requests in flight, so about half of the 5xx show overlap.
     login = op({"ok:200": 4181, "status:500": 183}, 5.0)
     features = {
-        "overlap:user": {"status:500": overlapped_errors, "ok:200": 227},
+        "overlap:user": {"status:500": overlapped_errors, "ok:200": overlapped_ok},
         "v:user=user<int>": {"status:500": 183, "ok:200": 4181},
     }
     template = ErrorTemplate("status:500", RACE_TEMPLATE.template, 183)
@@ -214,6 +214,14 @@ def test_a_race_split_over_workers_is_read_against_what_a_worker_sees() -> None:
     assert "89 of 183 server errors (48.6%)" in lines and "in their worker" in lines
     assert "same worker with chance 48.0%" in lines
     assert "about 100.0% of the server errors overlapped" in lines
+
+
+def test_a_race_whose_seen_share_fell_just_short_by_chance_is_still_a_race() -> None:
+    # 4 workers see 22 % of concurrent requests: 30 of 183 (16.4 %) seen is a point estimate of
+    # 75 % overlapped, but the share is a sample: its Wilson upper bound (22.4 %) is all of them.
+    # (The successes seen to overlap shrink with the split alike: 227 × 22/48.)
+    findings = diagnose(_split_race_run(workers=4, overlapped_errors=30, overlapped_ok=104))
+    assert findings and findings[0].kind is FindingClass.RACE, findings
 
 
 def test_the_same_overlap_share_with_one_worker_is_no_race() -> None:

@@ -103,6 +103,45 @@ def test_throughput_that_follows_load_is_no_saturation() -> None:
     assert majors(diagnose(run(stages))) == []
 
 
+def _open_stage_run(in_flight: list[int], p50: list[float], rate: float = 300.0) -> RunResult:
+    """One open stage at `rate`/s whose seconds hold these in-flight counts and medians."""
+    count = int(rate * len(in_flight))
+    one = stage(0, {"get": op({"ok:200": count}, p50)}, rate=rate, duration=len(in_flight) + 1)
+    series = []
+    for second, (n, median) in enumerate(zip(in_flight, p50, strict=True)):
+        ops = {"get": SeriesOp(count=int(rate), ok=int(rate), samples=int(rate), p50=median)}
+        p = point(0, second, ops)
+        p.total.p50 = median
+        p.health.in_flight = n
+        series.append(p)
+    return run([one], series)
+
+
+def test_work_piling_up_within_one_open_stage_is_saturation() -> None:
+    # 300/s offered, 200/s served: 100 more in flight every second, waits growing with them
+    in_flight = [100 * s + (7 if s % 2 else -7) for s in range(1, 11)]
+    p50 = [float(n) * 1000.0 / 200.0 for n in in_flight]
+    findings = diagnose(_open_stage_run(in_flight, p50))
+    top = findings[0]
+    assert (top.kind, top.attribution, top.severity) == (
+        FindingClass.SATURATION,
+        Attribution.SERVICE_CAPACITY,
+        Severity.MAJOR,
+    )
+    backlog = next(e for e in top.evidence if e.label == "backlog")
+    assert backlog.value is not None and 0.3 <= backlog.value <= 0.37, backlog.text
+
+
+def test_a_steady_or_once_stalled_open_stage_is_no_saturation() -> None:
+    steady = [4, 6, 3, 5, 4, 7, 5, 3, 6, 4]
+    assert majors(diagnose(_open_stage_run(steady, [3.0] * 10))) == []
+    # a host stall: 300 requests pile up in one second and drain over the next two
+    stalled = [4, 6, 3, 305, 150, 5, 4, 7, 5, 3]
+    medians = [3.0, 3.0, 3.0, 900.0, 400.0, 3.0, 3.0, 3.0, 3.0, 3.0]
+    found = diagnose(_open_stage_run(stalled, medians))
+    assert not [f for f in found if f.kind is FindingClass.SATURATION], found
+
+
 def test_a_saturated_generator_is_named_and_leaves_a_pass_inconclusive() -> None:
     # it could not deliver the planned load, so passing gates say nothing; it is a minor
     # finding (the gates were judged against its error bound) and a reason of the verdict
