@@ -92,6 +92,39 @@ plan:
     assert "doc_" in " ".join(e.text for e in top.evidence) + top.headline
 
 
+def test_wrong_ids_in_a_pool_are_one_broken_chain_in_the_data(tmp_path: Path) -> None:
+    # Setup fills a pool with the ids the faulty service hands out; two operations use them.
+    # One cause: one finding that names both, and no "unexplained errors" beside it.
+    scenario = f"""\
+name: pooled-ids
+target: http://127.0.0.1:1
+{HEADERS}setup:
+  - repeat: 20
+    request: {{name: seed, method: POST, url: /users, json: {{name: "s{{{{ uuid }}}}"}}}}
+    expect: {{status: 201}}
+    capture: {{pool.ids: $.id}}
+flows:
+  - name: read
+    steps:
+      - request: {{name: read, method: GET, url: "/users/{{{{ pool.ids }}}}"}}
+      - think: 5ms
+  - name: rename
+    steps:
+      - request: {{name: rename, method: PUT, url: "/users/{{{{ pool.ids }}}}",
+                  json: {{name: renamed}}}}
+      - think: 5ms
+plan:
+  - {{stage: s, users: 4, iterations: 400}}
+"""
+    result = _run(tmp_path, scenario, ["id-format"], "--workers", "1")
+    top = _assert_explained(result, FindingClass.BROKEN_CHAIN, Attribution.TEST_DATA)
+    assert {top.operation, top.headline.rpartition("the same in ")[2].strip("`")} == {
+        "read",
+        "rename",
+    }, top.headline
+    assert not [f for f in result.findings if f.kind is FindingClass.ERROR_PATTERN]
+
+
 def test_a_cursor_the_script_adds_is_a_script_fault(tmp_path: Path) -> None:
     scenario = f"""\
 name: cursor

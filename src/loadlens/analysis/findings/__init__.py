@@ -85,7 +85,9 @@ def diagnose(result: RunResult) -> list[Finding]:
     for run in DIAGNOSES:
         findings.extend(run(relabelled))
     merged = _merged(findings)
-    merged.extend(error_pattern.find(relabelled, merged))
+    # Before the merges: an operation folded into another's finding ("the same in ...") is
+    # explained all the same.
+    merged.extend(error_pattern.find(relabelled, findings))
     return sorted(merged, key=_order)
 
 

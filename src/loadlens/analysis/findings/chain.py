@@ -333,17 +333,46 @@ def _rejected_capture(result: RunResult, stages: list[StageResult], op: str) -> 
     if c.ratio(client, failures) < 0.8:
         return None
     for var, shapes in sorted(_shapes(stages, op).items()):
-        producers = [s for s in _sources(stages, op, var) if s in result.operations and s != op]
+        sources = _sources(stages, op, var)
+        producers = [s for s in sources if s in result.operations and s != op]
         ok_producers = [s for s in producers if 1 - result.operations[s].error_rate >= PRODUCER_OK]
-        if not ok_producers:
+        # Values from a pool or a feeder have no producer in the run to vouch for them (a pool
+        # filled by setup's captures, a data file): the same rule holds with the data as origin.
+        from_data = not ok_producers and _attribution(sources) is Attribution.TEST_DATA
+        if not ok_producers and not from_data:
             continue
-        shape, t = max(shapes.items(), key=lambda st: st[1].with_fail)
-        if c.ratio(t.with_fail, failures) < ALL_FAIL_RATE:
+        # The shapes no request succeeded with (one kind of id may fall into two shapes:
+        # `doc_<hex>` and, when its digits happen to be decimal, `doc_<int>`).
+        rejected = sorted(
+            ((n, t.with_fail) for n, t in shapes.items() if t.with_fail and not t.with_ok),
+            key=lambda item: -item[1],
+        )
+        covered = sum(n for _, n in rejected)
+        if c.ratio(covered, failures) < ALL_FAIL_RATE:
             continue
-        producer = ok_producers[0]
+        shape = rejected[0][0]
+        named = ", ".join(f"`{n}`" for n, _ in rejected[:3]) + (
+            ", ..." if len(rejected) > 3 else ""
+        )
         failed_examples = c.examples(stages, op, c.is_failure)
         value = next((v for e in failed_examples if (v := _value_of(e, var))), None)
-        stats = result.operations[producer]
+        if from_data:
+            producer = " and ".join(sorted(set(sources)))
+            origin = Evidence(
+                "source",
+                f"every failing request used `{var}` taken from the {producer} (filled by "
+                "setup's captures or given as data), not captured earlier in the same flow",
+                1.0,
+            )
+        else:
+            producer = ok_producers[0]
+            stats = result.operations[producer]
+            origin = Evidence(
+                "producer",
+                f"every failing request used `{var}` captured by `{producer}`, which succeeded "
+                f"{c.pct(1 - stats.error_rate)} ({stats.ok:,}/{stats.count:,})",
+                1 - stats.error_rate,
+            )
         evidence = (
             Evidence(
                 "fail_rate",
@@ -351,23 +380,20 @@ def _rejected_capture(result: RunResult, stages: list[StageResult], op: str) -> 
                 f"{c.outcome_summary(outcomes, c.is_failure)}",
                 c.ratio(failures, requests),
             ),
-            Evidence(
-                "producer",
-                f"every failing request used `{var}` captured by `{producer}`, which succeeded "
-                f"{c.pct(1 - stats.error_rate)} ({stats.ok:,}/{stats.count:,})",
-                1 - stats.error_rate,
-            ),
+            origin,
             Evidence(
                 "captured_shape",
-                f"captured values: shape `{shape}` in {t.with_fail:,}/{failures:,} failures"
+                f"captured values: shape{'s' if len(rejected) > 1 else ''} {named} in "
+                f"{covered:,}/{failures:,} failures"
                 + (f" (e.g. {value})" if value else "")
-                + "; no request with that shape succeeded",
-                float(t.with_fail),
+                + f"; no request with {'these shapes' if len(rejected) > 1 else 'that shape'} "
+                "succeeded",
+                float(covered),
             ),
         )
         return Finding(
             kind=FindingClass.BROKEN_CHAIN,
-            attribution=_attribution([producer]),
+            attribution=Attribution.TEST_DATA if from_data else _attribution([producer]),
             severity=Severity.MAJOR,
             confidence=0.75,
             headline=(
@@ -385,8 +411,11 @@ def _rejected_capture(result: RunResult, stages: list[StageResult], op: str) -> 
             ),
             examples=failed_examples,
             advice=(
-                f"compare a `{producer}` response with what `{op}` expects: the extractor of "
-                f"`{var}` may point at the wrong field, or the service returns another id type"
+                f"compare the values of `{var}` with what `{op}` expects: the {producer} may "
+                "hold another kind of id, or the capture that filled it the wrong field"
+                if from_data
+                else f"compare a `{producer}` response with what `{op}` expects: the extractor "
+                f"of `{var}` may point at the wrong field, or the service returns another id type"
             ),
             operation=op,
         )
