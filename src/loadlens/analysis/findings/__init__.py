@@ -106,9 +106,55 @@ def _merged(findings: list[Finding]) -> list[Finding]:
         for f in findings
         if not (f.kind is FindingClass.REQUEST_ATTRIBUTE and f.operation in chained)
     ]
-    kept = _one_per_chain(_one_per_invariant(kept))
+    kept = _one_per_chain(_one_per_invariant(_attribute_over_race(kept)))
     kept = _tails_into_inputs(_tails_into_drift(kept))
     return _queueing_into_saturation(_one_queueing_tail(kept))
+
+
+SEPARATES = 0.95  # an attribute on ≥ this share of failures, failing ≥ this share of its requests
+
+
+def _separates(finding: Finding) -> bool:
+    """Whether an attribute finding's feature alone tells failed requests from the rest."""
+    values = {e.label: e.value for e in finding.evidence}
+    coverage, fail_rate = values.get("coverage"), values.get("fail_given_feature")
+    return (
+        coverage is not None
+        and fail_rate is not None
+        and coverage >= SEPARATES
+        and fail_rate >= SEPARATES
+    )
+
+
+def _attribute_over_race(findings: list[Finding]) -> list[Finding]:
+    """A race needs concurrency to explain the failures; when a request attribute alone
+    separates them (nearly all failures have it, nearly all requests with it fail), nothing is
+    left to explain, and overlap only correlates with it (such requests may also be the ones in
+    flight longer: seen with a 5xx on large bodies). The attribute is kept and the race is
+    named in what was ruled out."""
+    separating = {
+        f.operation: f
+        for f in findings
+        if f.kind is FindingClass.REQUEST_ATTRIBUTE and f.operation and _separates(f)
+    }
+    races = [f for f in findings if f.kind is FindingClass.RACE and f.operation in separating]
+    if not races:
+        return findings
+    replaced: dict[int, Finding] = {}
+    for racing in races:
+        attribute = separating[racing.operation or ""]
+        coverage = next(e for e in attribute.evidence if e.label == "coverage")
+        ruled_out = Evidence(
+            "race",
+            f"a race ({racing.headline.partition(' — ')[2]}): {coverage.text}, so concurrency is "
+            "not needed to explain the failures",
+            racing.confidence,
+        )
+        current = replaced.get(id(attribute), attribute)
+        replaced[id(attribute)] = dataclasses.replace(
+            current, counter_evidence=(*current.counter_evidence, ruled_out)
+        )
+    return [replaced.get(id(f), f) for f in findings if all(f is not r for r in races)]
 
 
 def _one_per_invariant(findings: list[Finding]) -> list[Finding]:
