@@ -10,38 +10,26 @@ from typing import Any
 from urllib.error import HTTPError
 from urllib.request import urlopen
 
-import numpy as np
 import pytest
 
 from loadlens.errors import UsageError
 from loadlens.metrics.accumulate import RunAccumulator
-from loadlens.metrics.frame import Frame, Health, OpFrame
-from loadlens.metrics.histogram import encode_histogram, new_histogram, record_values
+from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.result import StageInfo
 from loadlens.model.verdict import GateResult, GateStatus
 from loadlens.outputs.dashboard import Dashboard, parse_dashboard_address
 from loadlens.outputs.dashboard_state import PlannedStage
 from loadlens.outputs.snapshot import RunLabels
+from tests.support.frames import Clock, one_op_frame
 
 STAGE = StageInfo("smoke", 0, {"model": "open", "rate": 20.0}, 10.0, 2.0)
 PLAN = [PlannedStage("smoke", 12.0), PlannedStage("load", 30.0)]
 LABELS = RunLabels(lambda: "run-1", "users", "http://127.0.0.1:8000")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _frame(second: int, latencies_us: list[int], outcomes: dict[str, int]) -> Frame:
-    h = new_histogram()
-    record_values(h, np.array(latencies_us, dtype=np.int64))
-    op = OpFrame(encode_histogram(h), outcomes, 100 * len(latencies_us), 300)
     health = Health(cpu_percent=12.5, loop_lag_ms=3.0, in_flight=2, users=0, late=1)
-    return Frame(0, 0, second, 1000.0 + second, {"get": op}, health)
+    return one_op_frame(second, latencies_us, outcomes, operation="get", health=health)
 
 
 def _gates(stage: int) -> list[GateResult]:

@@ -5,37 +5,25 @@ from __future__ import annotations
 
 from urllib.request import urlopen
 
-import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from loadlens.errors import UsageError
 from loadlens.metrics.accumulate import RunAccumulator
-from loadlens.metrics.frame import Frame, Health, OpFrame
-from loadlens.metrics.histogram import encode_histogram, new_histogram, record_values
+from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.result import StageInfo
 from loadlens.outputs.fanout import FanOut
 from loadlens.outputs.prometheus import PrometheusExporter, parse_listen_address
 from loadlens.outputs.snapshot import RunLabels
+from tests.support.frames import Clock, one_op_frame
 
 STAGE = StageInfo("smoke, 1", 0, {"model": "closed", "users": 2}, 10.0, 0.0)
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _frame(second: int, latencies_us: list[int], outcomes: dict[str, int]) -> Frame:
-    h = new_histogram()
-    record_values(h, np.array(latencies_us, dtype=np.int64))
-    op = OpFrame(encode_histogram(h), outcomes, 100 * len(latencies_us), 300)
     health = Health(cpu_percent=12.5, loop_lag_ms=3.0, in_flight=2, users=2)
-    return Frame(0, 0, second, 1000.0 + second, {'get "a"': op}, health)
+    return one_op_frame(second, latencies_us, outcomes, operation='get "a"', health=health)
 
 
 def _samples(exporter: PrometheusExporter) -> Samples:
