@@ -11,6 +11,7 @@ from loadlens.cli.main import cli
 from loadlens.demo import FAULTS
 from loadlens.demo.scenarios import SCENARIOS
 from loadlens.metrics.result import read_result
+from loadlens.model.verdict import GateStatus
 from tests.support.runs import loadlens
 
 
@@ -24,7 +25,14 @@ def test_quick_demo_runs_to_the_end_and_judges_its_gates(tmp_path: Path) -> None
     result = read_result(Path(match.group(1)))
     assert result.complete
     ran = [stage.info.name for stage in result.stages if stage.ran and stage.total.count]
-    assert ran == ["setup", "warm-up", "baseline", "stress"]
+    planned = ["setup", "warm-up", "baseline", "stress"]
+    if run.code == 0:
+        assert ran == planned
+    else:
+        # A gate may fail on a starved host (seen with three test suites beside it on 2 cores):
+        # then the plan stops at that stage, as a gated plan must, and says which gate stopped it.
+        assert ran == planned[: len(ran)] and len(ran) >= 3, ran
+        assert any(g.stage == ran[-1] and g.status is not GateStatus.PASSED for g in result.gates)
     assert result.total.count > 0
     # the gates were judged: the verdict and the gates table are printed and stored
     assert result.verdict is not None
