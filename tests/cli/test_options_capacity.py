@@ -120,24 +120,49 @@ def test_precision_stops_the_bisection_at_the_bracket_width_asked(tmp_path: Path
     fine = _search(tmp_path, "0.05")
     for found in (coarse, fine):
         assert found["stopped_because"] == "converged", found
-        capacity, first_fail = found["capacity"], found["first_fail"]
-        assert isinstance(capacity, float) and isinstance(first_fail, float), found
-        # both answers bracket the edge the bucket fixes
-        assert capacity < EDGE_HIGH and first_fail > EDGE_LOW, found
-        # grown from 50: 50 and 100 pass (no 503 below the bucket's rate), 200 fails
-        rates = [(p["rate"], p["kind"], p["passed"]) for p in found["probes"]]  # type: ignore[attr-defined]
-        assert rates[:3] == [(50.0, "grow", True), (100.0, "grow", True), (200.0, "grow", False)]
+        # Every probe is on the side of the edge its rate puts it: a pass below EDGE_HIGH, a
+        # failure above EDGE_LOW, unless the generator (not the service) failed it: on a busy
+        # machine a probe may start more than 5 % of its arrivals late (see above).
+        for probe in _probes(found):
+            if probe["passed"]:
+                assert probe["rate"] < EDGE_HIGH, found
+            elif not _generator_failed(probe):
+                assert probe["rate"] > EDGE_LOW, found
+        # ... and so the answer lies below the edge, and above it the first failure
+        assert found["capacity"] < EDGE_HIGH  # type: ignore[operator]
+    # 0.5 stops at the first bracket within 50 %; 0.05 goes on bisecting to within 5 %
+    assert 0.05 < _width(coarse) <= 0.5, coarse
+    assert _width(fine) <= 0.05, fine
+    assert _bisections(fine) > _bisections(coarse), (coarse, fine)
+    if not any(_generator_failed(p) for p in _probes(coarse) + _probes(fine)):  # the usual case
+        for found in (coarse, fine):
+            # grown from 50: 50 and 100 pass (no 503 below the bucket's rate), 200 fails
+            assert [(p["rate"], p["kind"], p["passed"]) for p in _probes(found)[:3]] == [
+                (50.0, "grow", True), (100.0, "grow", True), (200.0, "grow", False),
+            ]  # fmt: skip
+            assert found["first_fail"] > EDGE_LOW  # type: ignore[operator]
+        # 0.5: one bisection of 100..200 is enough (150 fails: 0.5 wide; passes: 0.33); 0.05
+        # at least three more (0.5 -> 0.25 -> 0.125 -> 0.0625 -> 0.031, or fewer where a
+        # passing midpoint narrows the bracket more, never under three)
+        assert _bisections(coarse) == 1, coarse
+        assert _bisections(fine) >= 4, fine
 
-    def width(found: dict[str, object]) -> float:
-        return (found["first_fail"] - found["capacity"]) / found["capacity"]  # type: ignore[operator]
 
-    def bisections(found: dict[str, object]) -> int:
-        return sum(p["kind"] == "bisect" for p in found["probes"])  # type: ignore[attr-defined]
+def _probes(found: dict[str, object]) -> list[dict[str, object]]:
+    probes: list[dict[str, object]] = found["probes"]  # type: ignore[assignment]
+    return probes
 
-    # 0.5: one bisection of the 100..200 bracket is enough (150 fails: 0.5; passes: 0.33)
-    assert 0.05 < width(coarse) <= 0.5, coarse
-    assert bisections(coarse) == 1, coarse
-    # 0.05: it goes on halving to within 5 %, at least three more probes (0.5 -> 0.25 -> 0.125
-    # -> 0.0625 -> 0.031, give or take the nudge to round rates)
-    assert width(fine) <= 0.05, fine
-    assert bisections(fine) >= bisections(coarse) + 3, fine
+
+def _generator_failed(probe: dict[str, object]) -> bool:
+    return not probe["passed"] and str(probe["reason"]).startswith("generator saturated")
+
+
+def _width(found: dict[str, object]) -> float:
+    """The answer's bracket, (first failure - capacity) / capacity."""
+    capacity, first_fail = found["capacity"], found["first_fail"]
+    assert isinstance(capacity, float) and isinstance(first_fail, float), found
+    return (first_fail - capacity) / capacity
+
+
+def _bisections(found: dict[str, object]) -> int:
+    return sum(p["kind"] == "bisect" for p in _probes(found))
