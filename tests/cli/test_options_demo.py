@@ -86,3 +86,33 @@ def test_demo_runs_the_scenario_named_with_the_fault_switched_on(tmp_path: Path)
     # without the lock, check-then-write races: more than 5 reservations succeed
     assert [i.passed for i in results["no-lock"].invariants] == [False], unlocked.stdout
     assert unlocked.code == 1, unlocked.stdout
+
+
+def test_tour_runs_only_the_faults_named_and_prints_their_row(tmp_path: Path) -> None:
+    # no-lock: the cheapest fault (high-contention, 3 s) and a robust finding: the invariant
+    # over the database counts the overbooking whatever the machine's speed (the no-lock race
+    # window is 25 ms, demo/faults.py). The whole tour would take minutes.
+    out = tmp_path / "runs"
+    run = loadlens(
+        "demo", "--tour", "--fault", "no-lock", "--workers", "1", "--out", str(out), out=out
+    )  # fmt: skip
+    assert run.code == 0, run.stdout + run.stderr  # every fault toured got its finding
+    lines = run.stdout.splitlines()
+    assert lines[0] == "tour: no-lock (high-contention) ..."
+    assert [line for line in lines if line.startswith("tour: ")] == [lines[0]]
+    header, row = lines[-2:]
+    assert header.split() == ["fault", "scenario", "top", "finding", "expected", "verdict"]
+    assert row.split() == [
+        "no-lock", "high-contention", "integrity", "/", "service_bug", "yes", "NO-GO",
+    ]  # fmt: skip
+    (result,) = out.glob("2*/result.json")  # one run: only the fault named
+    assert read_result(result).run.scenario == "high-contention"
+
+
+def test_tour_refuses_an_unknown_fault_before_running_any(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    run = loadlens("demo", "--tour", "--fault", "nope", "--out", str(out), out=out)
+    assert run.code == 2
+    assert "unknown fault(s): nope; valid faults: " in run.stderr
+    assert "tour:" not in run.stdout
+    assert not out.exists() or not list(out.glob("2*"))

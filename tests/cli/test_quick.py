@@ -166,6 +166,34 @@ def test_quick_is_listed_in_the_help() -> None:
     assert "  quick     Load one URL from the command line, no scenario file" in output
 
 
+def test_quick_refuses_the_options_that_act_only_on_a_files_plan() -> None:
+    # quick's plan is one stage it builds: nothing to continue past, no stage to name, the
+    # target is the URL's. `run` keeps them (their effect: tests/cli/test_run_overrides.py,
+    # tests/integration/engine/test_gates_end_to_end.py for --continue-on-fail).
+    run_help = CliRunner().invoke(cli, ["run", "--help"]).output
+    quick_help = CliRunner().invoke(cli, ["quick", "--help"]).output
+    # click's own message, with its guesses at what was meant
+    refusals = {
+        "--continue-on-fail": "No such option '--continue-on-fail'.",
+        "--stage": "No such option '--stage'. (Did you mean one of: '--rate', '--store'?)",
+        "--target": "No such option '--target'. (Did you mean one of: '--store', '--var'?)",
+        "--no-preflight": "No such option '--no-preflight'.",
+    }
+    for option, message in refusals.items():
+        refused = CliRunner().invoke(
+            cli, ["quick", "http://127.0.0.1:1/x", option, "x"], prog_name="loadlens"
+        )
+        assert (refused.exit_code, refused.output) == (
+            2,
+            "Usage: loadlens quick [OPTIONS] URL\n"
+            "Try 'loadlens quick --help' for help.\n\n"
+            f"Error: {message}\n",
+        )
+        assert f"  {option} " in run_help
+        assert f"  {option} " not in quick_help
+    assert "  --quiet " in quick_help  # the shared options are still quick's
+
+
 def test_quick_env_values_are_secrets_and_the_run_goes_to_the_given_store(
     server: LocalServer, tmp_path: Path
 ) -> None:

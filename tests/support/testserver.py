@@ -4,7 +4,11 @@ It is deliberately simple (keep-alive, Content-Length bodies) and deterministic:
 - `crud`: an in-memory users API that counts every request by route;
 - `delays`: every 10th request (9 of 10) takes 10 ms, the 10th 100 ms — a known distribution;
 - `stall`: answers at once, except that the whole server freezes for 500 ms once, at the
-  first request after `stall_after` seconds (a GC pause or a stuck event loop).
+  first request after `stall_after` seconds (a GC pause or a stuck event loop);
+- `bucket`: a service with a capacity fixed by construction, not by the machine's speed: a
+  token bucket of BUCKET_BURST tokens refilled at BUCKET_RATE per second; a request that finds
+  a token takes it and gets 200 at once, one that finds none gets 503 at once. Over a window of
+  T seconds starting with a full bucket it serves at most BUCKET_RATE * T + BUCKET_BURST.
 `GET /__counters` returns the per-route counters as JSON in every mode.
 """
 
@@ -22,6 +26,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
 _USER_PATH = re.compile(r"^/users/([^/?]+)$")
+# `bucket` mode: the sustained rate it serves, and the burst it absorbs (room for a load
+# generator that falls behind on a busy machine and then sends its late arrivals at once).
+BUCKET_RATE = 100.0
+BUCKET_BURST = 30.0
 
 
 @dataclass
@@ -34,6 +42,8 @@ class State:
     served: int = 0
     started: float = field(default_factory=time.monotonic)
     stalled: bool = False
+    tokens: float = BUCKET_BURST
+    refilled: float = field(default_factory=time.monotonic)
 
 
 def _json(status: int, value: object) -> tuple[int, bytes]:
@@ -59,7 +69,21 @@ async def _handle(state: State, method: str, target: str, body: bytes) -> tuple[
             state.stalled = True
             time.sleep(0.5)  # freezes the whole loop: every request in flight waits
         return _json(200, {"ok": True})
+    if state.mode == "bucket":
+        return _from_bucket(state, method, path)
     return _crud(state, method, path, body)
+
+
+def _from_bucket(state: State, method: str, path: str) -> tuple[int, bytes]:
+    now = time.monotonic()
+    state.tokens = min(BUCKET_BURST, state.tokens + (now - state.refilled) * BUCKET_RATE)
+    state.refilled = now
+    if state.tokens < 1.0:
+        state.counters["503"] += 1
+        return _json(503, {"error": "over capacity"})
+    state.tokens -= 1.0
+    state.counters[f"{method} {path}"] += 1
+    return _json(200, {"ok": True})
 
 
 def _crud(state: State, method: str, path: str, body: bytes) -> tuple[int, bytes]:

@@ -1,14 +1,14 @@
 """`loadlens demo`: start the bundled demo service and run a bundled scenario's plan against it.
 
     loadlens demo [--quick] [--fault NAME]... [--scenario NAME] [--out DIR] [--workers N] [--quiet]
-    loadlens demo --tour [--out DIR] [--workers N]
+    loadlens demo --tour [--fault NAME]... [--out DIR] [--workers N]
     loadlens demo --list
     loadlens demo serve [--port N] [--fault NAME]... [--data DIR]
 
 `--fault X` runs the scenario that exercises X (demo/scenarios: FAULT_SCENARIOS) unless
-`--scenario` names another. `--tour` runs every fault once, each with its scenario's quick
-plan on a fresh service, and prints a table: fault, top finding, whether it is the expected
-one, verdict (cli/demo_tour.py).
+`--scenario` names another. `--tour` runs every fault (or only those `--fault` names) once,
+each with its scenario's quick plan on a fresh service, and prints a table: fault, top
+finding, whether it is the expected one, verdict (cli/demo_tour.py).
 
 The service runs in its own process on 127.0.0.1 and a free port, over a fresh database kept
 in `OUT/demo-data/<id>/` (so it can be inspected afterwards); it is stopped however the run
@@ -84,7 +84,8 @@ MAX_DEFAULT_WORKERS = 4
 @click.option(
     "--tour",
     is_flag=True,
-    help="Run every fault once (quick plans) and print fault, top finding and verdict.",
+    help="Run every fault (or those --fault names) once, with quick plans, and print fault, "
+    "top finding and verdict.",
 )
 @click.pass_context
 def demo(
@@ -110,7 +111,7 @@ def demo(
         if tour:
             from loadlens.cli.demo_tour import run_tour
 
-            code = run_tour(out, workers)
+            code = run_tour(out, workers, faults)
         else:
             code, _ = run_demo(scenario, faults, quick, out, workers, quiet)
     except LoadlensError as error:
@@ -149,7 +150,7 @@ def _serve(port: int, faults: tuple[str, ...], data: Path | None) -> None:
     from loadlens.demo import serve_forever
     from loadlens.demo.server import HOST
 
-    _check_faults(faults)
+    check_faults(faults)
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {port}")
 
@@ -187,7 +188,7 @@ def run_demo(
     from loadlens.spec import load_scenario
 
     check_workers(workers)
-    _check_faults(faults)
+    check_faults(faults)
     name = name or scenario_for(faults)
     if name not in SCENARIOS:
         raise UsageError(f"unknown scenario: {name}; bundled scenarios: {', '.join(SCENARIOS)}")
@@ -229,7 +230,7 @@ def run_demo(
     return code, made[0] if len(made) == 1 else None
 
 
-def _check_faults(faults: tuple[str, ...]) -> None:
+def check_faults(faults: tuple[str, ...]) -> None:
     from loadlens.demo import FAULTS
 
     unknown = sorted(set(faults) - set(FAULTS))

@@ -1,4 +1,5 @@
-"""`loadlens demo --tour`: every fault once, each with the scenario that exercises it.
+"""`loadlens demo --tour`: every fault once (or those `--fault` names, in the order of
+FAULTS), each with the scenario that exercises it.
 
 Each fault runs on a fresh demo service with its scenario's quick plan (cli/demo.py), quietly;
 then one table says, per fault, the top finding of its run, whether it is the finding the fault
@@ -17,15 +18,19 @@ EXIT_ALL_EXPLAINED = 0
 EXIT_SOME_MISSED = 1
 
 
-def run_tour(out: Path, workers: int | None) -> int:
-    """Run every fault, print the table; the exit code."""
-    from loadlens.cli.demo import run_demo
+def run_tour(out: Path, workers: int | None, only: tuple[str, ...] = ()) -> int:
+    """Run every fault (or those in `only`), print the table; the exit code."""
+    from loadlens.cli.demo import check_faults, run_demo
+    from loadlens.cli.run import check_workers
     from loadlens.demo import FAULTS
     from loadlens.demo.scenarios import FAULT_FINDINGS, FAULT_SCENARIOS
     from loadlens.metrics.result import read_result
 
+    # Refused before the first fault runs, not after minutes of the others.
+    check_faults(only)
+    check_workers(workers)
     rows: list[tuple[str, str, str, bool, str]] = []
-    for fault in FAULTS:
+    for fault in (f for f in FAULTS if not only or f in only):
         click.echo(f"tour: {fault} ({FAULT_SCENARIOS[fault]}) ...")
         _, run_dir = run_demo(None, (fault,), True, out, workers, True)
         if run_dir is None:

@@ -2,7 +2,8 @@
 
 The command line becomes the scenario tree a file would hold and goes through the same
 validation, so a bad URL, method or header gets the same message a scenario file would (its
-key named by the option that gave it). Results, reports, history and exit codes are `run`'s.
+key named by the option that gave it). Results, reports, history and exit codes are `run`'s,
+and so are its options, but for those that act only on a file's plan (cli/run.py run_options).
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ def quick(
     workers: int | None,
     quiet: bool,
     insecure: bool,
-    continue_on_fail: bool,
     store: str | None,
     env: tuple[str, ...],
     assignments: tuple[str, ...],
@@ -99,7 +99,6 @@ def quick(
             quiet,
             insecure,
             console_for_output(),
-            continue_on_fail=continue_on_fail,
             store=store,
             variables=dict(overrides.variables),
             prometheus=prometheus,

@@ -39,7 +39,9 @@ if TYPE_CHECKING:
 
 def run_options(command: Callable[..., None]) -> Callable[..., None]:
     """The options `loadlens run` and `loadlens quick` share: where results go, how the run
-    goes, and `-e`/`--var` values."""
+    goes, and `-e`/`--var` values. Those that act only on a file's plan (`--target`, `-u`,
+    `-r`, `-d` over its stages, `--stage`, `--continue-on-fail` past a stage's failed gates,
+    `--no-preflight`) are `run`'s own: quick's plan is one stage it builds itself."""
     decorators = (
         click.option(
             "--out",
@@ -56,11 +58,6 @@ def run_options(command: Callable[..., None]) -> Callable[..., None]:
             "--quiet", is_flag=True, help="No live view; print only the summary (for CI)."
         ),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates."),
-        click.option(
-            "--continue-on-fail",
-            is_flag=True,
-            help="Run every stage even when one fails its gates.",
-        ),
         click.option(
             "--store",
             metavar="URL",
@@ -140,6 +137,11 @@ def run_options(command: Callable[..., None]) -> Callable[..., None]:
     "no_preflight",
     is_flag=True,
     help="Skip connecting to the target, databases and observers before the load.",
+)
+@click.option(
+    "--continue-on-fail",
+    is_flag=True,
+    help="Run every stage even when one fails its gates.",
 )
 @run_options
 def run(
