@@ -89,6 +89,42 @@ def test_a_cookie_set_by_a_response_longer_than_one_read_is_kept() -> None:
     assert _outcomes(frame) == {"login": {"ok:200": 2}, "me": {"ok:200": 2}}
 
 
+def test_a_cookie_after_a_long_head_or_split_across_reads_is_kept() -> None:
+    for login in ("/long-head-login", "/split-login"):
+        scenario = LOGIN.replace("COOKIES", "").replace("url: /login", f"url: {login}")
+        with WebServer() as url:
+            frame = _run(scenario, url, iterations=2)
+        assert _outcomes(frame) == {"login": {"ok:200": 2}, "me": {"ok:200": 2}}, login
+
+
+LATER = """\
+name: later
+target: TARGET
+flows:
+  - name: f
+    steps:
+      - request: {name: login, method: POST, url: /login-later}
+      - request: {name: me, url: /me}
+        expect: 200
+plan:
+  - {stage: s, users: 1, duration: 1s}
+"""
+
+
+def test_a_step_that_answered_the_same_bytes_without_a_cookie_still_sees_a_later_one() -> None:
+    # The runner remembers the last first read of a step that held no `Set-Cookie` and does
+    # not search the same bytes again: the third login answers other bytes, with a cookie.
+    server = WebServer()
+    with server as url:
+        frame = _run(LATER, url)
+    assert server.plain_logins == 0
+    assert _outcomes(frame) == {
+        "login": {"ok:200": ITERATIONS},
+        "me": {"status:401": 2, "ok:200": ITERATIONS - 2},
+    }
+    assert len(server.sessions) == ITERATIONS - 2
+
+
 def test_cookies_false_sends_no_cookie_and_the_request_that_needs_one_fails() -> None:
     server = WebServer()
     with server as url:

@@ -6,7 +6,11 @@ test can compare: every request line, and every `authorization` and `cookie` val
 
 Routes:
 - `POST /login`: sets a new `session` cookie (Path=/, HttpOnly), answers `{"ok": true}`;
-  `POST /big-login` the same with a 300 kB body;
+  `POST /big-login` the same with a 300 kB body; `POST /long-head-login` the same after a
+  6 KiB field; `POST /split-login` the same with its head sent in two writes 20 ms apart, cut
+  inside the name `set-cookie`; `POST /login-later`: the same bytes without a cookie for its
+  first `plain_logins` answers, then a cookie spelled `Set-Cookie` (a login that starts
+  working, for the runner's memo of heads without cookies);
 - `GET /me`: 200 `{"user": "alice"}` with a session cookie the server issued, else 401;
 - `GET /redirect/N`: 302 to `/redirect/N-1`; `/redirect/0` is 200 `{"done": true}`;
   `GET /slow/N` the same, each answer after 30 ms at least;
@@ -63,6 +67,7 @@ class WebServer:
         self.echoed: list[tuple[str, bytes]] = []
         self.last_echo = b""  # the last answer of the echo route
         self.sessions: set[str] = set()  # every session cookie value issued
+        self.plain_logins = 2  # answers of `/login-later` without a cookie
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -110,7 +115,14 @@ class WebServer:
                 status, extra, payload = self._answer(method, target, headers, body)
                 fields = "".join(f"{n}: {v}\r\n" for n, v in extra)
                 line = f"HTTP/1.1 {status} X\r\ncontent-length: {len(payload)}\r\n{fields}\r\n"
-                writer.write(line.encode() + payload)
+                data = line.encode() + payload
+                cut = data.find(b"okie:") if target == "/split-login" else -1
+                if cut > 0:  # "set-co" in one read, "okie: ..." in the next
+                    writer.write(data[:cut])
+                    await writer.drain()
+                    await asyncio.sleep(0.02)
+                    data = data[cut:]
+                writer.write(data)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -128,10 +140,17 @@ class WebServer:
             self.cookies.append(headers["cookie"])
         if "x-injected" in headers:  # a header line smuggled in through a value
             self.counters["injected"] += 1
-        if method == "POST" and path in ("/login", "/big-login"):
+        if method == "POST" and path == "/login-later" and self.plain_logins > 0:
+            self.plain_logins -= 1
+            return 200, [], b'{"ok":true}'
+        logins = ("/login", "/big-login", "/long-head-login", "/split-login", "/login-later")
+        if method == "POST" and path in logins:
             session = f"sess-{len(self.sessions) + 1:08d}-{secrets.token_hex(6)}"
             self.sessions.add(session)
-            cookie = [("set-cookie", f"session={session}; Path=/; HttpOnly")]
+            name = "Set-Cookie" if path == "/login-later" else "set-cookie"
+            cookie = [(name, f"session={session}; Path=/; HttpOnly")]
+            if path == "/long-head-login":  # the field after more than 4 KiB of head
+                cookie.insert(0, ("x-pad", "p" * 6144))
             if path == "/big-login":  # a body larger than one read: the head is searched alone
                 return 200, cookie, b'{"ok":true,"pad":"' + b"x" * 300_000 + b'"}'
             return 200, cookie, b'{"ok":true}'

@@ -53,6 +53,23 @@ class CompiledCheck:
 Outgoing = tuple[bytes, dict[VarRef, object] | None, list[Held], tuple[str, ...], Upload | None]
 
 
+class HeadMemo:
+    """The last first read of a step's responses that a search of its head found nothing in.
+
+    A response's search (`Set-Cookie`, `Content-Encoding`) runs on its first read, the bytes
+    that hold its heads; a later response whose first read is the same bytes holds the field
+    no more than this one did, so one comparison stands for the search. Exact whatever the
+    server sends: bytes that differ in any way (a `Date` of another second, a request id, a
+    `Set-Cookie` from a login) are searched. One memo per step and per search, so that the
+    responses of the steps of a flow, interleaved by many users, do not evict each other.
+    """
+
+    __slots__ = ("searched",)
+
+    def __init__(self) -> None:
+        self.searched = b""  # never a first read: a response has a status line at least
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRequest:
     """A request step as the runner needs it."""
@@ -72,6 +89,9 @@ class CompiledRequest:
     cookies: bool = True  # keep the cookies responses set and send the user's cookies
     redirects: int = 0  # redirects followed before the response is judged
     decode: bool = False  # a compressed body is decoded before checks and captures read it
+    # First reads without `Set-Cookie` / `Content-Encoding`, mutable by the runner (HeadMemo).
+    no_cookie: HeadMemo = field(default_factory=HeadMemo, compare=False, repr=False)
+    no_coding: HeadMemo = field(default_factory=HeadMemo, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for status in range(100, 600):

@@ -38,6 +38,7 @@ from loadlens.engine.compiled import (
     CompiledRequest,
     CompiledStep,
     CompiledThink,
+    HeadMemo,
     Outgoing,
     check_passes,
 )
@@ -210,7 +211,7 @@ class StepRunner:
     ) -> Hop | None:
         """The next hop after `response` (its cookies kept first), or None to judge it;
         raises TransportError when the chain loops or goes past its limit."""
-        if step.cookies and _sets_cookie(response):
+        if step.cookies and _may_set_cookie(response):  # hops: no memo, their heads vary
             keep_cookies(user, response, origin, data)
         if step.prepared.multipart is not None and response.status in _RESENDS_BODY:
             return None  # following it would send the upload again: judged as it is
@@ -266,7 +267,7 @@ class StepRunner:
         the first send of its redirect `chain`)."""
         data, used, held, features, _ = outgoing
         self.in_flight -= 1
-        if chain is None and step.cookies and _sets_cookie(response):
+        if chain is None and step.cookies and _sets_cookie(response, step.no_cookie):
             keep_cookies(user, response, step.prepared.origin, data)
         elif chain is not None:
             chain.finish(response)
@@ -418,9 +419,9 @@ class StepRunner:
             self._mark_captures_missing(step, user, step.prepared.name)
             return ok
         body = response.body
-        if step.decode and len(_partition(response.raw_head, b"ncoding:")[1]) != 0:
+        if step.decode and _may_hold_coding(response.raw_head, step.no_coding):
             # One search first (`Transfer-Encoding` matches it too): the field is parsed only
-            # when the head may hold it; see `_sets_cookie` for the spellings found.
+            # when the head may hold it; see `_may_set_cookie` for the spellings found.
             coding = content_coding(response)
             if coding is not None:
                 try:
@@ -456,7 +457,29 @@ class StepRunner:
                 user.mark_missing(capture.key, name)
 
 
-def _sets_cookie(response: Response) -> bool:
+def _sets_cookie(response: Response, memo: HeadMemo) -> bool:
+    """`_may_set_cookie`, answered by one comparison when the first read is the same bytes as
+    the last one of the step that was searched and held no `Set-Cookie` (see `HeadMemo`)."""
+    raw = response.raw_head
+    if raw == memo.searched:
+        return False
+    if _may_set_cookie(response):
+        return True
+    memo.searched = raw
+    return False
+
+
+def _may_hold_coding(raw: bytes, memo: HeadMemo) -> bool:
+    """Whether a first read may hold a `Content-Encoding` field, searched as `_sets_cookie`."""
+    if raw == memo.searched:
+        return False
+    if len(_partition(raw, b"ncoding:")[1]) != 0:
+        return True
+    memo.searched = raw
+    return False
+
+
+def _may_set_cookie(response: Response) -> bool:
     """Whether a response's head may hold a `Set-Cookie` field (a false yes costs a parse only).
 
     It runs for every response, so it is one search, compiled here: `partition` takes its
