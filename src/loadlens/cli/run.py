@@ -300,13 +300,10 @@ def run_and_summarise(
     """
     import sys
 
-    from loadlens.cli.judging import attach_judge
-    from loadlens.cli.live import LiveView
     from loadlens.engine.compiled import compile_scenario
     from loadlens.engine.coordinator import Coordinator, RunOptions, default_workers
     from loadlens.engine.stop_signals import StopSignals, ignore_stop_signals
     from loadlens.http import ClientOptions
-    from loadlens.report.console import summary
 
     compiled = compile_scenario(scenario)
     options = RunOptions(
@@ -317,15 +314,26 @@ def run_and_summarise(
         continue_on_fail=continue_on_fail,
         variables=dict(variables or {}),
     )
-    live = None if quiet else LiveView(console, len(scenario.plan))
     signals = StopSignals()
-    labels = _run_labels(scenario, lambda: coordinator.run_id)
-    exporter = _prometheus_exporter(prometheus, labels)
-    pusher = _otlp_exporter(otlp, labels)
-    page = _dashboard(dashboard, labels, scenario)
-    listener = _one_listener(live, exporter, pusher, page)
-    coordinator = Coordinator(compiled, options, listener, signals=signals)
-    judge = attach_judge(coordinator)
+    coordinator = Coordinator(compiled, options, signals=signals)
+    try:
+        # The workers boot while this process imports the judge, the live view and the
+        # reporters below, instead of after.
+        coordinator.start_workers()
+        from loadlens.cli.judging import attach_judge
+        from loadlens.cli.live import LiveView
+        from loadlens.report.console import summary
+
+        live = None if quiet else LiveView(console, len(scenario.plan))
+        labels = _run_labels(scenario, lambda: coordinator.run_id)
+        exporter = _prometheus_exporter(prometheus, labels)
+        pusher = _otlp_exporter(otlp, labels)
+        page = _dashboard(dashboard, labels, scenario)
+        coordinator.listener = _one_listener(live, exporter, pusher, page) or coordinator.listener
+        judge = attach_judge(coordinator)
+    except BaseException:
+        coordinator.close()
+        raise
     if live is not None:
         live.gates = judge.live
     if page is not None:
@@ -354,6 +362,7 @@ def run_and_summarise(
             if page is not None:  # the page links to report.html from now on
                 page.report_written(None if html is None else str(html))
         finally:
+            coordinator.close()  # when `run` was not reached; else they are gone already
             if page is not None:
                 page.close()
             if exporter is not None:  # serves the last numbers until the reports are written

@@ -1,6 +1,7 @@
 """The coordinator: owns time, starts stages on the workers, merges their frames, stops cleanly.
 
-How it works. Worker processes are spawned first; meanwhile setup runs here, in one virtual
+How it works. Worker processes are spawned first (by `start_workers`, as early as the
+caller can: their boot overlaps the caller's own imports); meanwhile setup runs here, in one virtual
 user, and its pools and variables go to the workers with the first stage, once every worker
 has said it is ready. For each stage the coordinator sends every worker a `StageOrder` with a
 common start time, then reads frames until each worker has sent its final one: every frame is
@@ -232,7 +233,8 @@ class Coordinator:
 
     def _run_all(self, directory: RunDirectory) -> bool:
         compiled = self.compiled
-        self._start_workers()
+        if not self._processes:
+            self._start_workers()
         index = 0
         pools: dict[str, list[object]] = {}
         variables = _constant_variables(compiled.scenario.variables)
@@ -417,6 +419,17 @@ class Coordinator:
                     self.failures.append(f"worker {worker} did not start: {detail}")
         if waiting and not self.interrupts:
             self.failures.append(f"workers {sorted(waiting)} did not start in time")
+
+    def start_workers(self) -> None:
+        """Spawn the worker processes now, so that they boot (a new interpreter, the hot
+        path's imports: ~0.3 s each) while the caller finishes its own set-up; `run` does it
+        otherwise. `close` ends them if `run` is never called."""
+        if not self._processes:
+            self._start_workers()
+
+    def close(self) -> None:
+        """End the workers, if any are still there (`run` ends them itself)."""
+        self._shutdown_workers()
 
     def _start_workers(self) -> None:
         context = multiprocessing.get_context("spawn")
