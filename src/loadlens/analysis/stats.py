@@ -50,6 +50,12 @@ class _LazyScipyStats:
 scipy_stats = _LazyScipyStats()
 
 
+def preload() -> None:
+    """Import now what the diagnosis will need at a run's end (`scipy.special`, ~0.25 s): the
+    CLI calls it while the workers boot, when this process would otherwise wait."""
+    import scipy.special  # noqa: F401
+
+
 def normal_sf(z: float) -> float:
     """P(Z > z) for a standard normal Z (accurate far into the tail)."""
     return 0.5 * math.erfc(z / math.sqrt(2.0))

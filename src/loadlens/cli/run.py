@@ -331,6 +331,7 @@ def run_and_summarise(
         page = _dashboard(dashboard, labels, scenario)
         coordinator.listener = _one_listener(live, exporter, pusher, page) or coordinator.listener
         judge = attach_judge(coordinator)
+        _preload_wrap_up()
     except BaseException:
         coordinator.close()
         raise
@@ -375,6 +376,17 @@ def run_and_summarise(
         # process exits must not turn the exit code into a death by that signal.
         ignore_stop_signals()
     return exit_code(outcome.result)
+
+
+def _preload_wrap_up() -> None:
+    """Import what the run's end needs (diagnosis, reports, history store: ~0.5 s) while the
+    workers boot, when this process would otherwise wait for them; none of it runs yet."""
+    import loadlens.analysis.findings
+    import loadlens.report.write
+    import loadlens.store  # noqa: F401
+    from loadlens.analysis.stats import preload
+
+    preload()
 
 
 def _run_labels(scenario: Scenario, run_id: Callable[[], str | None]) -> RunLabels:
