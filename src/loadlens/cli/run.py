@@ -331,7 +331,6 @@ def run_and_summarise(
         page = _dashboard(dashboard, labels, scenario)
         coordinator.listener = _one_listener(live, exporter, pusher, page) or coordinator.listener
         judge = attach_judge(coordinator)
-        _preload_wrap_up()
     except BaseException:
         coordinator.close()
         raise
@@ -352,6 +351,7 @@ def run_and_summarise(
                 console.print(f"otlp: {pusher.endpoint}", soft_wrap=True)
             if page is not None:
                 console.print(f"dashboard: {page.start()}", soft_wrap=True)
+            _preload_wrap_up()  # a stop signal meanwhile is counted: run() then stops at once
             outcome = coordinator.run()
             console.print(summary(outcome.result))
             for note in outcome.notes:
