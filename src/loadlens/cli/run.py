@@ -302,13 +302,10 @@ def run_and_summarise(
     """
     import sys
 
-    from loadlens.cli.judging import attach_judge
-    from loadlens.cli.live import LiveView
     from loadlens.engine.compiled import compile_scenario
     from loadlens.engine.coordinator import Coordinator, RunOptions, default_workers
     from loadlens.engine.stop_signals import StopSignals, ignore_stop_signals
     from loadlens.http import ClientOptions
-    from loadlens.report.console import summary
 
     compiled = compile_scenario(scenario)
     options = RunOptions(
@@ -319,15 +316,26 @@ def run_and_summarise(
         continue_on_fail=continue_on_fail,
         variables=dict(variables or {}),
     )
-    live = None if quiet else LiveView(console, len(scenario.plan))
     signals = StopSignals()
-    labels = _run_labels(scenario, lambda: coordinator.run_id)
-    exporter = _prometheus_exporter(prometheus, labels)
-    pusher = _otlp_exporter(otlp, labels)
-    page = _dashboard(dashboard, labels, scenario)
-    listener = _one_listener(live, exporter, pusher, page)
-    coordinator = Coordinator(compiled, options, listener, signals=signals)
-    judge = attach_judge(coordinator)
+    coordinator = Coordinator(compiled, options, signals=signals)
+    try:
+        # The workers boot while this process imports the judge, the live view and the
+        # reporters below, instead of after.
+        coordinator.start_workers()
+        from loadlens.cli.judging import attach_judge
+        from loadlens.cli.live import LiveView
+        from loadlens.report.console import summary
+
+        live = None if quiet else LiveView(console, len(scenario.plan))
+        labels = _run_labels(scenario, lambda: coordinator.run_id)
+        exporter = _prometheus_exporter(prometheus, labels)
+        pusher = _otlp_exporter(otlp, labels)
+        page = _dashboard(dashboard, labels, scenario)
+        coordinator.listener = _one_listener(live, exporter, pusher, page) or coordinator.listener
+        judge = attach_judge(coordinator)
+    except BaseException:
+        coordinator.close()
+        raise
     if live is not None:
         live.gates = judge.live
     if page is not None:
@@ -345,6 +353,7 @@ def run_and_summarise(
                 console.print(f"otlp: {pusher.endpoint}", soft_wrap=True)
             if page is not None:
                 console.print(f"dashboard: {page.start()}", soft_wrap=True)
+            _preload_wrap_up()  # a stop signal meanwhile is counted: run() then stops at once
             outcome = coordinator.run()
             console.print(summary(outcome.result))
             for note in outcome.notes:
@@ -356,6 +365,7 @@ def run_and_summarise(
             if page is not None:  # the page links to report.html from now on
                 page.report_written(None if html is None else str(html))
         finally:
+            coordinator.close()  # when `run` was not reached; else they are gone already
             if page is not None:
                 page.close()
             if exporter is not None:  # serves the last numbers until the reports are written
@@ -368,6 +378,17 @@ def run_and_summarise(
         # process exits must not turn the exit code into a death by that signal.
         ignore_stop_signals()
     return exit_code(outcome.result)
+
+
+def _preload_wrap_up() -> None:
+    """Import what the run's end needs (diagnosis, reports, history store: ~0.5 s) while the
+    workers boot, when this process would otherwise wait for them; none of it runs yet."""
+    import loadlens.analysis.findings
+    import loadlens.report.write
+    import loadlens.store  # noqa: F401
+    from loadlens.analysis.stats import preload
+
+    preload()
 
 
 def _run_labels(scenario: Scenario, run_id: Callable[[], str | None]) -> RunLabels:

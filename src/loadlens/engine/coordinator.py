@@ -1,6 +1,7 @@
 """The coordinator: owns time, starts stages on the workers, merges their frames, stops cleanly.
 
-How it works. Worker processes are spawned first; meanwhile setup runs here, in one virtual
+How it works. Worker processes are spawned first (by `start_workers`, as early as the
+caller can: their boot overlaps the caller's own imports); meanwhile setup runs here, in one virtual
 user, and its pools and variables go to the workers with the first stage, once every worker
 has said it is ready. For each stage the coordinator sends every worker a `StageOrder` with a
 common start time, then reads frames until each worker has sent its final one: every frame is
@@ -59,10 +60,16 @@ from loadlens.metrics.frame import Frame
 from loadlens.metrics.lost_worker import LostWorker
 from loadlens.metrics.result import RunInfo, RunResult, StageInfo, write_result
 from loadlens.model.integrity import Ledger, Moment
+from loadlens.model.plan import OpenLoad
 from loadlens.model.redaction import Redactor
 from loadlens.model.template import Filtered, Template, VarRef, VarSource
 
-_START_DELAY_NS = 200_000_000  # lets every worker receive its order before the common start
+# From sending a stage's orders to its common start: lets every worker (booted, waiting on its
+# pipe) receive its order and build its client — a few ms, so 50 ms leaves room for a busy
+# machine; an open stage also opens its first connections in this time (`worker._warm`), so it
+# keeps 200 ms.
+_START_DELAY_NS = 50_000_000
+_OPEN_START_DELAY_NS = 200_000_000
 _POLL_S = 0.1
 _KILL_AFTER_S = 10.0  # beyond a stage's grace, how long to wait for workers after STOP
 _BOOT_TIMEOUT_S = 60.0  # how long spawned workers may take to import and compile
@@ -232,7 +239,8 @@ class Coordinator:
 
     def _run_all(self, directory: RunDirectory) -> bool:
         compiled = self.compiled
-        self._start_workers()
+        if not self._processes:
+            self._start_workers()
         index = 0
         pools: dict[str, list[object]] = {}
         variables = _constant_variables(compiled.scenario.variables)
@@ -250,12 +258,13 @@ class Coordinator:
             if self.failed_stage is not None and not self.options.continue_on_fail:
                 self.stages_not_run = [s.name for s in compiled.scenario.plan[position:]]
                 break
+            delay = _OPEN_START_DELAY_NS if isinstance(stage.load, OpenLoad) else _START_DELAY_NS
             orders = [
                 StageOrder(
                     index=index,
                     stage=stage,
                     share=share_of(stage, previous, worker, self.options.workers),
-                    start_ns=time.monotonic_ns() + _START_DELAY_NS,
+                    start_ns=time.monotonic_ns() + delay,
                     pools=pools,
                     variables=variables,
                 )
@@ -313,7 +322,8 @@ class Coordinator:
                 pending.discard(worker)
         self.listener.stage_started(info)
         start_ns = orders[0].start_ns
-        self.accumulator.mark_stage(index, started_at=time.time() + _START_DELAY_NS / 1e9)
+        delay_s = (start_ns - time.monotonic_ns()) / 1e9
+        self.accumulator.mark_stage(index, started_at=time.time() + delay_s)
         stop_sent = False
         breached = False
         give_up_at: float | None = None
@@ -417,6 +427,17 @@ class Coordinator:
                     self.failures.append(f"worker {worker} did not start: {detail}")
         if waiting and not self.interrupts:
             self.failures.append(f"workers {sorted(waiting)} did not start in time")
+
+    def start_workers(self) -> None:
+        """Spawn the worker processes now, so that they boot (a new interpreter, the hot
+        path's imports: ~0.3 s each) while the caller finishes its own set-up; `run` does it
+        otherwise. `close` ends them if `run` is never called."""
+        if not self._processes:
+            self._start_workers()
+
+    def close(self) -> None:
+        """End the workers, if any are still there (`run` ends them itself)."""
+        self._shutdown_workers()
 
     def _start_workers(self) -> None:
         context = multiprocessing.get_context("spawn")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import time
 
-from loadlens.checks import read_entity_values, reconcile, run_invariants
-from loadlens.checks.sql import SqlError
 from loadlens.model.integrity import InvariantResult, Ledger, Moment, ReconciliationResult
 from loadlens.model.observation import ObservationResult
 from loadlens.model.redaction import Redactor
@@ -75,6 +73,8 @@ class ServiceWatch:
     def check(self, moment: Moment, stage: str | None = None) -> None:
         """Run the invariants due at this moment and keep their results."""
         if self.scenario.invariant_specs:
+            from loadlens.checks import run_invariants  # SQLAlchemy: only when there are any
+
             self.invariants.extend(
                 run_invariants(
                     self.scenario.invariant_specs,
@@ -93,6 +93,9 @@ class ServiceWatch:
         ledger = self.scenario.ledger
         if ledger is None or ledger.reconcile is None or ":entities" in ledger.reconcile.query:
             return  # nothing to reconcile, or the entities are not known before the run
+        from loadlens.checks import read_entity_values
+        from loadlens.checks.sql import SqlError
+
         try:
             self._initial = read_entity_values(
                 ledger.reconcile, [], ledger.fields,
@@ -109,6 +112,9 @@ class ServiceWatch:
         if self._initial is None:
             self._fail(_ENTITIES_UNKNOWN)
             return
+        from loadlens.checks import read_entity_values, reconcile
+        from loadlens.checks.sql import SqlError
+
         try:
             final = read_entity_values(
                 ledger.reconcile, self.ledger.entities(), ledger.fields,

@@ -12,6 +12,7 @@ from loadlens.analysis.stats import (
     mann_whitney,
     theil_sen,
     trend_test,
+    welch,
     wilson,
 )
 
@@ -106,3 +107,21 @@ def test_mann_whitney_on_counts_equals_it_on_the_values_they_stand_for() -> None
         assert mann_whitney_greater_counts(xv, xc, yv, yc) == pytest.approx(expected, rel=1e-9)
     same = np.array([5.0])
     assert mann_whitney_greater_counts(same, np.array([10]), same, np.array([20])) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ([41.0, 43.5, 39.8, 44.1, 42.2, 40.9], [1.2, 0.9, 1.4, 1.1]),
+        ([5.0, 5.5, 4.8, 5.1, 5.3], [5.2, 4.9, 5.4, 5.0, 5.1, 5.6, 4.7]),
+    ],
+)
+def test_welch_from_sums_matches_scipy_on_the_values(a: list[float], b: list[float]) -> None:
+    from scipy import stats
+
+    test = stats.ttest_ind(a, b, equal_var=False)
+    interval = test.confidence_interval(0.95)
+    result = welch(len(a), sum(a), sum(x * x for x in a), len(b), sum(b), sum(x * x for x in b))
+    assert result.difference == pytest.approx(np.mean(a) - np.mean(b), rel=1e-9)
+    assert result.p == pytest.approx(test.pvalue, rel=1e-6)
+    assert (result.low, result.high) == pytest.approx((interval.low, interval.high), rel=1e-6)
