@@ -24,6 +24,7 @@ from target import Nginx
 from loadlens import native
 
 Row = dict[str, object]
+BASE = report.BASE
 
 
 def _loadlens(
@@ -33,10 +34,11 @@ def _loadlens(
     env: dict[str, str],
     workers: int = 1,
     sample_rss: bool = False,
+    checkout: Path = tools.ROOT,
 ) -> Row:
     slug = "".join(c if c.isalnum() else "-" for c in name)
     run_dir = tools.OUT / "runs" / f"{slug}-{time.strftime('%H%M%S')}-{time.monotonic_ns()}"
-    cmd = tools.loadlens_cmd(scenario, run_dir, workers)
+    cmd = tools.loadlens_cmd(scenario, run_dir, workers, checkout)
     env = {"BENCH_DURATION": f"{seconds}s", **env}
     m = run_pinned(cmd, seconds + 60, env=env, sample_rss=sample_rss)
     # 0 GO, 1 NO-GO, 3 INCONCLUSIVE (a generator flat out is, honestly, its own bottleneck)
@@ -78,10 +80,16 @@ def _short(cmd: list[str]) -> list[str]:
     return [c.replace(str(tools.ROOT) + "/", "") for c in cmd]
 
 
-def workload_get(rounds: int, seconds: int) -> list[list[Row]]:
+def _base_rows(scenario: str, seconds: int, base: Path | None) -> list[Row]:
+    """Another checkout's build on the same scenario in the same round (`--base`): a change's
+    cost measured against its parent's under the same conditions."""
+    return [] if base is None else [_loadlens(BASE, scenario, seconds, {}, checkout=base)]
+
+
+def workload_get(rounds: int, seconds: int, base: Path | None = None) -> list[list[Row]]:
     out = []
     for _ in range(rounds):
-        r = [_loadlens("loadlens", "get.yaml", seconds, {})]
+        r = [_loadlens("loadlens", "get.yaml", seconds, {}), *_base_rows("get.yaml", seconds, base)]
         r.append(_peer("wrk", tools.wrk_cmd(seconds), seconds, tools.wrk_report))
         if tools.autocannon_available():
             r.append(
@@ -113,13 +121,14 @@ def workload_get_h2(rounds: int, seconds: int) -> list[list[Row]]:
     return out
 
 
-def workload_crud(rounds: int, seconds: int) -> list[list[Row]]:
+def workload_crud(rounds: int, seconds: int, base: Path | None = None) -> list[list[Row]]:
     out = []
     for _ in range(rounds):
         csv = tools.OUT / "locust-crud"
         out.append(
             [
                 _loadlens("loadlens", "crud.yaml", seconds, {}),
+                *_base_rows("crud.yaml", seconds, base),
                 _peer(
                     "locust",
                     tools.locust_cmd("locust_crud.py", seconds, csv),
@@ -165,6 +174,11 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, help="rounds of each workload")
     parser.add_argument("--skip-soak", action="store_true")
+    parser.add_argument(
+        "--base",
+        type=Path,
+        help="another checkout (its own .venv built): its loadlens also runs get and crud",
+    )
     parser.add_argument("--only", default="get,crud,rate,get-h2,soak")
     parser.add_argument("--out", default=str(tools.ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()
@@ -177,9 +191,9 @@ def main() -> None:
     results: dict[str, list[list[Row]]] = {}
     try:
         if "get" in only:
-            results["get"] = workload_get(rounds, seconds)
+            results["get"] = workload_get(rounds, seconds, args.base)
         if "crud" in only:
-            results["crud"] = workload_crud(rounds, seconds)
+            results["crud"] = workload_crud(rounds, seconds, args.base)
         if "rate" in only:
             results["rate"] = workload_rate(rounds, seconds)
         if "get-h2" in only:

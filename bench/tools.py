@@ -31,9 +31,12 @@ class Report:
 # -- loadlens -------------------------------------------------------------------------------
 
 
-def loadlens_cmd(scenario: str, run_dir: Path, workers: int = 1) -> list[str]:
+def loadlens_cmd(
+    scenario: str, run_dir: Path, workers: int = 1, checkout: Path = ROOT
+) -> list[str]:
+    """`checkout`: whose build runs (`--base` names another one); the scenario is always ours."""
     return [
-        str(ROOT / ".venv" / "bin" / "loadlens"),
+        str(checkout / ".venv" / "bin" / "loadlens"),
         "run",
         str(ROOT / "bench" / "scenarios" / scenario),
         "--workers",
