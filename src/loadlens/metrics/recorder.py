@@ -16,10 +16,10 @@ at the frame, so no string is built per request. A request like the one before i
 tuple, the same size pair, the same outcome: nearly all of them) looks no dict up: the last
 tallies are kept beside the operation's `_Tally`, and a tally counts its first outcome in an
 int and its latencies in a list by bucket (callgrind on `get`: ~3,100 instructions a request
-less than a dict increment per count). A request
-slower than every kept slow example of its operation is wanted as a sample too (the caller
-builds it), so the slowest SLOW_SAMPLES of each stage are kept, a few dozen built per stage at
-most. A response's instants are added into per-phase sums as they come (`_PhaseSums`: C
+less than a dict increment per count). A latency below 16 ms takes its bucket from a table.
+A request slower than every kept slow example of its operation is wanted as a sample too (the
+caller builds it), so the slowest SLOW_SAMPLES of each stage are kept, a few dozen built per
+stage at most. A response's instants are added into per-phase sums as they come (`_PhaseSums`: C
 integer arithmetic when compiled), so nothing that grows with the request rate is left for the
 frame but the latency list. Error templates and samples are few (failures only, and capped),
 so they are stored as they come.
@@ -112,6 +112,13 @@ FeatureCountsByOutcome = dict[tuple[str, ...], _FeatureTally]
 def latency_bucket(latency_us: int) -> int:
     """The bucket of a latency: 8 per power of two (12.5 % wide), exact below 8 µs.
     `loadlens.metrics.diagnostics.bucket_latency_us` gives a bucket's middle back."""
+    if 0 <= latency_us < _SMALL_LATENCY:
+        return _LATENCY_BUCKETS[latency_us]
+    return _latency_bucket_of(latency_us)
+
+
+def _latency_bucket_of(latency_us: int) -> int:
+    """`latency_bucket` computed."""
     if latency_us < 8:
         return latency_us if latency_us > 0 else 0
     k = _log2(latency_us)
@@ -128,6 +135,13 @@ def _log2(n: int) -> int:
         n >>= 1
         k += 1
     return k
+
+
+# Latencies below this (16 ms) take their bucket from a table, as sizes do below.
+_SMALL_LATENCY: Final = 16384
+_LATENCY_BUCKETS: Final[tuple[int, ...]] = tuple(
+    _latency_bucket_of(n) for n in range(_SMALL_LATENCY)
+)
 
 
 def _size_slot_of(size: int) -> int:

@@ -254,3 +254,12 @@ def test_the_last_requests_tallies_reused_give_the_frame_plain_counting_gives() 
         assert diagnostics.features == counts
         assert list(diagnostics.features.counts) == list(counts.counts)  # the cap's order
         assert diagnostics.headers == headers
+
+
+def test_latency_buckets_from_the_table_are_those_computed() -> None:
+    # Below 16 ms the bucket comes from a table: it must agree with the formula on both sides
+    # of the table's end.
+    for latency in [-5, 0, *range(1, 40_000, 7), 16_383, 16_384, 16_385, 3_600_000_000]:
+        k = latency.bit_length() - 1
+        expected = max(latency, 0) if latency < 8 else (k << 3) | ((latency >> (k - 3)) & 7)
+        assert latency_bucket(latency) == expected, latency
