@@ -15,6 +15,7 @@ from loadlens.metrics.diagnostics import (
     RequestSample,
     bucket_latency_us,
 )
+from loadlens.metrics.feature_keys import REQUEST_SIZE_KEYS, RESPONSE_SIZE_KEYS, size_bucket
 from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.recorder import PhaseInstants, Recorder, latency_bucket
 from loadlens.metrics.result import RunResult
@@ -186,3 +187,79 @@ def test_latency_buckets_are_within_an_eighth_of_an_octave() -> None:
         previous = bucket
         middle = bucket_latency_us(bucket)
         assert abs(middle - latency) <= latency / 16 + 0.5, (latency, bucket, middle)
+
+
+def _reference_features(
+    requests: list[tuple[int, str, int, int, tuple[str, ...]]],
+) -> tuple[FeatureCounts, dict[str, int]]:
+    """What a frame's features must be, counted the plain way (a dict per tally, looked up per
+    request): sizes first in the order their pairs came, then the feature tuples."""
+    sizes: dict[tuple[int, int], tuple[dict[str, int], dict[int, int]]] = {}
+    tuples: dict[tuple[str, ...], tuple[dict[str, int], dict[int, int]]] = {}
+    for latency_us, outcome, sent, received, features in requests:
+        bucket = latency_bucket(latency_us)
+        keys = [sizes.setdefault((size_bucket(sent), size_bucket(received)), ({}, {}))]
+        if features:
+            keys.append(tuples.setdefault(features, ({}, {})))
+        for outcomes, latency in keys:
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            latency[bucket] = latency.get(bucket, 0) + 1
+    counts = FeatureCounts()
+    headers: dict[str, int] = {}
+    for (rq, rs), (outcomes, latency) in sizes.items():
+        for feature in (REQUEST_SIZE_KEYS[rq], RESPONSE_SIZE_KEYS[rs]):
+            for outcome, n in outcomes.items():
+                counts.add(feature, outcome, n)
+            counts.add_latency(feature, latency)
+    for names, (outcomes, latency) in tuples.items():
+        for feature in names:
+            for outcome, n in outcomes.items():
+                counts.add(feature, outcome, n)
+                if feature.startswith("h:"):
+                    headers[feature[2:]] = headers.get(feature[2:], 0) + n
+            counts.add_latency(feature, latency)
+    return counts, headers
+
+
+def test_the_last_requests_tallies_reused_give_the_frame_plain_counting_gives() -> None:
+    # The recorder reuses the last request's feature and size tallies (an `is` test, an int
+    # compare) and counts the first outcome of a tally in a field: runs of alike requests hit
+    # that fast path, interleaved ones, copied tuples and equal-but-distinct outcome strings
+    # miss it. Frame after frame, the counts must be those of plain per-request dict counting.
+    a, b = ("q:limit", "h:etag"), ("q:limit",)
+    ok = "ok:200"
+    not_interned = "".join(["ok", ":200"])
+    rounds: list[list[tuple[int, str, int, int, tuple[str, ...]]]] = [
+        [(10, ok, 100, 900, a)] * 50
+        + [(3000, "status:503", 100, 40, a), (12, not_interned, 100, 900, a)]
+        + [(20 + i, ok, 100, 900 + i * 400, b if i % 3 else a) for i in range(30)]
+        + [(9, ok, 5, 5, tuple(a)), (9, ok, 5, 5, ()), (70_000_000, "status:500", 10**7, 1, b)],
+        [(15, "status:404", 100, 900, b)] * 5 + [(15, ok, 100, 900, b)] * 5,
+    ]
+    recorder = Recorder(["get"])
+    for number, requests in enumerate(rounds):
+        outcomes: dict[str, int] = {}
+        if number:  # an outcome without a latency first: it heads the frame's outcomes
+            recorder.count(0, "error:reset")
+            outcomes["error:reset"] = 1
+        for latency_us, outcome, sent, received, features in requests:
+            recorder.record(0, latency_us, outcome, sent, received, features, _instants())
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        frame = _take(recorder).ops["get"]
+        assert frame.outcomes == outcomes
+        assert list(frame.outcomes) == list(outcomes)
+        diagnostics = frame.diagnostics
+        assert diagnostics is not None
+        counts, headers = _reference_features(requests)
+        assert diagnostics.features == counts
+        assert list(diagnostics.features.counts) == list(counts.counts)  # the cap's order
+        assert diagnostics.headers == headers
+
+
+def test_latency_buckets_from_the_table_are_those_computed() -> None:
+    # Below 16 ms the bucket comes from a table: it must agree with the formula on both sides
+    # of the table's end.
+    for latency in [-5, 0, *range(1, 40_000, 7), 16_383, 16_384, 16_385, 3_600_000_000]:
+        k = latency.bit_length() - 1
+        expected = max(latency, 0) if latency < 8 else (k << 3) | ((latency >> (k - 3)) & 7)
+        assert latency_bucket(latency) == expected, latency
