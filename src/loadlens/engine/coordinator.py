@@ -239,8 +239,7 @@ class Coordinator:
 
     def _run_all(self, directory: RunDirectory) -> bool:
         compiled = self.compiled
-        if not self._processes:
-            self._start_workers()
+        self.start_workers()  # unless the caller already has
         index = 0
         pools: dict[str, list[object]] = {}
         variables = _constant_variables(compiled.scenario.variables)
