@@ -22,14 +22,14 @@ def _attribute(coverage: float, fail_rate: float) -> Finding:
     )
 
 
-def _race() -> Finding:
+def _race(operation: str = "upload") -> Finding:
     return Finding(
         kind=FindingClass.RACE,
         attribution=Attribution.SERVICE_BUG,
         severity=Severity.MAJOR,
         confidence=0.7,
-        headline="SERVICE BUG (race) — `upload`: 931 × 5xx; 98.5% had a concurrent request",
-        operation="upload",
+        headline=f"SERVICE BUG (race) — `{operation}`: 931 × 5xx; 98.5% had a concurrent request",
+        operation=operation,
     )
 
 
@@ -52,13 +52,5 @@ def test_an_attribute_that_leaves_failures_unexplained_keeps_the_race() -> None:
 
 
 def test_a_race_on_another_operation_stays() -> None:
-    other = Finding(
-        kind=FindingClass.RACE,
-        attribution=Attribution.SERVICE_BUG,
-        severity=Severity.MAJOR,
-        confidence=0.7,
-        headline="SERVICE BUG (race) — `login`",
-        operation="login",
-    )
-    merged = _merged([other, _attribute(1.0, 1.0)])
+    merged = _merged([_race("login"), _attribute(1.0, 1.0)])
     assert sorted(f.kind for f in merged) == [FindingClass.RACE, FindingClass.REQUEST_ATTRIBUTE]
