@@ -8,6 +8,7 @@ INCONCLUSIVE). The scheme is `loadlens.errors`'s.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,8 @@ from loadlens.errors import (
 )
 
 if TYPE_CHECKING:
+    import threading
+
     from rich.console import Console
 
     from loadlens.metrics.result import RunResult
@@ -332,7 +335,8 @@ def run_and_summarise(
         pusher = _otlp_exporter(otlp, labels)
         page = _dashboard(dashboard, labels, scenario)
         coordinator.listener = _one_listener(live, exporter, pusher, page) or coordinator.listener
-        judge = attach_judge(coordinator)
+        preloading = _wrap_up_preloader()
+        judge = attach_judge(coordinator, ready=preloading.join)
     except BaseException:
         coordinator.close()
         raise
@@ -353,8 +357,12 @@ def run_and_summarise(
                 console.print(f"otlp: {pusher.endpoint}", soft_wrap=True)
             if page is not None:
                 console.print(f"dashboard: {page.start()}", soft_wrap=True)
-            _preload_wrap_up()  # a stop signal meanwhile is counted: run() then stops at once
+            # Started after the workers and the outputs' threads, right before the run: a
+            # forked worker must not inherit a running thread (`launch`), and what the main
+            # thread imports meanwhile is kept small.
+            preloading.start()
             outcome = coordinator.run()
+            preloading.join()
             console.print(summary(outcome.result))
             for note in outcome.notes:
                 console.print(f"[yellow]note:[/yellow] {note}")
@@ -380,15 +388,24 @@ def run_and_summarise(
     return exit_code(outcome.result)
 
 
-def _preload_wrap_up() -> None:
-    """Import what the run's end needs (diagnosis, reports, history store: ~0.5 s) while the
-    workers boot, when this process would otherwise wait for them; none of it runs yet."""
-    import loadlens.analysis.findings
-    import loadlens.report.write
-    import loadlens.store  # noqa: F401
-    from loadlens.analysis.stats import preload
+def _wrap_up_preloader() -> threading.Thread:
+    """A thread, not yet started, that imports what the run's end needs (diagnosis, reports,
+    history store: ~0.5 s of CPU) while the main thread mostly waits for the workers' frames;
+    none of it runs yet. The judge waits for it before it concludes (`attach_judge`'s `ready`),
+    so the main thread's wrap-up never imports those modules while this thread does."""
+    import threading
 
-    preload()
+    return threading.Thread(target=_preload_wrap_up, name="loadlens-preload", daemon=True)
+
+
+def _preload_wrap_up() -> None:
+    with contextlib.suppress(Exception):  # an import that fails fails again where it is needed
+        import loadlens.analysis.findings
+        import loadlens.report.write
+        import loadlens.store  # noqa: F401
+        from loadlens.analysis.stats import preload
+
+        preload()
 
 
 def _run_labels(scenario: Scenario, run_id: Callable[[], str | None]) -> RunLabels:

@@ -1,7 +1,8 @@
 """The coordinator: owns time, starts stages on the workers, merges their frames, stops cleanly.
 
-How it works. Worker processes are spawned first (by `start_workers`, as early as the
-caller can: their boot overlaps the caller's own imports); meanwhile setup runs here, in one virtual
+How it works. Worker processes are started first (by `start_workers`, as early as the
+caller can: forked from this process where that is safe, else spawned, their boot overlapping
+the caller's own imports; see `launch`); meanwhile setup runs here, in one virtual
 user, and its pools and variables go to the workers with the first stage, once every worker
 has said it is ready. For each stage the coordinator sends every worker a `StageOrder` with a
 common start time, then reads frames until each worker has sent its final one: every frame is
@@ -39,6 +40,7 @@ from typing import Any, Protocol
 from loadlens import __version__, native
 from loadlens.engine.compiled import CompiledScenario, CompiledStep
 from loadlens.engine.inprocess import run_phase
+from loadlens.engine.launch import start_worker, worker_context
 from loadlens.engine.lifetime import CHANNEL_CLOSED
 from loadlens.engine.rundir import RunDirectory, new_run_id
 from loadlens.engine.service_watch import ServiceWatch
@@ -428,9 +430,10 @@ class Coordinator:
             self.failures.append(f"workers {sorted(waiting)} did not start in time")
 
     def start_workers(self) -> None:
-        """Spawn the worker processes now, so that they boot (a new interpreter, the hot
-        path's imports: ~0.3 s each) while the caller finishes its own set-up; `run` does it
-        otherwise. `close` ends them if `run` is never called."""
+        """Start the worker processes now: forked, before the caller starts any thread (see
+        `launch`), or spawned, to boot (a new interpreter, the hot path's imports: ~0.3 s each)
+        while the caller finishes its own set-up; `run` does it otherwise. `close` ends them if
+        `run` is never called."""
         if not self._processes:
             self._start_workers()
 
@@ -439,12 +442,13 @@ class Coordinator:
         self._shutdown_workers()
 
     def _start_workers(self) -> None:
-        context = multiprocessing.get_context("spawn")
+        context = worker_context()  # forked where safe: ready in ms (`launch`)
         for worker in range(self.options.workers):
             parent, child = context.Pipe(duplex=True)
-            process = context.Process(
-                target=worker_main,
-                args=(
+            process = start_worker(
+                context,
+                worker_main,
+                (
                     child,
                     worker,
                     self.options.workers,
@@ -452,10 +456,9 @@ class Coordinator:
                     self.client_options,
                     os.getpid(),
                 ),
-                name=f"loadlens-worker-{worker}",
-                daemon=True,
+                f"loadlens-worker-{worker}",
+                self._conns,
             )
-            process.start()
             child.close()
             self._conns.append(parent)
             self._processes.append(process)

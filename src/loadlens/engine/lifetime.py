@@ -24,15 +24,18 @@ from typing import NoReturn
 
 from loadlens.engine.stop_signals import ignore_stop_signals
 
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_PR_SET_NAME = 15  # from <linux/prctl.h>; the name is cut to 15 bytes
+_PR_SET_PDEATHSIG = 1
 # What the control channel raises once the coordinator is gone (BlockingIOError, a full pipe
 # of a live coordinator, is deliberately not among them).
 CHANNEL_CLOSED = (EOFError, BrokenPipeError, ConnectionResetError)
 
 
-def bind_to_coordinator(coordinator_pid: int) -> None:
+def bind_to_coordinator(coordinator_pid: int, name: str = "") -> None:
     """Ignore the stop signals and have the kernel kill this process when the coordinator
-    (`coordinator_pid`, its parent) dies; if it is already gone, exit now."""
+    (`coordinator_pid`, its parent) dies; if it is already gone, exit now. On Linux, `name`
+    becomes the process's name in `ps` and `top` (a forked worker's command line is the
+    coordinator's)."""
     ignore_stop_signals()
     # The kernel watches the parent *thread* that started the worker: the coordinator starts
     # its workers from the thread that runs it, which outlives them.
@@ -40,6 +43,8 @@ def bind_to_coordinator(coordinator_pid: int) -> None:
         with contextlib.suppress(OSError, AttributeError):  # no libc to ask: the channel guards
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+            if name:
+                libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
     # The parent may have died before the request was made: then nobody would signal us.
     if os.getppid() != coordinator_pid:
         coordinator_gone()

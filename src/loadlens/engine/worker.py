@@ -45,6 +45,7 @@ from loadlens.model.scenario import Scenario
 STOP = "stop"
 EXIT = "exit"
 READY = "ready"
+WORKER_NAME = "loadlens-w"  # + the worker's number: its process name (Linux)
 _LAG_PROBE_PERIOD = 0.05  # seconds between event-loop lag probes
 _SHORT_INTERVAL_S = 0.5  # a frame interval shorter than this measures CPU with the one before
 _PROC_STAT = "/proc/stat"  # Linux: the host's CPU times; steal is the 8th number of `cpu`
@@ -105,7 +106,7 @@ def worker_main(
     coordinator_pid: int,
 ) -> None:
     """Entry point of a worker process."""
-    bind_to_coordinator(coordinator_pid)
+    bind_to_coordinator(coordinator_pid, name=f"{WORKER_NAME}{worker}")
     raise_open_files_limit()
     try:
         import uvloop

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from loadlens.engine.worker import WORKER_NAME
 from loadlens.metrics.result import read_result
 from loadlens.model.verdict import VerdictKind
 from tests.support.runs import op_counts, write
@@ -45,11 +46,10 @@ def _wait_for_requests_from(workers: set[int], out: Path, deadline: float) -> No
 
 
 def _workers(pid: int) -> list[psutil.Process]:
-    """The run's worker processes (multiprocessing's spawned children, not its tracker)."""
+    """The run's worker processes (forked or spawned; not multiprocessing's resource tracker),
+    by the name each worker gives itself."""
     return [
-        child
-        for child in psutil.Process(pid).children()
-        if any("spawn_main" in part for part in child.cmdline())
+        child for child in psutil.Process(pid).children() if child.name().startswith(WORKER_NAME)
     ]
 
 
