@@ -457,7 +457,7 @@ class Coordinator:
                     os.getpid(),
                 ),
                 f"loadlens-worker-{worker}",
-                self._conns,
+                [*self._conns, parent],
             )
             child.close()
             self._conns.append(parent)

@@ -16,8 +16,9 @@ What a forked worker inherits, and why that is harmless:
 - buffered files: multiprocessing flushes stdout and stderr before it forks; the worker never
   writes to the coordinator's other files (frames.jsonl, the result), and it ends with
   `os._exit`, which flushes nothing and runs no `atexit` handler;
-- the other workers' pipe ends: `_forked_worker` closes them first, so that each worker's
-  channel still reaches end-of-file when the coordinator goes (`lifetime`);
+- the coordinator's ends of the channels (its own and the workers' started before it):
+  `_forked_worker` closes them first, or the worker's channel would never reach end-of-file
+  when the coordinator goes (`lifetime`): the worker itself would hold the other end open;
 - the stop signals' handlers: `bind_to_coordinator` ignores those signals before anything else;
 - random generators: `random` reseeds itself in a forked child, the worker's `random.Random()`
   seeds from the OS, and nothing in a worker uses numpy's global generator;
@@ -68,12 +69,13 @@ def start_worker(
     target: Callable[..., None],
     args: tuple[Any, ...],
     name: str,
-    siblings: Sequence[Connection],
+    coordinator_ends: Sequence[Connection],
 ) -> multiprocessing.process.BaseProcess:
-    """Start one worker process running `target(*args)`; a forked one first closes
-    `siblings`, the coordinator's ends of the workers started before it."""
+    """Start one worker process running `target(*args)`; a forked one first closes its copies
+    of `coordinator_ends`, the coordinator's ends of its own channel and of those of the
+    workers started before it."""
     if context.get_start_method() == "fork":
-        target, args = _forked_worker, (list(siblings), target, args)
+        target, args = _forked_worker, (list(coordinator_ends), target, args)
     process = context.Process(target=target, args=args, name=name, daemon=True)
     with warnings.catch_warnings():
         # Python 3.12+: "This process is multi-threaded, use of fork() may lead to deadlocks".
@@ -92,8 +94,8 @@ def worker_context() -> StartContext:
 
 
 def _forked_worker(
-    siblings: list[Connection], target: Callable[..., None], args: tuple[Any, ...]
+    coordinator_ends: list[Connection], target: Callable[..., None], args: tuple[Any, ...]
 ) -> None:
-    for conn in siblings:  # this process's copies; the coordinator's stay open
+    for conn in coordinator_ends:  # this process's copies; the coordinator's stay open
         conn.close()
     target(*args)
