@@ -76,7 +76,7 @@ def quick(
     dashboard: str | None,
 ) -> None:
     """Send one request to URL, from USERS users or at RATE, for DURATION."""
-    from loadlens.cli.main import abort
+    from loadlens.cli.main import RunFinished, abort
     from loadlens.cli.run import (
         check_outputs,
         check_workers,
@@ -108,7 +108,7 @@ def quick(
     except LoadlensError as error:
         abort(error)
         return
-    raise SystemExit(code)
+    raise RunFinished(code)  # everything written and closed: `main` exits at once
 
 
 def build_quick_scenario(

@@ -168,7 +168,7 @@ def run(
     no_preflight: bool,
 ) -> None:
     """Run a scenario's plan against its target."""
-    from loadlens.cli.main import abort
+    from loadlens.cli.main import RunFinished, abort
     from loadlens.spec.overrides import parse_overrides
 
     try:
@@ -198,7 +198,7 @@ def run(
     except LoadlensError as error:
         abort(error)
         return
-    raise SystemExit(code)
+    raise RunFinished(code)  # everything written and closed: `main` exits at once
 
 
 def execute(
@@ -335,7 +335,7 @@ def run_and_summarise(
         pusher = _otlp_exporter(otlp, labels)
         page = _dashboard(dashboard, labels, scenario)
         coordinator.listener = _one_listener(live, exporter, pusher, page) or coordinator.listener
-        preloading = _wrap_up_preloader()
+        preloading = _wrap_up_preloader(store, out)
         judge = attach_judge(coordinator, ready=preloading.join)
     except BaseException:
         coordinator.close()
@@ -388,24 +388,28 @@ def run_and_summarise(
     return exit_code(outcome.result)
 
 
-def _wrap_up_preloader() -> threading.Thread:
+def _wrap_up_preloader(store: str | None, out: Path) -> threading.Thread:
     """A thread, not yet started, that imports what the run's end needs (diagnosis, reports,
     history store: ~0.5 s of CPU) while the main thread mostly waits for the workers' frames;
     none of it runs yet. The judge waits for it before it concludes (`attach_judge`'s `ready`),
     so the main thread's wrap-up never imports those modules while this thread does."""
     import threading
 
-    return threading.Thread(target=_preload_wrap_up, name="loadlens-preload", daemon=True)
+    return threading.Thread(
+        target=_preload_wrap_up, args=(store, out), name="loadlens-preload", daemon=True
+    )
 
 
-def _preload_wrap_up() -> None:
+def _preload_wrap_up(store: str | None, out: Path) -> None:
     with contextlib.suppress(Exception):  # an import that fails fails again where it is needed
         import loadlens.analysis.findings
-        import loadlens.report.write
-        import loadlens.store  # noqa: F401
+        import loadlens.report.write  # noqa: F401
         from loadlens.analysis.stats import preload
+        from loadlens.store import resolve_url
+        from loadlens.store.history import preload as preload_store
 
         preload()
+        preload_store(resolve_url(store, out))  # where `_record` will record the run
 
 
 def _run_labels(scenario: Scenario, run_id: Callable[[], str | None]) -> RunLabels:

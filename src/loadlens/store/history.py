@@ -9,6 +9,7 @@ with the URL's password hidden.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -221,6 +222,15 @@ class RecordOutcome:
     def stored(self) -> bool:
         """Whether the run is in the store."""
         return self.error is None
+
+
+def preload(url: str) -> None:
+    """Import the database dialect and driver of the store at `url` now (SQLite's: ~50 ms),
+    so that recording a run at its end does not; a problem is left for `Store` to report."""
+    from sqlalchemy.engine import make_url
+
+    with contextlib.suppress(Exception):
+        make_url(url).get_dialect().import_dbapi()
 
 
 def record_run(

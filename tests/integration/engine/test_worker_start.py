@@ -1,10 +1,12 @@
 """How workers start (`engine.launch`): forked on Linux when only one thread runs, else spawned;
-a forked worker holds no other worker's channel and flushes none of the coordinator's files."""
+a forked worker holds no other worker's channel and flushes none of the coordinator's files;
+and the command's fast exit at the end (`cli.main.exit_now`)."""
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -134,3 +136,27 @@ def test_a_worker_whose_channel_closes_exits(
         process.join(30)
     assert [process.exitcode for process in processes] == [0, 0]
     coordinator.close()
+
+
+def test_the_command_exits_at_once_with_its_code_and_everything_written(tmp_path: Path) -> None:
+    # `main` ends a finished run with os._exit (`cli.main.exit_now`): the verdict's exit code
+    # (NO-GO: every request is a 404) and the whole summary, piped, still come out, and the
+    # history has the run.
+    out = tmp_path / "runs"
+    store = tmp_path / "h.db"
+    with LocalServer("crud") as url:
+        completed = subprocess.run(
+            [sys.executable, "-m", "loadlens", "quick", f"{url}/missing", "-u", "1", "-d", "1s",
+             "--workers", "1", "--quiet", "--out", str(out), "--store", f"sqlite:///{store}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )  # fmt: skip
+    assert completed.returncode == 1, completed.stderr
+    assert "NO-GO" in completed.stdout
+    assert completed.stdout.rstrip().splitlines()[-1].startswith("report: ")
+    (directory,) = out.iterdir()
+    assert read_result(directory / "result.json").complete
+    with sqlite3.connect(store) as db:
+        assert db.execute("select run_id from loadlens_runs").fetchall() == [(directory.name,)]
