@@ -57,9 +57,8 @@ def _coordinator(module: ModuleType) -> None:
 
 PHASES: dict[str, Callable[[ModuleType], None]] = {
     "loadlens.engine.coordinator": _coordinator,
-    "loadlens.cli.run": lambda m: wrap(
-        m, ["run_and_summarise", "_preload_wrap_up", "_write_reports", "_record"]
-    ),
+    "loadlens.cli.run": lambda m: wrap(m, ["run_and_summarise", "_write_reports", "_record"]),
+    "loadlens.cli.preload": lambda m: wrap(m, ["_preload_wrap_up"]),
     "loadlens.analysis.judge": lambda m: wrap(m.GateJudge, ["conclude"]),
     # A finished run ends in os._exit (no atexit "exit" mark then): "> exit_now" is the last.
     "loadlens.cli.main": lambda m: wrap(m, ["exit_now"]),

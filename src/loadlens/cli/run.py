@@ -8,7 +8,6 @@ INCONCLUSIVE). The scheme is `loadlens.errors`'s.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,8 +25,6 @@ from loadlens.errors import (
 )
 
 if TYPE_CHECKING:
-    import threading
-
     from rich.console import Console
 
     from loadlens.metrics.result import RunResult
@@ -327,6 +324,7 @@ def run_and_summarise(
         coordinator.start_workers()
         from loadlens.cli.judging import attach_judge
         from loadlens.cli.live import LiveView
+        from loadlens.cli.preload import WrapUpPreloader
         from loadlens.report.console import summary
 
         live = None if quiet else LiveView(console, len(scenario.plan))
@@ -334,8 +332,9 @@ def run_and_summarise(
         exporter = _prometheus_exporter(prometheus, labels)
         pusher = _otlp_exporter(otlp, labels)
         page = _dashboard(dashboard, labels, scenario)
-        coordinator.listener = _one_listener(live, exporter, pusher, page) or coordinator.listener
-        preloading = _wrap_up_preloader(store, out)
+        preloading = WrapUpPreloader(store, out)  # the wrap-up's imports, during the stage
+        listener = _one_listener(live, exporter, pusher, page, preloading)
+        coordinator.listener = listener or coordinator.listener
         judge = attach_judge(coordinator, ready=preloading.join)
     except BaseException:
         coordinator.close()
@@ -357,10 +356,6 @@ def run_and_summarise(
                 console.print(f"otlp: {pusher.endpoint}", soft_wrap=True)
             if page is not None:
                 console.print(f"dashboard: {page.start()}", soft_wrap=True)
-            # Started after the workers and the outputs' threads, right before the run: a
-            # forked worker must not inherit a running thread (`launch`), and what the main
-            # thread imports meanwhile is kept small.
-            preloading.start()
             outcome = coordinator.run()
             preloading.join()
             console.print(summary(outcome.result))
@@ -386,30 +381,6 @@ def run_and_summarise(
         # process exits must not turn the exit code into a death by that signal.
         ignore_stop_signals()
     return exit_code(outcome.result)
-
-
-def _wrap_up_preloader(store: str | None, out: Path) -> threading.Thread:
-    """A thread, not yet started, that imports what the run's end needs (diagnosis, reports,
-    history store: ~0.5 s of CPU) while the main thread mostly waits for the workers' frames;
-    none of it runs yet. The judge waits for it before it concludes (`attach_judge`'s `ready`),
-    so the main thread's wrap-up never imports those modules while this thread does."""
-    import threading
-
-    return threading.Thread(
-        target=_preload_wrap_up, args=(store, out), name="loadlens-preload", daemon=True
-    )
-
-
-def _preload_wrap_up(store: str | None, out: Path) -> None:
-    with contextlib.suppress(Exception):  # an import that fails fails again where it is needed
-        import loadlens.analysis.findings
-        import loadlens.report.write  # noqa: F401
-        from loadlens.analysis.stats import preload
-        from loadlens.store import resolve_url
-        from loadlens.store.history import preload as preload_store
-
-        preload()
-        preload_store(resolve_url(store, out))  # where `_record` will record the run
 
 
 def _run_labels(scenario: Scenario, run_id: Callable[[], str | None]) -> RunLabels:

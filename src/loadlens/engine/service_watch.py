@@ -6,12 +6,15 @@ acknowledged with what its database kept. Errors never escape: they become resul
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from loadlens.model.integrity import InvariantResult, Ledger, Moment, ReconciliationResult
 from loadlens.model.observation import ObservationResult
 from loadlens.model.redaction import Redactor
 from loadlens.model.scenario import Scenario
-from loadlens.observe import ObservationSession
+
+if TYPE_CHECKING:
+    from loadlens.observe import ObservationSession
 
 _ENTITIES_UNKNOWN = (
     "the reconcile query uses :entities, so the values before the run could not be read; "
@@ -41,6 +44,10 @@ class ServiceWatch:
         observe = self.scenario.observe
         if observe is None:
             return
+        # Imported only for a scenario that observes (prometheus_client, psutil: ~50 ms that
+        # every run paid before its workers could start).
+        from loadlens.observe import ObservationSession
+
         length = sum(stage.length + stage.grace for stage in self.scenario.plan)
         self._session = ObservationSession(
             observe,
