@@ -1,0 +1,29 @@
+"""The wrap-up's imports (`cli.preload`) start with the first stage, once, and `join` waits."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from loadlens.cli.preload import WrapUpPreloader
+from loadlens.metrics.result import StageInfo
+
+
+def _info(index: int) -> StageInfo:
+    return StageInfo(f"s{index}", index, {"model": "closed", "users": 1}, 1.0, 0.0)
+
+
+def test_nothing_runs_before_the_first_stage_and_join_returns_at_once(tmp_path: Path) -> None:
+    before = threading.active_count()
+    preloader = WrapUpPreloader(None, tmp_path)
+    preloader.join()  # never started: the judge of a run that failed before any stage
+    assert threading.active_count() == before
+
+
+def test_the_thread_starts_once_at_the_first_stage_and_is_joined(tmp_path: Path) -> None:
+    preloader = WrapUpPreloader(f"sqlite:///{tmp_path / 'h.db'}", tmp_path)
+    preloader.stage_started(_info(0))
+    preloader.stage_started(_info(1))  # a second stage starts no second thread
+    preloader.join()
+    assert not [t for t in threading.enumerate() if t.name == "loadlens-preload"]
+    assert not (tmp_path / "h.db").exists()  # imports only: the store is opened at the end
