@@ -1,8 +1,8 @@
 """Imports what a run's end needs while its first stage runs, in a thread.
 
-How it works. The wrap-up (diagnosis, reports, history store) imports ~0.5 s of CPU worth of
-modules (scipy.special, SQLAlchemy and its SQLite dialect, the report writers). A run's main
-thread mostly waits for the workers' frames, so `WrapUpPreloader`, one of the coordinator's
+How it works. The wrap-up (diagnosis, summary, reports, history store) imports ~0.5 s of CPU
+worth of modules (scipy.special, SQLAlchemy and its SQLite dialect, the report writers). A run's
+main thread mostly waits for the workers' frames, so `WrapUpPreloader`, one of the coordinator's
 listeners, starts a thread that imports them when the first stage (or setup) starts: after the
 workers started (a forked worker must not inherit a running thread: `engine.launch`) and after
 the stage's orders went out. Nothing of it runs yet. The judge calls `join` before it concludes
@@ -51,6 +51,7 @@ class WrapUpPreloader:
 def _preload_wrap_up(store: str | None, out: Path) -> None:
     with contextlib.suppress(Exception):  # an import that fails fails again where it is needed
         import loadlens.analysis.findings
+        import loadlens.report.console
         import loadlens.report.write  # noqa: F401
         from loadlens.analysis.stats import preload
         from loadlens.store import resolve_url

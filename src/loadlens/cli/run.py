@@ -27,6 +27,7 @@ from loadlens.errors import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from loadlens.cli.live import LiveView
     from loadlens.metrics.result import RunResult
     from loadlens.model.scenario import Scenario
     from loadlens.outputs.dashboard import Dashboard
@@ -323,11 +324,9 @@ def run_and_summarise(
         # reporters below, instead of after.
         coordinator.start_workers()
         from loadlens.cli.judging import attach_judge
-        from loadlens.cli.live import LiveView
         from loadlens.cli.preload import WrapUpPreloader
-        from loadlens.report.console import summary
 
-        live = None if quiet else LiveView(console, len(scenario.plan))
+        live = None if quiet else _live_view(console, len(scenario.plan))
         labels = _run_labels(scenario, lambda: coordinator.run_id)
         exporter = _prometheus_exporter(prometheus, labels)
         pusher = _otlp_exporter(otlp, labels)
@@ -358,6 +357,8 @@ def run_and_summarise(
                 console.print(f"dashboard: {page.start()}", soft_wrap=True)
             outcome = coordinator.run()
             preloading.join()
+            from loadlens.report.console import summary  # preloaded during the run
+
             console.print(summary(outcome.result))
             for note in outcome.notes:
                 console.print(f"[yellow]note:[/yellow] {note}")
@@ -381,6 +382,12 @@ def run_and_summarise(
         # process exits must not turn the exit code into a death by that signal.
         ignore_stop_signals()
     return exit_code(outcome.result)
+
+
+def _live_view(console: Console, stages: int) -> LiveView:
+    from loadlens.cli.live import LiveView
+
+    return LiveView(console, stages)
 
 
 def _run_labels(scenario: Scenario, run_id: Callable[[], str | None]) -> RunLabels:
