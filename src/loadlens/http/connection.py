@@ -519,14 +519,12 @@ class Connection(asyncio.Protocol):
             b"" if self._head else b"".join(body),  # one chunk: join returns it as it is
             self._sent,
             self._received,
-            (
-                self._start_ns,
-                self._connected_ns,
-                self._sent_ns,
-                self._first_ns,
-                self._last_ns,
-                self._reused,
-            ),
+            self._start_ns,
+            self._connected_ns,
+            self._sent_ns,
+            self._first_ns,
+            self._last_ns,
+            self._reused,
             self._truncated,
         )
         pool = self.pool
