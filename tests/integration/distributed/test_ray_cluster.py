@@ -1,0 +1,189 @@
+"""A Ray cluster of two nodes on this machine: one worker per node, one set of numbers.
+
+The cluster is started once for the module (`ray start --head`, then a second node joining it,
+one CPU each, usage statistics and dashboard off, its files under the test's temp dir) and
+stopped at the end whatever happened. Skipped where Ray is not installed (`loadlens[ray]`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loadlens.metrics.histogram import LatencySummary, decode_histogram
+from loadlens.metrics.result import read_frames, read_result
+from tests.support.runs import loadlens, op_counts, write
+from tests.support.testserver import LocalServer
+
+ray = pytest.importorskip("ray")
+
+_RAY = str(Path(sys.executable).with_name("ray"))
+_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_DOCKER_CPU_WARNING": "1"}
+_START_TIMEOUT_S = 90
+
+COUNTED = """\
+name: cluster-counts
+target: http://127.0.0.1:1
+flows:
+  - name: read
+    steps:
+      - request: {name: find, method: GET, url: "/users?limit=5"}
+plan:
+  - {stage: counted, users: 4, iterations: 600, duration: 60s}
+"""
+
+LONG = """\
+name: cluster-loss
+target: http://127.0.0.1:1
+flows:
+  - name: read
+    steps:
+      - request: {name: find, method: GET, url: "/users?limit=5"}
+      - think: 20ms
+plan:
+  - {stage: load, users: 4, duration: 4s}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The head's address, HOST:PORT, of a two-node cluster on 127.0.0.1."""
+    if not os.access(_RAY, os.X_OK):
+        pytest.skip("no `ray` command beside this Python")
+    temp = tmp_path_factory.mktemp("ray")
+    # Ray's socket paths must stay short (107 bytes): a short directory of its own.
+    short = Path(f"/tmp/ll-ray-{os.getpid()}")
+    short.mkdir(exist_ok=True)
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    env = {**os.environ, **_ENV}
+    common = ["--num-cpus=1", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
+    log = (temp / "ray.log").open("w")
+    try:
+        subprocess.run(
+            [_RAY, "start", "--head", f"--port={port}", "--include-dashboard=false",
+             f"--temp-dir={short}", *common],
+            env=env, check=True, timeout=_START_TIMEOUT_S, stdout=log, stderr=log,
+        )  # fmt: skip
+        subprocess.run(
+            [_RAY, "start", f"--address={address}", *common],
+            env=env, check=True, timeout=_START_TIMEOUT_S, stdout=log, stderr=log,
+        )  # fmt: skip
+        yield address
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        subprocess.run(
+            [_RAY, "stop", "--force"], env=env, timeout=60, stdout=log, stderr=log, check=False
+        )
+        log.close()
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def test_one_worker_per_node_counts_equal_the_servers(cluster: str, tmp_path: Path) -> None:
+    scenario = write(tmp_path / "counted.yaml", COUNTED)
+    server = LocalServer("crud")
+    with server as url:
+        run = loadlens(
+            "run", str(scenario), "--target", url, "--cluster", cluster, "--quiet",
+            "--out", str(tmp_path / "runs"), out=tmp_path / "runs", env=_ENV,
+        )  # fmt: skip
+        served = server.counters()
+    assert run.code in (0, 3), f"exit {run.code}\n{run.stdout}\n{run.stderr}"
+    result = run.result()
+    assert result.complete and not result.lost_workers
+    # Every request the server counted is in the result, and only those: 600 iterations.
+    assert op_counts(result) == {"find": served["GET /users"]} == {"find": 600}
+    # One worker on each node, with its clock measured.
+    assert result.run.cluster == f"ray {cluster}"
+    assert len(result.run.places) == 2
+    assert len({place.node for place in result.run.places}) == 2
+    assert all(0 <= place.clock_uncertainty_ms < 50 for place in result.run.places)
+    # Both workers sent frames, and the merged percentiles are those of the union of what
+    # each worker recorded (HDR histograms merge losslessly).
+    frames = [f for f in read_frames(run.run_dir / "frames.jsonl") if f.worker >= 0]
+    assert {frame.worker for frame in frames} == {0, 1}
+    union = None
+    for frame in frames:
+        if "find" in frame.ops:
+            decoded = decode_histogram(frame.ops["find"].histogram)
+            if union is None:
+                union = decoded
+            else:
+                union.add(decoded)
+    assert union is not None
+    merged, recorded = result.operations["find"].latency, LatencySummary.of(union)
+    assert (merged.count, merged.p50, merged.p95, merged.p99) == (
+        recorded.count, recorded.p50, recorded.p95, recorded.p99,
+    )  # fmt: skip
+
+
+def test_a_killed_worker_actor_is_recorded_and_the_run_completes(
+    cluster: str, tmp_path: Path
+) -> None:
+    from loadlens.cli.judging import attach_judge
+    from loadlens.engine.compiled import compile_scenario
+    from loadlens.engine.coordinator import Coordinator, RunOptions
+    from loadlens.engine.ray_workers import RayWorkers
+    from loadlens.metrics.accumulate import RunAccumulator
+    from loadlens.metrics.result import StageInfo
+    from loadlens.spec import load_scenario
+
+    server = LocalServer("crud")
+    with server as url:
+        scenario = load_scenario(str(write(tmp_path / "long.yaml", LONG)), target_override=url)
+        backend = RayWorkers.connect(cluster)
+        assert len(backend.slots) == 2
+        killed = threading.Event()
+
+        class KillOne:
+            def stage_started(self, info: StageInfo) -> None:
+                pass
+
+            def tick(self, info: StageInfo, elapsed: float, accumulator: RunAccumulator) -> None:
+                if elapsed > 1.5 and not killed.is_set():
+                    killed.set()
+                    ray.kill(backend.actors[1])
+
+            def stage_finished(self, info: StageInfo, accumulator: RunAccumulator) -> None:
+                pass
+
+        options = RunOptions(out=tmp_path / "runs", workers=2)
+        coordinator = Coordinator(
+            compile_scenario(scenario), options, listener=KillOne(), backend=backend
+        )
+        attach_judge(coordinator)
+        outcome = coordinator.run()
+        served = server.counters()
+        ray.shutdown()
+    assert killed.is_set()
+    result = read_result(outcome.directory / "result.json")
+    (lost,) = result.lost_workers
+    assert lost.worker == 1 and lost.went_on and lost.stage_name == "load"
+    assert 1.5 <= lost.lost_after_s < 4.0
+    assert "actor died" in lost.cause
+    # The run went on: the stage ran to its end on the other worker, and nothing measured
+    # was counted twice: no more requests in the result than the server answered.
+    assert result.stages[0].ran
+    frames = read_frames(outcome.directory / "frames.jsonl")
+    keys = [(f.worker, f.stage, f.second, f.final) for f in frames]
+    assert len(keys) == len(set(keys))
+    assert any(f.worker == 0 and f.final for f in frames)
+    assert 0 < op_counts(result)["find"] <= served["GET /users"]
+    # Half the load lost for the last part of the stage: more than tolerated.
+    assert result.verdict is not None and result.verdict.kind.value == "inconclusive"
+    assert any("worker 1" in reason and "went on" in reason for reason in result.verdict.reasons)
