@@ -396,6 +396,11 @@ class Coordinator:
         if message.worker != worker or key in self._seen:
             return message.final
         self._seen.add(key)
+        if self.backend.remote and self.places[worker].clock_offset_ms:
+            # Its wall clock, in the coordinator's: the run's time line is the coordinator's.
+            message = replace(
+                message, time=message.time - self.places[worker].clock_offset_ms / 1e3
+            )
         self._take(directory, message)
         return message.final
 

@@ -30,6 +30,7 @@ from loadlens.http import ClientOptions
 from loadlens.model.scenario import GroupStep, Request, RequestStep, Scenario, Step
 
 _CONNECT_TIMEOUT_S = 120.0  # actors to be scheduled, import loadlens and connect back
+_REACH_TIMEOUT_S = 5.0  # to open a TCP connection to the cluster's address
 _INSTALL_HINT = "pip install 'loadlens[ray]'"
 
 
@@ -80,6 +81,7 @@ class RayWorkers:
         """Join the cluster at `address` (`auto`, HOST:PORT, ray://HOST:PORT) and place the
         workers on its alive nodes."""
         ray = require_ray()
+        _check_reachable(address)
         try:
             ray.init(
                 address=address,
@@ -195,6 +197,25 @@ class RayWorkers:
     def describe(self) -> str | None:
         """The cluster's address as given."""
         return f"ray {self.address}"
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse at once a HOST:PORT nobody listens on (Ray itself retries for minutes)."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(
+            f"--cluster {address!r} is not auto, HOST:PORT or ray://HOST:PORT",
+            hint="e.g. --cluster auto, --cluster 10.0.0.5:6379, --cluster ray://10.0.0.5:10001",
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=_REACH_TIMEOUT_S).close()
+    except OSError as error:
+        raise ClusterError(
+            f"cannot join the Ray cluster at {address!r}: {error.strerror or error}",
+            hint="start one with `ray start --head`, or give its address (HOST:PORT, ray://HOST:PORT)",
+        ) from None
 
 
 def _first_line(error: BaseException) -> str:
