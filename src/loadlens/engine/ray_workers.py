@@ -83,12 +83,7 @@ class RayWorkers:
         ray = require_ray()
         _check_reachable(address)
         try:
-            ray.init(
-                address=address,
-                logging_level="WARNING",
-                log_to_driver=False,
-                ignore_reinit_error=True,
-            )
+            _join(ray, address)
         except Exception as error:  # ConnectionError, ValueError, grpc errors: all one message
             raise ClusterError(
                 f"cannot join the Ray cluster at {address!r}: {_first_line(error)}",
@@ -197,6 +192,25 @@ class RayWorkers:
     def describe(self) -> str | None:
         """The cluster's address as given."""
         return f"ray {self.address}"
+
+
+def _join(ray: Any, address: str) -> None:
+    """`ray.init`; a Ray Client connection (ray://) is tried twice: the first to a head just
+    started can fail while the head starts the client's own server ("Initialization failure
+    from server"), and then succeed."""
+    tries = 2 if address.startswith("ray://") else 1
+    for attempt in range(tries):
+        try:
+            ray.init(
+                address=address,
+                logging_level="WARNING",
+                log_to_driver=False,
+                ignore_reinit_error=True,
+            )
+            return
+        except ConnectionError:
+            if attempt == tries - 1:
+                raise
 
 
 def _check_reachable(address: str) -> None:

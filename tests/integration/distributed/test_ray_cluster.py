@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -59,16 +60,22 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Cluster:
+    address: str  # the head's HOST:PORT, for a driver on a node
+    client: str  # ray://HOST:PORT, its Ray Client server
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The head's address, HOST:PORT, of a two-node cluster on 127.0.0.1."""
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A two-node cluster on 127.0.0.1."""
     if not os.access(_RAY, os.X_OK):
         pytest.skip("no `ray` command beside this Python")
     temp = tmp_path_factory.mktemp("ray")
     # Ray's socket paths must stay short (107 bytes): a short directory of its own.
     short = Path(f"/tmp/ll-ray-{os.getpid()}")
     short.mkdir(exist_ok=True)
-    port = _free_port()
+    port, client = _free_port(), _free_port()
     address = f"127.0.0.1:{port}"
     env = {**os.environ, **_ENV}
     common = ["--num-cpus=1", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
@@ -76,14 +83,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         subprocess.run(
             [_RAY, "start", "--head", f"--port={port}", "--include-dashboard=false",
-             f"--temp-dir={short}", *common],
+             f"--ray-client-server-port={client}", f"--temp-dir={short}", *common],
             env=env, check=True, timeout=_START_TIMEOUT_S, stdout=log, stderr=log,
         )  # fmt: skip
         subprocess.run(
             [_RAY, "start", f"--address={address}", *common],
             env=env, check=True, timeout=_START_TIMEOUT_S, stdout=log, stderr=log,
         )  # fmt: skip
-        yield address
+        yield Cluster(address, f"ray://127.0.0.1:{client}")
     finally:
         if ray.is_initialized():
             ray.shutdown()
@@ -94,12 +101,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.rmtree(short, ignore_errors=True)
 
 
-def test_one_worker_per_node_counts_equal_the_servers(cluster: str, tmp_path: Path) -> None:
+def test_one_worker_per_node_counts_equal_the_servers(cluster: Cluster, tmp_path: Path) -> None:
     scenario = write(tmp_path / "counted.yaml", COUNTED)
     server = LocalServer("crud")
     with server as url:
         run = loadlens(
-            "run", str(scenario), "--target", url, "--cluster", cluster, "--quiet",
+            "run", str(scenario), "--target", url, "--cluster", cluster.address, "--quiet",
             "--out", str(tmp_path / "runs"), out=tmp_path / "runs", env=_ENV,
         )  # fmt: skip
         served = server.counters()
@@ -109,7 +116,7 @@ def test_one_worker_per_node_counts_equal_the_servers(cluster: str, tmp_path: Pa
     # Every request the server counted is in the result, and only those: 600 iterations.
     assert op_counts(result) == {"find": served["GET /users"]} == {"find": 600}
     # One worker on each node, with its clock measured.
-    assert result.run.cluster == f"ray {cluster}"
+    assert result.run.cluster == f"ray {cluster.address}"
     assert len(result.run.places) == 2
     assert len({place.node for place in result.run.places}) == 2
     assert all(0 <= place.clock_uncertainty_ms < 50 for place in result.run.places)
@@ -133,7 +140,7 @@ def test_one_worker_per_node_counts_equal_the_servers(cluster: str, tmp_path: Pa
 
 
 def test_a_killed_worker_actor_is_recorded_and_the_run_completes(
-    cluster: str, tmp_path: Path
+    cluster: Cluster, tmp_path: Path
 ) -> None:
     from loadlens.cli.judging import attach_judge
     from loadlens.engine.compiled import compile_scenario
@@ -146,7 +153,7 @@ def test_a_killed_worker_actor_is_recorded_and_the_run_completes(
     server = LocalServer("crud")
     with server as url:
         scenario = load_scenario(str(write(tmp_path / "long.yaml", LONG)), target_override=url)
-        backend = RayWorkers.connect(cluster)
+        backend = RayWorkers.connect(cluster.address)
         assert len(backend.slots) == 2
         killed = threading.Event()
 
@@ -187,3 +194,23 @@ def test_a_killed_worker_actor_is_recorded_and_the_run_completes(
     # Half the load lost for the last part of the stage: more than tolerated.
     assert result.verdict is not None and result.verdict.kind.value == "inconclusive"
     assert any("worker 1" in reason and "went on" in reason for reason in result.verdict.reasons)
+    # ... and the report says so.
+    written = loadlens("report", str(outcome.directory), out=outcome.directory)
+    assert written.code == 0, written.stderr
+    report = (outcome.directory / "report.md").read_text(encoding="utf-8")
+    assert "worker 1" in report and "went on without its share" in report
+
+
+def test_a_ray_client_address_runs_the_same(cluster: Cluster, tmp_path: Path) -> None:
+    scenario = write(tmp_path / "counted.yaml", COUNTED.replace("600", "100"))
+    server = LocalServer("crud")
+    with server as url:
+        run = loadlens(
+            "run", str(scenario), "--target", url, "--cluster", cluster.client, "--quiet",
+            "--out", str(tmp_path / "runs"), out=tmp_path / "runs", env=_ENV,
+        )  # fmt: skip
+        served = server.counters()
+    assert run.code in (0, 3), f"exit {run.code}\n{run.stdout}\n{run.stderr}"
+    result = run.result()
+    assert op_counts(result) == {"find": served["GET /users"]} == {"find": 100}
+    assert len({place.node for place in result.run.places}) == 2
