@@ -1,9 +1,11 @@
 """The coordinator: owns time, starts stages on the workers, merges their frames, stops cleanly.
 
-How it works. Worker processes are spawned first (by `start_workers`, as early as the
-caller can: their boot overlaps the caller's own imports); meanwhile setup runs here, in one virtual
+How it works. Workers are started first (by `start_workers`, as early as the caller can:
+their boot overlaps the caller's own imports), through a `WorkerBackend` (`placement`: local
+processes by default, Ray actors for `--cluster`); meanwhile setup runs here, in one virtual
 user, and its pools and variables go to the workers with the first stage, once every worker
-has said it is ready. For each stage the coordinator sends every worker a `StageOrder` with a
+has said hello (a worker of another version is refused: `handshake`) and that it is ready; a
+remote worker's clock is measured then, so that it converts each stage's start instant. For each stage the coordinator sends every worker a `StageOrder` with a
 common start time, then reads frames until each worker has sent its final one: every frame is
 appended to `frames.jsonl` (so nothing measured is lost), merged into the `RunAccumulator`, and
 shown to the `StageJudge`, which may abort the stage and decides whether the next one runs.
@@ -18,8 +20,11 @@ what they had reported is still written. Workers die with the coordinator (`life
 
 A lost worker (killed, crashed: its pipe reaches end-of-file, or it sends a `WorkerFailure`)
 is recorded as a `LostWorker`: when, why, how many requests it had reported, and how many it
-had in flight at its last frame. The stage is stopped at once rather than go on silently at a
-fraction of its planned load, and no further stage runs; the verdict names the loss.
+had in flight at its last frame. Locally the stage is stopped at once rather than go on silently
+at a fraction of its planned load, and no further stage runs; the verdict names the loss. A
+cluster's backend tolerates losses (nodes come and go): the stage goes on without the lost
+share, the next stages are split among the workers left, and the verdict is INCONCLUSIVE only
+when the load not sent exceeds the tolerance (`analysis.lost_workers`). A frame is taken once.
 """
 
 from __future__ import annotations
