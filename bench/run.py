@@ -12,6 +12,7 @@ import contextlib
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -201,10 +202,11 @@ def ray_head() -> Iterator[str]:
     """A one-node Ray cluster with one CPU on 127.0.0.1, pinned to core 0; stopped after."""
     ray = str(Path(sys.executable).with_name("ray"))
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    port = 16379
+    port, client = _free_port(), _free_port()  # ephemeral: outside Ray's worker port range
     temp = Path(f"/tmp/ll-bench-ray-{os.getpid()}")
     start = ["taskset", "-c", "0", ray, "start", "--head", f"--port={port}", "--num-cpus=1",
-             "--include-dashboard=false", "--disable-usage-stats", "--node-ip-address=127.0.0.1",
+             f"--ray-client-server-port={client}", "--include-dashboard=false",
+             "--disable-usage-stats", "--node-ip-address=127.0.0.1",
              f"--temp-dir={temp}"]  # fmt: skip
     subprocess.run(start, env=env, check=True, timeout=120, capture_output=True)
     try:
@@ -213,6 +215,12 @@ def ray_head() -> Iterator[str]:
         stop = [ray, "stop", "--force"]
         subprocess.run(stop, env=env, timeout=60, capture_output=True, check=False)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def workload_soak(seconds: int) -> list[list[Row]]:
