@@ -5,10 +5,11 @@ their boot overlaps the caller's own imports), through a `WorkerBackend` (`place
 processes by default, Ray actors for `--cluster`); meanwhile setup runs here, in one virtual
 user, and its pools and variables go to the workers with the first stage, once every worker
 has said hello (a worker of another version is refused: `handshake`) and that it is ready; a
-remote worker's clock is measured then, so that it converts each stage's start instant. For each stage the coordinator sends every worker a `StageOrder` with a
-common start time, then reads frames until each worker has sent its final one: every frame is
-appended to `frames.jsonl` (so nothing measured is lost), merged into the `RunAccumulator`, and
-shown to the `StageJudge`, which may abort the stage and decides whether the next one runs.
+remote worker's clock is measured then, so that it converts each stage's start instant.
+For each stage the coordinator sends every worker a `StageOrder` with a common start time,
+then reads frames until each worker has sent its final one: every frame is appended to
+`frames.jsonl` (so nothing measured is lost), merged into the `RunAccumulator`, and shown to
+the `StageJudge`, which may abort the stage and decides whether the next one runs.
 Around the plan, a `ServiceWatch` observes the service, checks its invariants after each stage
 and reconciles its acknowledged writes. Teardown runs here after the last stage.
 
@@ -48,6 +49,7 @@ from loadlens.engine.lifetime import CHANNEL_CLOSED
 from loadlens.engine.placement import LocalWorkers, WorkerBackend
 from loadlens.engine.rundir import RunDirectory, new_run_id
 from loadlens.engine.service_watch import ServiceWatch
+from loadlens.engine.shipped_files import read_files
 from loadlens.engine.stages import share_of, stage_infos
 from loadlens.engine.stop_signals import StopSignals
 from loadlens.engine.worker import (
@@ -184,6 +186,7 @@ class Coordinator:
         self.places: list[WorkerPlace] = []  # where each worker runs, from its hello
         self._tally = WorkerTally()  # to account for a worker lost mid-stage
         self._seen: set[tuple[int, int, bool]] = set()  # this stage's frames taken
+        self._shipped: dict[str, bytes] = {}  # a remote worker's uploaded files (shipped_files)
         self._directory: RunDirectory | None = None
 
     @property
@@ -470,7 +473,8 @@ class Coordinator:
                     self.places[worker] = check_hello(message, worker)
                     greeted.add(worker)
                     if self.backend.remote:
-                        ready.send(Assignment(self.compiled.scenario, self.client_options))
+                        scenario = self.compiled.scenario
+                        ready.send(Assignment(scenario, self.client_options, self._shipped))
                 elif message == READY:
                     waiting.discard(worker)
                 else:
@@ -496,6 +500,8 @@ class Coordinator:
         imports: ~0.3 s each) while the caller finishes its own set-up; `run` does it
         otherwise. `close` ends them if `run` is never called."""
         if not self._started:
+            if self.backend.remote:  # read first: a file that cannot be shipped starts nothing
+                self._shipped = read_files(self.compiled.scenario)
             self._started = True
             self._conns = self.backend.start(
                 self.compiled.scenario, self.client_options, self.options.workers

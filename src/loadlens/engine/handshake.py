@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -63,6 +63,7 @@ class Assignment:
 
     scenario: object  # a `Scenario`
     client: object  # a `ClientOptions`
+    files: dict[str, bytes] = field(default_factory=dict)  # uploaded files, by path (shipped_files)
 
 
 def hello(worker: int, node: str = "") -> dict[str, Any]:

@@ -27,7 +27,7 @@ from typing import Any
 from loadlens.engine.worker import serve
 from loadlens.errors import ClusterError
 from loadlens.http import ClientOptions
-from loadlens.model.scenario import GroupStep, Request, RequestStep, Scenario, Step
+from loadlens.model.scenario import Scenario
 
 _CONNECT_TIMEOUT_S = 120.0  # actors to be scheduled, import loadlens and connect back
 _REACH_TIMEOUT_S = 5.0  # to open a TCP connection to the cluster's address
@@ -102,7 +102,6 @@ class RayWorkers:
 
     def start(self, scenario: Scenario, client: ClientOptions, workers: int) -> list[Connection]:
         """Start one actor per worker; the connection each opens back, by worker number."""
-        _refuse_local_files(scenario)
         ray = require_ray()
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -262,27 +261,3 @@ def _facing_address(cluster_host: str) -> str:
             return str(probe.getsockname()[0])
         except OSError:
             return "127.0.0.1"
-
-
-def _refuse_local_files(scenario: Scenario) -> None:
-    """A multipart file is read from disk as it is sent, which a node cannot do with this
-    machine's path: refused rather than assumed to be there (shipping them is to come)."""
-    for flow in scenario.flows:
-        for step in _requests(flow.steps):
-            parts = step.body.parts if step.body is not None else ()
-            if any(part.path is not None for part in parts):
-                raise ClusterError(
-                    f"request `{step.name}` uploads a file (multipart `file:`), which a "
-                    "cluster run does not ship to the nodes yet",
-                    hint="run it locally, without --cluster",
-                )
-
-
-def _requests(steps: tuple[Step, ...]) -> list[Request]:
-    found: list[Request] = []
-    for step in steps:
-        if isinstance(step, RequestStep):
-            found.append(step.request)
-        elif isinstance(step, GroupStep):
-            found.extend(_requests(step.steps))
-    return found

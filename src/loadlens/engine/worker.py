@@ -19,6 +19,7 @@ import contextlib
 import os
 import random
 import resource
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -39,6 +40,7 @@ from loadlens.engine.lifetime import CHANNEL_CLOSED, bind_to_coordinator, coordi
 from loadlens.engine.open_model import run_open
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp, starting_connections
+from loadlens.engine.shipped_files import relocate, unpack
 from loadlens.engine.variables import FeederCursor, SharedData
 from loadlens.http import ClientOptions, HttpClient
 from loadlens.metrics.frame import LAG_LEVELS_MS, Health
@@ -127,6 +129,7 @@ def serve(
     not bound to the coordinator's process and gets its scenario only after its hello was
     accepted (`scenario` None): a scenario pickled by another version could not be read."""
     raise_open_files_limit()
+    unpacked: str | None = None
     try:
         import uvloop
 
@@ -137,6 +140,9 @@ def serve(
                 return  # refused (EXIT): nothing to run
             scenario = cast(Scenario, assignment.scenario)
             client = cast(ClientOptions, assignment.client)
+            if assignment.files:  # the files it uploads, written here, its parts pointed there
+                unpacked, moved = unpack(assignment.files)
+                scenario = relocate(scenario, moved)
         compiled = compile_scenario(scenario)
         shared = SharedData(rng=random.Random())
         for feeder in scenario.feeders:
@@ -166,6 +172,9 @@ def serve(
     except Exception:  # report any crash rather than die silently
         with contextlib.suppress(*CHANNEL_CLOSED):  # ... to a coordinator still there
             conn.send(WorkerFailure(worker, traceback.format_exc()))
+    finally:
+        if unpacked is not None:
+            shutil.rmtree(unpacked, ignore_errors=True)
 
 
 def raise_open_files_limit() -> None:

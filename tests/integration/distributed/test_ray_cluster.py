@@ -214,3 +214,48 @@ def test_a_ray_client_address_runs_the_same(cluster: Cluster, tmp_path: Path) ->
     result = run.result()
     assert op_counts(result) == {"find": served["GET /users"]} == {"find": 100}
     assert len({place.node for place in result.run.places}) == 2
+
+
+UPLOAD = """\
+name: cluster-upload
+target: http://127.0.0.1:1
+flows:
+  - name: upload
+    steps:
+      - request:
+          name: upload
+          method: POST
+          url: /upload
+          multipart:
+            note: "from {{ user_id }}"
+            document: {file: report.bin}
+        expect: {status: 404}
+plan:
+  - {stage: counted, users: 2, iterations: 40, duration: 60s}
+"""
+
+
+def test_uploaded_files_are_shipped_to_the_nodes(cluster: Cluster, tmp_path: Path) -> None:
+    from loadlens.engine.compiled import compile_scenario
+    from loadlens.engine.coordinator import Coordinator, RunOptions
+    from loadlens.engine.ray_workers import RayWorkers
+    from loadlens.spec import load_scenario
+
+    document = tmp_path / "report.bin"
+    document.write_bytes(bytes(range(256)) * 40)  # 10,240 bytes
+    server = LocalServer("crud")
+    with server as url:
+        scenario = load_scenario(str(write(tmp_path / "up.yaml", UPLOAD)), target_override=url)
+        backend = RayWorkers.connect(cluster.address)
+        options = RunOptions(out=tmp_path / "runs", workers=len(backend.slots))
+        coordinator = Coordinator(compile_scenario(scenario), options, backend=backend)
+        coordinator.start_workers()  # the files are read here, once
+        document.unlink()  # ... so the workers cannot be reading this path
+        outcome = coordinator.run()
+        served = server.counters()
+        ray.shutdown()
+    result = read_result(outcome.directory / "result.json")
+    upload = result.operations["upload"]
+    assert upload.count == upload.ok == served["POST /upload"] == 40
+    assert upload.bytes_sent > 40 * 10_240  # each body carried the whole file
+    assert len({place.node for place in result.run.places}) == 2
