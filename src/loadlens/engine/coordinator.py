@@ -276,6 +276,10 @@ class Coordinator:
             if self.failed_stage is not None and not self.options.continue_on_fail:
                 self.stages_not_run = [s.name for s in compiled.scenario.plan[position:]]
                 break
+            if not self._alive:  # a cluster run that lost every worker
+                self.failures.append("every worker was lost: no stage can run")
+                self.stages_not_run = [s.name for s in compiled.scenario.plan[position:]]
+                return False
             delay = _OPEN_START_DELAY_NS if isinstance(stage.load, OpenLoad) else _START_DELAY_NS
             # The workers still there share the stage (all of them, unless one was lost).
             orders = {
