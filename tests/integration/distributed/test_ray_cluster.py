@@ -199,6 +199,7 @@ def test_a_killed_worker_actor_is_recorded_and_the_run_completes(
     assert written.code == 0, written.stderr
     report = (outcome.directory / "report.md").read_text(encoding="utf-8")
     assert "worker 1" in report and "went on without its share" in report
+    assert "| worker 1 lost | " in report and f"| cluster | ray {cluster.address} |" in report
 
 
 def test_a_ray_client_address_runs_the_same(cluster: Cluster, tmp_path: Path) -> None:
