@@ -50,7 +50,7 @@ flows:
       - request: {name: find, method: GET, url: "/users?limit=5"}
       - think: 20ms
 plan:
-  - {stage: load, users: 4, duration: 4s}
+  - {stage: load, users: 4, duration: 6s}
 """
 
 
@@ -181,7 +181,8 @@ def test_a_killed_worker_actor_is_recorded_and_the_run_completes(
     result = read_result(outcome.directory / "result.json")
     (lost,) = result.lost_workers
     assert lost.worker == 1 and lost.went_on and lost.stage_name == "load"
-    assert 1.5 <= lost.lost_after_s < 4.0
+    assert 1.5 <= lost.lost_after_s <= 6.0
+    assert lost.shortfall == pytest.approx(0.5 * (6.0 - lost.lost_after_s) / 6.0)
     assert "actor died" in lost.cause
     # The run went on: the stage ran to its end on the other worker, and nothing measured
     # was counted twice: no more requests in the result than the server answered.
@@ -191,7 +192,8 @@ def test_a_killed_worker_actor_is_recorded_and_the_run_completes(
     assert len(keys) == len(set(keys))
     assert any(f.worker == 0 and f.final for f in frames)
     assert 0 < op_counts(result)["find"] <= served["GET /users"]
-    # Half the load lost for the last part of the stage: more than tolerated.
+    # Half the load lost for the rest of the stage (noticed by 5 s even on a busy machine:
+    # 0.5 × 1/6 = 8 %): more than tolerated.
     assert result.verdict is not None and result.verdict.kind.value == "inconclusive"
     assert any("worker 1" in reason and "went on" in reason for reason in result.verdict.reasons)
     # ... and the report says so.
