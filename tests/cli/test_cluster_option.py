@@ -67,3 +67,9 @@ def test_per_node_needs_cluster(tmp_path: Path) -> None:
         2,
         "error: --per-node must be at least 1 and needs --cluster, not 2\n",
     )
+
+
+def test_listen_needs_cluster_and_host_port(tmp_path: Path) -> None:
+    assert _run(tmp_path, "--listen", "127.0.0.1:7070") == (2, "error: --listen needs --cluster\n")
+    code, stderr = _run(tmp_path, "--cluster", "auto", "--listen", "7070")
+    assert (code, stderr.splitlines()[0]) == (2, "error: --listen '7070' is not HOST:PORT")

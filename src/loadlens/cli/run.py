@@ -152,6 +152,13 @@ def run_options(command: Callable[..., None]) -> Callable[..., None]:
     "loadlens[ray]; docs/distributed.md). Workers: one per CPU of each node by default.",
 )
 @click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    default=None,
+    help="With --cluster: where the workers connect back to this machine (default: its "
+    "address facing the cluster, a free port).",
+)
+@click.option(
     "--per-node",
     "per_node",
     type=int,
@@ -180,6 +187,7 @@ def run(
     no_preflight: bool,
     cluster: str | None,
     per_node: int | None,
+    listen: str | None,
 ) -> None:
     """Run a scenario's plan against its target."""
     from loadlens.cli.main import abort
@@ -210,6 +218,7 @@ def run(
             dashboard=dashboard,
             cluster=cluster,
             per_node=per_node,
+            listen=listen,
         )
     except LoadlensError as error:
         abort(error)
@@ -234,6 +243,7 @@ def execute(
     dashboard: str | None = None,
     cluster: str | None = None,
     per_node: int | None = None,
+    listen: str | None = None,
 ) -> int:
     """Load, run and summarise; returns the exit code."""
     from loadlens.cli.options import check_offline, check_out_dir
@@ -248,13 +258,17 @@ def execute(
     check_offline(scenario, workers, variables)
     if per_node is not None and (cluster is None or per_node < 1):
         raise UsageError(f"--per-node must be at least 1 and needs --cluster, not {per_node}")
+    if listen is not None and cluster is None:
+        raise UsageError("--listen needs --cluster")
     if preflight:
         reach(scenario, variables)
     backend = None
     if cluster is not None:
-        from loadlens.engine.ray_workers import RayWorkers
+        from loadlens.engine.ray_workers import RayWorkers, parse_listen
 
+        address = parse_listen(listen) if listen is not None else None
         backend = RayWorkers.connect(cluster, workers=workers, per_node=per_node)
+        backend.listen = address
         workers = len(backend.slots)
     return run_and_summarise(
         scenario,

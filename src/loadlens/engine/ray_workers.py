@@ -73,6 +73,9 @@ class RayWorkers:
         self.actors: list[Any] = []  # the actor handles, by worker number
         self._runs: list[Any] = []  # each actor's `serve` call
         self._listener: Listener | None = None
+        # Where the actors connect back; None: this machine's address facing the cluster, on
+        # a port the system picks (`--listen HOST:PORT` fixes it, e.g. for a firewall).
+        self.listen: tuple[str, int] | None = None
 
     @classmethod
     def connect(
@@ -105,9 +108,15 @@ class RayWorkers:
         ray = require_ray()
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        host = _facing_address(self._cluster_host(ray))
+        listen = self.listen or (_facing_address(self._cluster_host(ray)), 0)
         authkey = secrets.token_bytes(32)
-        self._listener = Listener((host, 0), authkey=authkey)
+        try:
+            self._listener = Listener(listen, authkey=authkey)
+        except OSError as error:
+            raise ClusterError(
+                f"cannot listen on {listen[0]}:{listen[1]} for the workers: {error.strerror}",
+                hint="--listen takes an address of this machine and a free port",
+            ) from None
         address = self._listener.address
         conns: dict[int, Connection] = {}
         accepting = threading.Thread(target=self._accept, args=(workers, conns), daemon=True)
@@ -210,6 +219,17 @@ def _join(ray: Any, address: str) -> None:
         except ConnectionError:
             if attempt == tries - 1:
                 raise
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`--listen HOST:PORT`: where the workers connect back."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(
+            f"--listen {value!r} is not HOST:PORT",
+            hint="an address of this machine the nodes reach, e.g. --listen 10.0.0.7:7070",
+        )
+    return host.strip("[]"), int(port)
 
 
 def _check_reachable(address: str) -> None:

@@ -107,6 +107,7 @@ def test_one_worker_per_node_counts_equal_the_servers(cluster: Cluster, tmp_path
     with server as url:
         run = loadlens(
             "run", str(scenario), "--target", url, "--cluster", cluster.address, "--quiet",
+            "--listen", f"127.0.0.1:{_free_port()}",
             "--out", str(tmp_path / "runs"), out=tmp_path / "runs", env=_ENV,
         )  # fmt: skip
         served = server.counters()
