@@ -208,8 +208,8 @@ def ray_head() -> Iterator[str]:
              f"--ray-client-server-port={client}", "--include-dashboard=false",
              "--disable-usage-stats", "--node-ip-address=127.0.0.1",
              f"--temp-dir={temp}"]  # fmt: skip
-    subprocess.run(start, env=env, check=True, timeout=120, capture_output=True)
     try:
+        subprocess.run(start, env=env, check=True, timeout=120, capture_output=True)
         yield f"127.0.0.1:{port}"
     finally:
         stop = [ray, "stop", "--force"]
