@@ -1,5 +1,6 @@
 # Every target sets itself up on a fresh machine: the venv is made and the package installed
-# (with its dev extras) when missing or when pyproject.toml changed.
+# (with its dev extras, and the ray extra so that the distributed tests run) when missing or
+# when pyproject.toml changed.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,ray]'
 	touch $(STAMP)
 
 test: $(STAMP) lint typecheck layers unit wheel-check

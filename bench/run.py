@@ -1,6 +1,6 @@
 """`make bench`: loadlens and its peers, interleaved round by round, into docs/benchmarks.md.
 
-    .venv/bin/python bench/run.py [--quick] [--skip-soak] [--only get,crud,rate,soak]
+    .venv/bin/python bench/run.py [--quick] [--skip-soak] [--only get,crud,rate,get-h2,ray,soak]
 
 Every client runs on core 0 (taskset), nginx on core 1; every run is bounded by `timeout`.
 """
@@ -8,10 +8,15 @@ Every client runs on core 0 (taskset), nginx on core 1; every run is bounded by 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import platform
+import shutil
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -35,10 +40,11 @@ def _loadlens(
     workers: int = 1,
     sample_rss: bool = False,
     checkout: Path = tools.ROOT,
+    extra: tuple[str, ...] = (),
 ) -> Row:
     slug = "".join(c if c.isalnum() else "-" for c in name)
     run_dir = tools.OUT / "runs" / f"{slug}-{time.strftime('%H%M%S')}-{time.monotonic_ns()}"
-    cmd = tools.loadlens_cmd(scenario, run_dir, workers, checkout)
+    cmd = tools.loadlens_cmd(scenario, run_dir, workers, checkout, extra)
     env = {"BENCH_DURATION": f"{seconds}s", **env}
     m = run_pinned(cmd, seconds + 60, env=env, sample_rss=sample_rss)
     # 0 GO, 1 NO-GO, 3 INCONCLUSIVE (a generator flat out is, honestly, its own bottleneck)
@@ -162,6 +168,61 @@ def workload_rate(rounds: int, seconds: int) -> list[list[Row]]:
     return out
 
 
+def workload_ray(rounds: int, seconds: int) -> list[list[Row]]:
+    """`get` with one worker: a local worker process against a Ray actor (a one-node Ray
+    cluster started here, on core 0 like every client: its raylet, GCS and the actor inherit
+    the pinning). The actor's CPU is outside the loadlens process tree that `wait4` measures,
+    so both rows' CPU per request adds the worker's own (from its frames) to the coordinator's
+    tree: for the local row the worker is in the tree already and is not added twice."""
+    with ray_head() as address:
+        out = []
+        for _ in range(rounds):
+            local = _loadlens("loadlens", "get.yaml", seconds, {})
+            actor = _loadlens(
+                "loadlens --cluster (1 Ray actor)", "get.yaml", seconds, {},
+                extra=("--cluster", address),
+            )  # fmt: skip
+            worker_us = _worker_cpu_us(actor)
+            actor["cpu_us"] = float(actor["cpu_us"]) + worker_us  # type: ignore[arg-type]
+            actor["extra"]["worker_cpu_us"] = worker_us  # type: ignore[index]
+            out.append([local, actor])
+    return out
+
+
+def _worker_cpu_us(row: Row) -> float:
+    """The worker's CPU µs per request: its mean CPU share over the steady seconds, per
+    request it reported in them."""
+    extra = row["extra"]
+    rps = float(extra["own_rps"])  # type: ignore[index]
+    return 1e6 * float(extra["worker_cpu_percent"]) / 100.0 / max(rps, 1.0)  # type: ignore[index]
+
+
+@contextlib.contextmanager
+def ray_head() -> Iterator[str]:
+    """A one-node Ray cluster with one CPU on 127.0.0.1, pinned to core 0; stopped after."""
+    ray = str(Path(sys.executable).with_name("ray"))
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    port, client = _free_port(), _free_port()  # ephemeral: outside Ray's worker port range
+    temp = Path(f"/tmp/ll-bench-ray-{os.getpid()}")
+    start = ["taskset", "-c", "0", ray, "start", "--head", f"--port={port}", "--num-cpus=1",
+             f"--ray-client-server-port={client}", "--include-dashboard=false",
+             "--disable-usage-stats", "--node-ip-address=127.0.0.1",
+             f"--temp-dir={temp}"]  # fmt: skip
+    try:
+        subprocess.run(start, env=env, check=True, timeout=120, capture_output=True)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop = [ray, "stop", "--force"]
+        subprocess.run(stop, env=env, timeout=60, capture_output=True, check=False)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def workload_soak(seconds: int) -> list[list[Row]]:
     return [[_loadlens("loadlens soak", "get.yaml", seconds, {}, sample_rss=True)]]
 
@@ -179,7 +240,7 @@ def main() -> None:
         type=Path,
         help="another checkout (its own .venv built): its loadlens also runs get and crud",
     )
-    parser.add_argument("--only", default="get,crud,rate,get-h2,soak")
+    parser.add_argument("--only", default="get,crud,rate,get-h2,ray,soak")
     parser.add_argument("--out", default=str(tools.ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()
     seconds, rounds = (5, 2) if args.quick else (15, 3)
@@ -196,6 +257,8 @@ def main() -> None:
             results["crud"] = workload_crud(rounds, seconds, args.base)
         if "rate" in only:
             results["rate"] = workload_rate(rounds, seconds)
+        if "ray" in only:
+            results["ray"] = workload_ray(rounds, seconds)
         if "get-h2" in only:
             results["get-h2"] = workload_get_h2(rounds, seconds)
         if "soak" in only and not args.skip_soak:

@@ -32,9 +32,14 @@ class Report:
 
 
 def loadlens_cmd(
-    scenario: str, run_dir: Path, workers: int = 1, checkout: Path = ROOT
+    scenario: str,
+    run_dir: Path,
+    workers: int = 1,
+    checkout: Path = ROOT,
+    extra: tuple[str, ...] = (),
 ) -> list[str]:
-    """`checkout`: whose build runs (`--base` names another one); the scenario is always ours."""
+    """`checkout`: whose build runs (`--base` names another one); the scenario is always ours;
+    `extra`: more options (`--cluster ADDRESS`)."""
     return [
         str(checkout / ".venv" / "bin" / "loadlens"),
         "run",
@@ -44,6 +49,7 @@ def loadlens_cmd(
         "--quiet",
         "--out",
         str(run_dir),
+        *extra,
     ]
 
 

@@ -6,7 +6,9 @@ message and the exit code it carries, never a traceback.
     LoadlensError                 exit 1 unless a subclass says otherwise
     ├── SpecError                 exit 2: a scenario that cannot be run; carries every Problem
     ├── UsageError                exit 2: bad command-line arguments
-    └── ResultError               exit 2: a result file that cannot be read
+    ├── ResultError               exit 2: a result file that cannot be read
+    └── ClusterError              exit 2: `--cluster` cannot be used (no ray, no cluster),
+        └── WorkerVersionError    exit 2: a worker of another loadlens or protocol version
 
 A request that gets no HTTP response is not an error of loadlens: the HTTP client raises
 `loadlens.http.TransportError` with a stable `ErrorKind`, and the engine records it as an outcome.
@@ -116,3 +118,14 @@ class ResultError(LoadlensError):
     """A stored result that cannot be read."""
 
     exit_code = EXIT_INVALID
+
+
+class ClusterError(LoadlensError):
+    """A `--cluster` run that cannot start: ray missing, the cluster unreachable or too small.
+    Nothing was sent."""
+
+    exit_code = EXIT_INVALID
+
+
+class WorkerVersionError(ClusterError):
+    """A worker of another loadlens (or frame protocol) version than the coordinator's."""

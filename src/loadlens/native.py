@@ -17,7 +17,11 @@ Writing for the compiled modules (each found with callgrind, docs/benchmarks.md)
   or a class;
 - no NamedTuple built per request (its `__new__` runs as Python code); a class with
   `__slots__` is built in C;
-- a frozen dataclass that is pickled (scenarios go to workers pickled) needs `__reduce__`.
+- a frozen dataclass that is pickled (scenarios go to workers pickled) needs `__reduce__`;
+- a method of an untyped object (httptools' parser, a transport) called per request is bound
+  once and kept: `obj.method(...)` looks it up by name at every call;
+- `items[i] += 1` on a `list[int]` is a generic `PyNumber_InPlaceAdd`: read the item into a
+  typed local, add, store.
 """
 
 from __future__ import annotations

@@ -60,8 +60,9 @@ def decide(
         if lost and reconciled is not None:
             reasons.insert(0, _discrepancy(reconciled))
         return _verdict(VerdictKind.NO_GO, reasons, gates, stages_not_run, failed_stage)
-    if result.lost_workers:  # the planned load was not delivered: no verdict on the service
-        reasons = [*lost_worker_reasons(result), *(describe_result(g) for g in failed)]
+    short = lost_worker_reasons(result)
+    if short:  # the planned load was not delivered: no verdict on the service
+        reasons = [*short, *(describe_result(g) for g in failed)]
         return _verdict(VerdictKind.INCONCLUSIVE, reasons, gates, stages_not_run, failed_stage)
     unmeasured = _major(found, Attribution.MEASUREMENT, Attribution.LOAD_GENERATOR)
     if unmeasured:

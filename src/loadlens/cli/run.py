@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from loadlens.cli.live import LiveView
+    from loadlens.engine.placement import WorkerBackend
     from loadlens.metrics.result import RunResult
     from loadlens.model.scenario import Scenario
     from loadlens.outputs.dashboard import Dashboard
@@ -144,6 +145,27 @@ def run_options(command: Callable[..., None]) -> Callable[..., None]:
     is_flag=True,
     help="Run every stage even when one fails its gates.",
 )
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    default=None,
+    help="Run the workers on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (needs "
+    "loadlens[ray]; docs/distributed.md). Workers: one per CPU of each node by default.",
+)
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    default=None,
+    help="With --cluster: where the workers connect back to this machine (default: its "
+    "address facing the cluster, a free port).",
+)
+@click.option(
+    "--per-node",
+    "per_node",
+    type=int,
+    default=None,
+    help="With --cluster: workers per node (default: one per CPU).",
+)
 @run_options
 def run(
     file: str,
@@ -164,6 +186,9 @@ def run(
     otlp: str | None,
     dashboard: str | None,
     no_preflight: bool,
+    cluster: str | None,
+    per_node: int | None,
+    listen: str | None,
 ) -> None:
     """Run a scenario's plan against its target."""
     from loadlens.cli.main import RunFinished, abort
@@ -192,6 +217,9 @@ def run(
             prometheus=prometheus,
             otlp=otlp,
             dashboard=dashboard,
+            cluster=cluster,
+            per_node=per_node,
+            listen=listen,
         )
     except LoadlensError as error:
         abort(error)
@@ -214,6 +242,9 @@ def execute(
     prometheus: str | None = None,
     otlp: str | None = None,
     dashboard: str | None = None,
+    cluster: str | None = None,
+    per_node: int | None = None,
+    listen: str | None = None,
 ) -> int:
     """Load, run and summarise; returns the exit code."""
     from loadlens.cli.options import check_offline, check_out_dir
@@ -226,8 +257,20 @@ def execute(
     scenario = load_scenario(file, target_override=target, overrides=overrides)
     variables = dict(overrides.variables) if overrides is not None else None
     check_offline(scenario, workers, variables)
+    if per_node is not None and (cluster is None or per_node < 1):
+        raise UsageError(f"--per-node must be at least 1 and needs --cluster, not {per_node}")
+    if listen is not None and cluster is None:
+        raise UsageError("--listen needs --cluster")
     if preflight:
         reach(scenario, variables)
+    backend = None
+    if cluster is not None:
+        from loadlens.engine.ray_workers import RayWorkers, parse_listen
+
+        address = parse_listen(listen) if listen is not None else None
+        backend = RayWorkers.connect(cluster, workers=workers, per_node=per_node)
+        backend.listen = address
+        workers = len(backend.slots)
     return run_and_summarise(
         scenario,
         out,
@@ -241,6 +284,7 @@ def execute(
         prometheus=prometheus,
         otlp=otlp,
         dashboard=dashboard,
+        backend=backend,
     )
 
 
@@ -292,6 +336,7 @@ def run_and_summarise(
     prometheus: str | None = None,
     otlp: str | None = None,
     dashboard: str | None = None,
+    backend: WorkerBackend | None = None,
 ) -> int:
     """Run a loaded scenario's plan, judge it, print the summary, write the reports, record the
     run in the history store; the exit code. Shared by `loadlens run` and `loadlens demo`.
@@ -318,7 +363,7 @@ def run_and_summarise(
         variables=dict(variables or {}),
     )
     signals = StopSignals()
-    coordinator = Coordinator(compiled, options, signals=signals)
+    coordinator = Coordinator(compiled, options, signals=signals, backend=backend)
     try:
         # The workers boot while this process imports the judge, the live view and the
         # reporters below, instead of after.

@@ -1,13 +1,16 @@
 """The coordinator: owns time, starts stages on the workers, merges their frames, stops cleanly.
 
-How it works. Worker processes are started first (by `start_workers`, as early as the
-caller can: forked from this process where that is safe, else spawned, their boot overlapping
-the caller's own imports; see `launch`); meanwhile setup runs here, in one virtual
+How it works. Workers are started first (by `start_workers`, as early as the caller can),
+through a `WorkerBackend` (`placement`: local processes by default, forked from this process
+where that is safe, else spawned to boot while the caller does its own imports, see `launch`;
+Ray actors for `--cluster`); meanwhile setup runs here, in one virtual
 user, and its pools and variables go to the workers with the first stage, once every worker
-has said it is ready. For each stage the coordinator sends every worker a `StageOrder` with a
-common start time, then reads frames until each worker has sent its final one: every frame is
-appended to `frames.jsonl` (so nothing measured is lost), merged into the `RunAccumulator`, and
-shown to the `StageJudge`, which may abort the stage and decides whether the next one runs.
+has said hello (a worker of another version is refused: `handshake`) and that it is ready; a
+remote worker's clock is measured then, so that it converts each stage's start instant.
+For each stage the coordinator sends every worker a `StageOrder` with a common start time,
+then reads frames until each worker has sent its final one: every frame is appended to
+`frames.jsonl` (so nothing measured is lost), merged into the `RunAccumulator`, and shown to
+the `StageJudge`, which may abort the stage and decides whether the next one runs.
 Around the plan, a `ServiceWatch` observes the service, checks its invariants after each stage
 and reconciles its acknowledged writes. Teardown runs here after the last stage.
 
@@ -19,14 +22,16 @@ what they had reported is still written. Workers die with the coordinator (`life
 
 A lost worker (killed, crashed: its pipe reaches end-of-file, or it sends a `WorkerFailure`)
 is recorded as a `LostWorker`: when, why, how many requests it had reported, and how many it
-had in flight at its last frame. The stage is stopped at once rather than go on silently at a
-fraction of its planned load, and no further stage runs; the verdict names the loss.
+had in flight at its last frame. Locally the stage is stopped at once rather than go on silently
+at a fraction of its planned load, and no further stage runs; the verdict names the loss. A
+cluster's backend tolerates losses (nodes come and go): the stage goes on without the lost
+share, the next stages are split among the workers left, and the verdict is INCONCLUSIVE only
+when the load not sent exceeds the tolerance (`analysis.lost_workers`). A frame is taken once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import socket
 import sys
@@ -39,11 +44,13 @@ from typing import Any, Protocol
 
 from loadlens import __version__, native
 from loadlens.engine.compiled import CompiledScenario, CompiledStep
+from loadlens.engine.handshake import Assignment, ClockOffset, check_hello, measure_clock
 from loadlens.engine.inprocess import run_phase
-from loadlens.engine.launch import start_worker, worker_context
 from loadlens.engine.lifetime import CHANNEL_CLOSED
+from loadlens.engine.placement import LocalWorkers, WorkerBackend
 from loadlens.engine.rundir import RunDirectory, new_run_id
 from loadlens.engine.service_watch import ServiceWatch
+from loadlens.engine.shipped_files import read_files
 from loadlens.engine.stages import share_of, stage_infos
 from loadlens.engine.stop_signals import StopSignals
 from loadlens.engine.worker import (
@@ -53,13 +60,13 @@ from loadlens.engine.worker import (
     LedgerUpdate,
     StageOrder,
     WorkerFailure,
-    worker_main,
 )
-from loadlens.engine.worker_tally import WorkerTally, exit_cause
+from loadlens.engine.worker_tally import WorkerTally
 from loadlens.http import ClientOptions
 from loadlens.metrics.accumulate import RunAccumulator
 from loadlens.metrics.frame import Frame
 from loadlens.metrics.lost_worker import LostWorker
+from loadlens.metrics.placement import WorkerPlace
 from loadlens.metrics.result import RunInfo, RunResult, StageInfo, write_result
 from loadlens.model.integrity import Ledger, Moment
 from loadlens.model.plan import OpenLoad
@@ -76,7 +83,9 @@ _POLL_S = 0.1
 _KILL_AFTER_S = 10.0  # beyond a stage's grace, how long to wait for workers after STOP
 _BOOT_TIMEOUT_S = 60.0  # how long spawned workers may take to import and compile
 _EXIT_WAIT_S = 5.0  # after the run, how long workers may take to exit before being killed
-_REAP_S = 1.0  # a worker whose pipe closed is exiting: how long to wait to learn its exit code
+# A cluster worker whose clock offset is known less precisely than this starts its stages
+# that much apart from the others: the run goes on, with a note (docs/distributed.md).
+CLOCK_UNCERTAINTY_LIMIT_MS = 50.0
 
 
 class RunListener(Protocol):
@@ -147,8 +156,10 @@ class Coordinator:
         listener: RunListener | None = None,
         judge: StageJudge | None = None,
         signals: StopSignals | None = None,
+        backend: WorkerBackend | None = None,
     ) -> None:
         self.compiled = compiled
+        self.backend: WorkerBackend = backend or LocalWorkers()
         self.options = options
         self.listener: RunListener = listener or _Silent()
         self.judge = judge
@@ -171,8 +182,12 @@ class Coordinator:
         self.notes: list[str] = []  # what a reader should know (e.g. a stage aborted by a gate)
         self.service = ServiceWatch(scenario, options.variables, self.redactor)
         self._conns: list[Connection] = []
-        self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._started = False
+        self._alive: list[int] = []  # workers not lost, by number
+        self.places: list[WorkerPlace] = []  # where each worker runs, from its hello
         self._tally = WorkerTally()  # to account for a worker lost mid-stage
+        self._seen: set[tuple[int, int, bool]] = set()  # this stage's frames taken
+        self._shipped: dict[str, bytes] = {}  # a remote worker's uploaded files (shipped_files)
         self._directory: RunDirectory | None = None
 
     @property
@@ -209,6 +224,7 @@ class Coordinator:
             python_version=sys.version.split()[0],
             started_at=time.time(),
             hot_path="compiled (mypyc)" if native.running_compiled() else "interpreted",
+            cluster=self.backend.describe(),
         )
         directory.write_json(
             "run.json", {"run": info.to_dict(), "stages": [s.to_dict() for s in self.infos]}
@@ -229,6 +245,8 @@ class Coordinator:
             )
             result.interrupted_by = self.signals.first_name if self.interrupts else None
             result.lost_workers = list(self.lost)
+            if self.backend.remote:
+                info.places = list(self.places)
             result.observation = self.service.stop_observing()
             self.service.check(Moment.END)
             result.invariants = self.service.invariants
@@ -259,18 +277,23 @@ class Coordinator:
             if self.failed_stage is not None and not self.options.continue_on_fail:
                 self.stages_not_run = [s.name for s in compiled.scenario.plan[position:]]
                 break
+            if not self._alive:  # a cluster run that lost every worker
+                self.failures.append("every worker was lost: no stage can run")
+                self.stages_not_run = [s.name for s in compiled.scenario.plan[position:]]
+                return False
             delay = _OPEN_START_DELAY_NS if isinstance(stage.load, OpenLoad) else _START_DELAY_NS
-            orders = [
-                StageOrder(
+            # The workers still there share the stage (all of them, unless one was lost).
+            orders = {
+                worker: StageOrder(
                     index=index,
                     stage=stage,
-                    share=share_of(stage, previous, worker, self.options.workers),
+                    share=share_of(stage, previous, position, len(self._alive)),
                     start_ns=time.monotonic_ns() + delay,
                     pools=pools,
                     variables=variables,
                 )
-                for worker in range(self.options.workers)
-            ]
+                for position, worker in enumerate(self._alive)
+            }
             pools, variables = {}, {}  # sent once; workers keep them
             if not self._run_stage(directory, orders) and self.failed_stage is None:
                 self.failed_stage = stage.name
@@ -308,21 +331,23 @@ class Coordinator:
         self.listener.stage_finished(info, self.accumulator)
         return pools, variables
 
-    def _run_stage(self, directory: RunDirectory, orders: list[StageOrder]) -> bool:
-        """Run a stage on every worker; whether it passed its gates."""
-        index = orders[0].index
+    def _run_stage(self, directory: RunDirectory, orders: dict[int, StageOrder]) -> bool:
+        """Run a stage on every worker still there; whether it passed its gates."""
+        first = next(iter(orders.values()))
+        index = first.index
         info = self.infos[index]
-        stage = orders[0].stage
+        stage = first.stage
         self._tally.begin(orders)
-        pending = set(range(len(self._conns)))
-        for worker, (conn, order) in enumerate(zip(self._conns, orders, strict=True)):
+        self._seen.clear()
+        pending = set(orders)
+        for worker, order in orders.items():
             try:
-                conn.send(order)
+                self._conns[worker].send(order)
             except (*CHANNEL_CLOSED, OSError):  # it died since the last stage
                 self._lose(worker)
                 pending.discard(worker)
         self.listener.stage_started(info)
-        start_ns = orders[0].start_ns
+        start_ns = first.start_ns
         delay_s = (start_ns - time.monotonic_ns()) / 1e9
         self.accumulator.mark_stage(index, started_at=time.time() + delay_s)
         stop_sent = False
@@ -335,7 +360,8 @@ class Coordinator:
                 if reason is not None:
                     breached = True
                     self.notes.append(f"stage `{info.name}` aborted: {reason}")
-            if (self.interrupts or breached or self.lost) and not stop_sent:
+            stop_for_loss = bool(self.lost) and not self.backend.tolerates_loss
+            if (self.interrupts or breached or stop_for_loss) and not stop_sent:
                 self._broadcast(STOP)
                 stop_sent = True
                 give_up_at = time.monotonic() + stage.grace + _KILL_AFTER_S
@@ -347,6 +373,8 @@ class Coordinator:
                 break
             if give_up_at is not None and time.monotonic() > give_up_at:
                 self.failures.append("workers did not stop in time; killed")
+                break
+            if not pending:  # every worker still running the stage was lost at once
                 break
             for ready in wait([self._conns[w] for w in pending], timeout=_POLL_S):
                 assert isinstance(ready, Connection)
@@ -375,15 +403,30 @@ class Coordinator:
             self._lose(worker, message.message)
             return True
         assert isinstance(message, Frame)
+        # A frame is taken once: a worker numbers its frames by stage and second, and one that
+        # came again (a retried send, a reconnected worker) is dropped.
+        key = (message.worker, message.second, message.final)
+        if message.worker != worker or key in self._seen:
+            return message.final
+        self._seen.add(key)
+        if self.backend.remote and self.places[worker].clock_offset_ms:
+            # Its wall clock, in the coordinator's: the run's time line is the coordinator's.
+            message = replace(
+                message, time=message.time - self.places[worker].clock_offset_ms / 1e3
+            )
         self._take(directory, message)
         return message.final
 
     def _lose(self, worker: int, crash: str | None = None) -> None:
         """Record a worker lost during the current stage; `crash` is its traceback, if it
         could send one (written to the run directory: too long for a terminal)."""
-        process = self._processes[worker]
-        process.join(_REAP_S)  # its pipe closed as it ended; its exit code says how
-        cause = exit_cause(process.exitcode)
+        if worker in self._alive:
+            self._alive.remove(worker)
+        pid, cause = self.backend.ended(worker)
+        if self.backend.remote and worker < len(self.places):
+            place = self.places[worker]
+            pid = place.pid if pid is None else pid
+            cause = f"{cause} (on {place.host}, node {place.node})"
         if crash is not None:
             last = (crash.strip().splitlines() or ["?"])[-1]
             cause = f"crashed: {self.redactor.text(last)}"
@@ -392,8 +435,15 @@ class Coordinator:
                 with contextlib.suppress(OSError):
                     path.write_text(self.redactor.text(crash), encoding="utf-8")
                     cause += f" (traceback in {path})"
-        lost = self._tally.lost(worker, process.pid, cause)
+        lost = self._tally.lost(worker, pid, cause, went_on=self.backend.tolerates_loss)
         self.lost.append(lost)
+        if self.backend.tolerates_loss:
+            self.notes.append(
+                f"worker {worker} was lost {lost.lost_after_s:.1f} s into stage "
+                f"`{lost.stage_name}`: {cause}; the stage went on without its share "
+                f"({lost.share}), the workers left share the next stages"
+            )
+            return
         self.failures.append(
             f"worker {worker} (pid {lost.pid}) was lost {lost.lost_after_s:.1f} s into stage "
             f"`{lost.stage_name}`: {cause}; its share ({lost.share}) was no longer sent, so the "
@@ -408,9 +458,13 @@ class Coordinator:
             self.judge.observe(frame, histograms)  # decoded once, for both
 
     def _await_workers(self) -> None:
-        """Wait until every worker has booted (imports take a while in a spawned process), so
-        that the first stage's common start time is one they can all meet."""
+        """Wait until every worker has said hello (its version accepted, else a
+        `WorkerVersionError`) and booted (imports take a while in a spawned process), so that
+        the first stage's common start time is one they can all meet; then measure the clock
+        of each remote worker."""
         waiting = set(range(len(self._conns)))
+        greeted: set[int] = set()
+        self.places = [WorkerPlace(w, "", "", 0) for w in range(len(self._conns))]
         deadline = time.monotonic() + _BOOT_TIMEOUT_S
         while waiting and not self.interrupts and time.monotonic() < deadline:
             for ready in wait([self._conns[w] for w in waiting], timeout=_POLL_S):
@@ -420,7 +474,13 @@ class Coordinator:
                     message = ready.recv()
                 except (EOFError, OSError):
                     message = None
-                if message == READY:
+                if worker not in greeted and not isinstance(message, WorkerFailure | None):
+                    self.places[worker] = check_hello(message, worker)
+                    greeted.add(worker)
+                    if self.backend.remote:
+                        scenario = self.compiled.scenario
+                        ready.send(Assignment(scenario, self.client_options, self._shipped))
+                elif message == READY:
                     waiting.discard(worker)
                 else:
                     waiting.discard(worker)
@@ -428,40 +488,35 @@ class Coordinator:
                     self.failures.append(f"worker {worker} did not start: {detail}")
         if waiting and not self.interrupts:
             self.failures.append(f"workers {sorted(waiting)} did not start in time")
+        if self.backend.remote and not self.failures and not self.interrupts:
+            for worker, conn in enumerate(self._conns):
+                self.places[worker], offset_ns = measure_clock(conn, self.places[worker])
+                conn.send(ClockOffset(offset_ns))
+                if self.places[worker].clock_uncertainty_ms > CLOCK_UNCERTAINTY_LIMIT_MS:
+                    self.notes.append(
+                        f"worker {worker}'s clock is known to within "
+                        f"{self.places[worker].clock_uncertainty_ms:.0f} ms only (over "
+                        f"{CLOCK_UNCERTAINTY_LIMIT_MS:.0f} ms): its stages may start that much "
+                        "apart from the others'"
+                    )
 
     def start_workers(self) -> None:
-        """Start the worker processes now: forked, before the caller starts any thread (see
-        `launch`), or spawned, to boot (a new interpreter, the hot path's imports: ~0.3 s each)
+        """Start the workers now: local ones forked before the caller starts any thread
+        (`launch`), or spawned to boot (a new interpreter, the hot path's imports: ~0.3 s each)
         while the caller finishes its own set-up; `run` does it otherwise. `close` ends them if
         `run` is never called."""
-        if not self._processes:
-            self._start_workers()
+        if not self._started:
+            if self.backend.remote:  # read first: a file that cannot be shipped starts nothing
+                self._shipped = read_files(self.compiled.scenario)
+            self._started = True
+            self._conns = self.backend.start(
+                self.compiled.scenario, self.client_options, self.options.workers
+            )
+            self._alive = list(range(len(self._conns)))
 
     def close(self) -> None:
         """End the workers, if any are still there (`run` ends them itself)."""
         self._shutdown_workers()
-
-    def _start_workers(self) -> None:
-        context = worker_context()  # forked where safe: ready in ms (`launch`)
-        for worker in range(self.options.workers):
-            parent, child = context.Pipe(duplex=True)
-            process = start_worker(
-                context,
-                worker_main,
-                (
-                    child,
-                    worker,
-                    self.options.workers,
-                    self.compiled.scenario,
-                    self.client_options,
-                    os.getpid(),
-                ),
-                f"loadlens-worker-{worker}",
-                [*self._conns, parent],
-            )
-            child.close()
-            self._conns.append(parent)
-            self._processes.append(process)
 
     def _broadcast(self, message: str) -> None:
         for conn in self._conns:
@@ -472,17 +527,10 @@ class Coordinator:
         """Tell the workers to exit; kill those still there after a while, or at once after
         a second stop signal."""
         self._broadcast(EXIT)
-        deadline = time.monotonic() + _EXIT_WAIT_S
-        for process in self._processes:
-            while process.is_alive() and self.interrupts < 2 and time.monotonic() < deadline:
-                process.join(_POLL_S)
-            if process.is_alive():
-                process.kill()
-                process.join()
+        self.backend.stop(_EXIT_WAIT_S, lambda: self.interrupts >= 2)
         for conn in self._conns:
             conn.close()
         self._conns.clear()
-        self._processes.clear()
 
 
 def default_workers() -> int:

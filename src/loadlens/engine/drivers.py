@@ -183,7 +183,7 @@ class PlainUser(ResponseWaiter):
         chain, hop = self._chain, self._hop
         if chain is None or hop is None:
             chain = self._chain = RedirectChain(
-                step.prepared.origin, step.redirects, response.instants[0]
+                step.prepared.origin, step.redirects, response.start_ns
             )
             hop = (step.prepared.origin, outgoing[0])
         try:

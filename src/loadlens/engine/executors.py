@@ -282,6 +282,15 @@ async def _hold_users(
 def plain_picker(context: WorkerContext) -> PickFlow:
     """The next iteration's requests of a user, when every flow is plain."""
     plain = context.compiled.plain
+    flows = context.compiled.flows
+    if len(flows) == 1:  # nearly every scenario: its requests known now, not looked up by id()
+        only = plain[id(flows[0])]
+
+        def pick_only(user: UserState) -> tuple[CompiledRequest, ...]:
+            begin_iteration(context, user)
+            return only
+
+        return pick_only
 
     def pick(user: UserState) -> tuple[CompiledRequest, ...]:
         return plain[id(begin_iteration(context, user))]

@@ -187,7 +187,7 @@ class StepRunner:
         origin, data = prepared.origin, outgoing[0]
         while True:
             if chain is None:
-                chain = RedirectChain(prepared.origin, step.redirects, response.instants[0])
+                chain = RedirectChain(prepared.origin, step.redirects, response.start_ns)
             hop = self.redirect(step, user, chain, response, origin, data)
             if hop is None:
                 return (chain if chain.hops else None), response
@@ -276,11 +276,10 @@ class StepRunner:
                 intended = chain.start_ns
         if held:
             features = release(self.entities, held, features)
-        instants = response.instants
-        start = instants[0]
+        start = response.start_ns
         if intended is not None and intended < start:
             start = intended
-        latency_us = (instants[4] - start) // 1000 or 1
+        latency_us = (response.end_ns - start) // 1000 or 1
         status = response.status
         if step.judged_by_status:
             outcome = step.by_status.get(status) or step.status_outcome(status)
@@ -293,14 +292,19 @@ class StepRunner:
         if response.truncated:
             features = (*features, BODY_TRUNCATED)
         prepared = step.prepared
-        wanted = self.recorder.record(
+        wanted = self.recorder.record_response(
             prepared.operation,
             latency_us,
             outcome,
             response.bytes_sent,
             response.bytes_received,
             features,
-            instants,
+            response.start_ns,
+            response.connected_ns,
+            response.sent_ns,
+            response.first_ns,
+            response.end_ns,
+            response.reused,
         )
         if step.ledger:
             self._acknowledge(step, status, user, used)

@@ -1,12 +1,15 @@
 """A worker process: runs its share of each stage on uvloop and sends a frame every second.
 
-How it works. The coordinator sends a `StageOrder` per stage (or `STOP` / `EXIT`); the worker
-runs the stage's executor in a fresh event loop, watching its pipe for `STOP` with a reader
-callback, and a ticker task sends one `Frame` at each second boundary of the stage plus a
-final one when the stage is over. Nothing per request crosses the process boundary.
-The worker ignores the stop signals (SIGINT, SIGTERM, SIGHUP: they often reach the whole process
-group, and the coordinator decides how to stop), dies with the coordinator, and exits quietly
-when its pipe closes (`loadlens.engine.lifetime`).
+How it works. The worker says hello (`handshake`: its version, where it runs), boots, says
+READY, and answers the coordinator's clock pings. Then the coordinator sends a `StageOrder` per
+stage (or `STOP` / `EXIT`); the worker runs the stage's executor in a fresh event loop,
+watching its channel for `STOP` with a reader callback, and a ticker task sends one `Frame` at
+each second boundary of the stage plus a final one when the stage is over. Nothing per request
+crosses the process boundary. The channel is a pipe for a local worker process and a TCP
+connection for a cluster's (`ray_workers`): the same messages either way.
+A local worker ignores the stop signals (SIGINT, SIGTERM, SIGHUP: they often reach the whole
+process group, and the coordinator decides how to stop) and dies with the coordinator
+(`loadlens.engine.lifetime`); every worker exits quietly when its channel closes.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import contextlib
 import os
 import random
 import resource
+import shutil
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
+from typing import cast
 
 from loadlens.engine import collector
 from loadlens.engine.compiled import CompiledRequest, CompiledScenario, compile_scenario
@@ -30,10 +35,12 @@ from loadlens.engine.executors import (
     WorkerContext,
     run_closed,
 )
+from loadlens.engine.handshake import Assignment, ClockOffset, Ping, hello, pong
 from loadlens.engine.lifetime import CHANNEL_CLOSED, bind_to_coordinator, coordinator_gone
 from loadlens.engine.open_model import run_open
 from loadlens.engine.runner import StepRunner
 from loadlens.engine.schedule import ArrivalSchedule, UserRamp, starting_connections
+from loadlens.engine.shipped_files import relocate, unpack
 from loadlens.engine.variables import FeederCursor, SharedData
 from loadlens.http import ClientOptions, HttpClient
 from loadlens.metrics.frame import LAG_LEVELS_MS, Health
@@ -105,23 +112,56 @@ def worker_main(
     client: ClientOptions,
     coordinator_pid: int,
 ) -> None:
-    """Entry point of a worker process."""
+    """Entry point of a local worker process: bound to the coordinator's life (`lifetime`)."""
     bind_to_coordinator(coordinator_pid, name=f"{WORKER_NAME}{worker}")
+    serve(conn, worker, workers, scenario, client)
+
+
+def serve(
+    conn: Connection,
+    worker: int,
+    workers: int,
+    scenario: Scenario | None,
+    client: ClientOptions | None,
+    node: str = "",
+) -> None:
+    """Say hello, then run every stage the coordinator orders until it says EXIT or its
+    channel closes. A remote worker (on a cluster node, its life the cluster's to manage) is
+    not bound to the coordinator's process and gets its scenario only after its hello was
+    accepted (`scenario` None): a scenario pickled by another version could not be read."""
     raise_open_files_limit()
+    unpacked: str | None = None
     try:
         import uvloop
 
+        conn.send(hello(worker, node))
+        if scenario is None or client is None:
+            assignment = conn.recv()
+            if not isinstance(assignment, Assignment):
+                return  # refused (EXIT): nothing to run
+            scenario = cast(Scenario, assignment.scenario)
+            client = cast(ClientOptions, assignment.client)
+            if assignment.files:  # the files it uploads, written here, its parts pointed there
+                unpacked, moved = unpack(assignment.files)
+                scenario = relocate(scenario, moved)
         compiled = compile_scenario(scenario)
         shared = SharedData(rng=random.Random())
         for feeder in scenario.feeders:
             shared.feeders[feeder.name] = FeederCursor(feeder, worker, workers, shared.rng)
         variables: dict[str, object] = {}
+        offset_ns = 0  # this worker's monotonic clock minus the coordinator's
         conn.send(READY)  # booted: the first stage's start time can now be met
         while True:
             message = conn.recv()
             if message == EXIT:
                 return
-            if isinstance(message, StageOrder):
+            if isinstance(message, Ping):
+                conn.send(pong(message))
+            elif isinstance(message, ClockOffset):
+                offset_ns = message.offset_ns
+            elif isinstance(message, StageOrder):
+                if offset_ns:  # the start instant, from the coordinator's clock to this one's
+                    message = replace(message, start_ns=message.start_ns + offset_ns)
                 for name, values in message.pools.items():
                     shared.pools.setdefault(name, []).extend(values)
                 variables.update(message.variables)
@@ -133,6 +173,9 @@ def worker_main(
     except Exception:  # report any crash rather than die silently
         with contextlib.suppress(*CHANNEL_CLOSED):  # ... to a coordinator still there
             conn.send(WorkerFailure(worker, traceback.format_exc()))
+    finally:
+        if unpacked is not None:
+            shutil.rmtree(unpacked, ignore_errors=True)
 
 
 def raise_open_files_limit() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Mapping
 
 from loadlens.engine.worker import StageOrder
 from loadlens.metrics.frame import Frame
@@ -23,12 +24,14 @@ class WorkerTally:
     """Per worker, the requests of the current stage it has reported and had in flight."""
 
     def __init__(self) -> None:
-        self._orders: list[StageOrder] = []
+        self._orders: Mapping[int, StageOrder] = {}
         self._reported: dict[int, int] = {}
         self._in_flight: dict[int, int] = {}
 
-    def begin(self, orders: list[StageOrder]) -> None:
+    def begin(self, orders: Mapping[int, StageOrder] | list[StageOrder]) -> None:
         """A stage starts: one order per worker, by worker number."""
+        if isinstance(orders, list):
+            orders = dict(enumerate(orders))
         self._orders = orders
         self._reported, self._in_flight = {}, {}
 
@@ -40,8 +43,11 @@ class WorkerTally:
         self._reported[frame.worker] = self._reported.get(frame.worker, 0) + requests
         self._in_flight[frame.worker] = frame.health.in_flight
 
-    def lost(self, worker: int, pid: int | None, cause: str) -> LostWorker:
-        """The record of `worker`, lost now in the current stage."""
+    def lost(
+        self, worker: int, pid: int | None, cause: str, *, went_on: bool = False
+    ) -> LostWorker:
+        """The record of `worker`, lost now in the current stage; `went_on`: the run goes on
+        with the other workers (a cluster's), rather than stop."""
         order = self._orders[worker]
         stage, share = order.stage, order.share
         if isinstance(stage.load, ClosedLoad):
@@ -55,13 +61,15 @@ class WorkerTally:
             pid=pid,
             stage=order.index,
             stage_name=stage.name,
-            lost_after_s=max((time.monotonic_ns() - order.start_ns) / 1e9, 0.0),
+            lost_after_s=min(max((time.monotonic_ns() - order.start_ns) / 1e9, 0.0), stage.length),
+            stage_length_s=stage.length,
             lost_at=time.time(),
             cause=cause,
             reported=self._reported.get(worker, 0),
             unreported=self._in_flight.get(worker, 0),
             share=planned,
             share_fraction=fraction,
+            went_on=went_on,
         )
 
 

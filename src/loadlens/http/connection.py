@@ -16,7 +16,11 @@ connection keeps it if it fires no later than that request's first deadline, whi
 arming and cancelling a timer per request (about 2 µs on uvloop); a timer that finds no
 request in flight just ends.
 
-The parser's callbacks are few, since each is a Python call per response: the status and the
+The parser's and the transport's methods called per request (`feed_data`, `get_status_code`,
+`should_keep_alive`, `write`) are bound once, when the parser or the transport is new: compiled,
+a call of a method of an untyped object looks the method up by name each time (~100
+instructions a call, four a request, callgrind). The parser's callbacks are few, since each is a
+Python call per response: the status and the
 keep-alive verdict are read at `on_headers_complete`, body chunks go to a list joined once, and
 `on_message_complete` resolves the Future. Header fields are not handed over one by one: the
 connection keeps the response's first bytes up to the end of its head, and the Response reads
@@ -151,6 +155,11 @@ _STALE: Final = frozenset({ErrorKind.RESET, ErrorKind.CLOSED})
 _CHUNKS_PER_TURN: Final = 16
 
 
+def _not_connected(data: bytes) -> object:
+    """The `write` of a connection without a transport (not yet made, or lost)."""
+    raise RuntimeError("not connected")
+
+
 class ConnectionState(enum.Enum):
     """Where a connection is in its life; only IDLE connections are kept in the pool."""
 
@@ -178,12 +187,14 @@ class Connection(asyncio.Protocol):
         "_connected_ns",
         "_data",
         "_deadline_ns",
+        "_feed",
         "_first_ns",
         "_future",
         "_head",
         "_headers_done",
         "_interim",
         "_keep_alive",
+        "_keeps_alive",
         "_last_ns",
         "_loop",
         "_parser",
@@ -197,12 +208,14 @@ class Connection(asyncio.Protocol):
         "_sent_ns",
         "_start_ns",
         "_status",
+        "_status_code",
         "_timer",
         "_timer_due_ns",
         "_transport",
         "_truncated",
         "_upload",
         "_uploading",
+        "_write",
         "_written",
         "on_lost",
         "on_stale",
@@ -222,7 +235,12 @@ class Connection(asyncio.Protocol):
         self.on_stale: StaleHandler | None = None
         self._data = b""
         self._transport: asyncio.Transport | None = None
-        self._parser = httptools.HttpResponseParser(self)
+        self._write: Callable[[bytes], object] = _not_connected  # the transport's `write`
+        self._parser: httptools.HttpResponseParser
+        self._feed: Callable[[bytes], object]
+        self._status_code: Callable[[], int]
+        self._keeps_alive: Callable[[], bool]
+        self._new_parser()
         self._closed_waiter: asyncio.Future[None] | None = None
         self._future: asyncio.Future[Response] | ResponseWaiter | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -308,12 +326,10 @@ class Connection(asyncio.Protocol):
         self._room = max_body
         self._truncated = False
         self._upload = upload
-        transport = self._transport
         try:
-            assert transport is not None
-            transport.write(data)
+            self._write(data)  # `_not_connected` without a transport
             self._written = True
-        except (RuntimeError, OSError, AssertionError) as exc:
+        except (RuntimeError, OSError) as exc:
             self._written = False
             self._sent_ns = self._last_ns = monotonic_ns()
             # Failed on the next turn, never inside this call: a waiter that sends its next
@@ -415,6 +431,7 @@ class Connection(asyncio.Protocol):
         """Take the transport; create_connection on uvloop can return before connection_made."""
         if self.state is ConnectionState.CONNECTING:
             self._transport = transport
+            self._write = transport.write
             self.state = _IDLE
 
     def data_received(self, data: bytes) -> None:
@@ -427,7 +444,7 @@ class Connection(asyncio.Protocol):
             self._raw += data  # a head split over reads: rare, so plain concatenation
         self._received += len(data)
         try:
-            self._parser.feed_data(data)
+            self._feed(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             if isinstance(exc.__context__, _UnexpectedResponseError):
                 self._fail(ErrorKind.PROTOCOL, f"{self.where}: response bytes with no request")
@@ -454,6 +471,7 @@ class Connection(asyncio.Protocol):
             self._timer = None
         self.state = _CLOSED
         self._transport = None
+        self._write = _not_connected
         if self.on_lost is not None:
             self.on_lost(self)
         waiter = self._closed_waiter
@@ -466,17 +484,24 @@ class Connection(asyncio.Protocol):
         if self._future is None:
             raise _UnexpectedResponseError  # a second response in the read that ended the first
 
+    def _new_parser(self) -> None:
+        """A fresh parser, with the methods called per response bound."""
+        parser = httptools.HttpResponseParser(self)
+        self._parser = parser
+        self._feed = parser.feed_data
+        self._status_code = parser.get_status_code
+        self._keeps_alive = parser.should_keep_alive
+
     def on_headers_complete(self) -> None:
-        parser = self._parser
-        status = parser.get_status_code()
+        status = self._status_code()
         if status < 200:
             self._interim = True
             return
         self._status = status
-        self._keep_alive = parser.should_keep_alive()
+        self._keep_alive = self._keeps_alive()
         self._headers_done = True
         if self._head:
-            self._parser = httptools.HttpResponseParser(self)
+            self._new_parser()
             self.on_message_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -519,14 +544,12 @@ class Connection(asyncio.Protocol):
             b"" if self._head else b"".join(body),  # one chunk: join returns it as it is
             self._sent,
             self._received,
-            (
-                self._start_ns,
-                self._connected_ns,
-                self._sent_ns,
-                self._first_ns,
-                self._last_ns,
-                self._reused,
-            ),
+            self._start_ns,
+            self._connected_ns,
+            self._sent_ns,
+            self._first_ns,
+            self._last_ns,
+            self._reused,
             self._truncated,
         )
         pool = self.pool

@@ -564,14 +564,12 @@ class Http2Connection(Connection):
             b"".join(stream.body),
             stream.sent,
             stream.received,
-            (
-                stream.start_ns,
-                stream.connected_ns,
-                stream.sent_ns,
-                stream.first_ns,
-                stream.last_ns,
-                stream.reused,
-            ),
+            stream.start_ns,
+            stream.connected_ns,
+            stream.sent_ns,
+            stream.first_ns,
+            stream.last_ns,
+            stream.reused,
             stream.truncated,
         )
         waiter = stream.waiter

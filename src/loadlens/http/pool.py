@@ -3,9 +3,14 @@
 How it works: a *slot* is the right to hold one connection, open or opening. `reserve()` takes
 one if the bound allows; a full pool's caller `wait()`s in a FIFO queue. A request that ends
 gives its connection back with `put()` (kept alive) or its slot with `release_slot()` (closed
-or never opened); either goes to the oldest waiter first, else to the idle deque or the free
+or never opened); either goes to the oldest waiter first, else to the idle stack or the free
 count. Every step is O(1), except dropping an idle connection that the server closed, which is
 rare and linear in the idle count. Waiters that gave up are skipped when their turn comes.
+The idle stack's top is a field of its own (`_top`), the rest a list below it: a closed-model
+user puts its connection back and takes it again at once, which then touches no container. A
+deque's `append` and `pop` are generic method calls when compiled, and a list emptied by `pop`
+frees its storage and allocates it again at the next `append` (callgrind: ~600 instructions a
+request for the pair, against ~100 with the field).
 """
 
 from __future__ import annotations
@@ -24,29 +29,38 @@ _IDLE: Final = ConnectionState.IDLE
 class Pool:
     """The connections of one origin and the slots that bound them."""
 
-    __slots__ = ("_idle", "_slots", "_waiters", "connections", "limit")
+    __slots__ = ("_idle", "_slots", "_top", "_waiters", "connections", "limit")
 
     def __init__(self, limit: int | None) -> None:
         self.limit = limit
         self.connections: set[Connection] = set()  # every live connection, idle or busy
-        self._idle: deque[Connection] = deque()
+        # The idle connections, most recently used last: `_top`, else the list's last.
+        self._top: Connection | None = None
+        self._idle: list[Connection] = []
         self._waiters: deque[asyncio.Future[Connection | None]] = deque()
         self._slots = 0
 
     @property
     def idle_count(self) -> int:
         """Connections waiting in the pool for a request."""
-        return len(self._idle)
+        return len(self._idle) + (self._top is not None)
 
     def take_idle(self) -> Connection | None:
         """The most recently used idle connection, or None."""
+        conn = self._top
+        if conn is not None:
+            self._top = None
+            conn.pooled = False
+            if conn.state is _IDLE:
+                return conn
+            self.release_slot()  # failed while idle and not yet reported lost
         idle = self._idle
         while idle:
             conn = idle.pop()
             conn.pooled = False
             if conn.state is _IDLE:
                 return conn
-            self.release_slot()  # failed while idle and not yet reported lost
+            self.release_slot()
         return None
 
     def reserve(self) -> bool:
@@ -80,7 +94,10 @@ class Pool:
                 waiter.set_result(conn)
                 return
         conn.pooled = True
-        self._idle.append(conn)
+        top = self._top
+        if top is not None:
+            self._idle.append(top)
+        self._top = conn
 
     def release_slot(self) -> None:
         """Give up the slot of a connection that closed or never opened."""
@@ -112,6 +129,7 @@ class Pool:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(TransportError(ErrorKind.CLOSED, "the client was closed"))
+        self._top = None
         self._idle.clear()
         for conn in list(self.connections):
             conn.pooled = False
@@ -126,5 +144,8 @@ class Pool:
         self.connections.discard(conn)
         if conn.pooled:  # the server closed an idle keep-alive connection
             conn.pooled = False
-            self._idle.remove(conn)
+            if conn is self._top:
+                self._top = None
+            else:
+                self._idle.remove(conn)
             self.release_slot()

@@ -23,6 +23,19 @@ class LostWorker:
     unreported: int
     share: str  # its part of the stage's load as planned: "2 of 4 users", "50 of 100 arrivals/s"
     share_fraction: float  # ... as a fraction of the stage's load
+    # Whether the run went on with the other workers (a cluster run) rather than stop; then
+    # the stage's length tells how much of its load was not delivered (`shortfall`).
+    went_on: bool = False
+    stage_length_s: float = 0.0
+
+    @property
+    def shortfall(self) -> float:
+        """The fraction of its stage's planned load never sent because of this loss: its share
+        over the rest of the stage (a run that stopped lost its share and every later stage)."""
+        if not self.went_on or self.stage_length_s <= 0:
+            return self.share_fraction
+        left = max(self.stage_length_s - self.lost_after_s, 0.0) / self.stage_length_s
+        return self.share_fraction * left
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -38,6 +51,9 @@ class LostWorker:
             "unreported": self.unreported,
             "share": self.share,
             "share_fraction": self.share_fraction,
+            "went_on": self.went_on,
+            "stage_length_s": self.stage_length_s,
+            "shortfall": self.shortfall,
         }
 
     @classmethod
@@ -55,4 +71,6 @@ class LostWorker:
             unreported=int(d["unreported"]),
             share=str(d["share"]),
             share_fraction=float(d["share_fraction"]),
+            went_on=bool(d.get("went_on", False)),
+            stage_length_s=float(d.get("stage_length_s", 0.0)),
         )

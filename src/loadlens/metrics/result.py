@@ -18,6 +18,7 @@ from loadlens.metrics.diagnostics import OpDiagnostics
 from loadlens.metrics.frame import Frame, Health
 from loadlens.metrics.histogram import LatencySummary, decode_histogram, encode_histogram
 from loadlens.metrics.lost_worker import LostWorker
+from loadlens.metrics.placement import WorkerPlace
 from loadlens.model.finding import Finding
 from loadlens.model.integrity import InvariantResult, ReconciliationResult
 from loadlens.model.observation import ObservationResult
@@ -313,9 +314,14 @@ class RunInfo:
     started_at: float
     ended_at: float | None = None
     hot_path: str = "interpreted"  # or "compiled (mypyc)": how the per-request code ran
+    cluster: str | None = None  # a cluster run: the cluster (e.g. "ray://10.0.0.5:10001")
+    places: list[WorkerPlace] = field(default_factory=list)  # a cluster run: each worker's node
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping."""
+        """A JSON-ready mapping (a local run's has no `cluster` nor `places`)."""
+        cluster: dict[str, Any] = {}
+        if self.cluster is not None:
+            cluster = {"cluster": self.cluster, "places": [p.to_dict() for p in self.places]}
         return {
             "run_id": self.run_id,
             "scenario": self.scenario,
@@ -330,6 +336,7 @@ class RunInfo:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "hot_path": self.hot_path,
+            **cluster,
         }
 
     @classmethod
@@ -349,6 +356,8 @@ class RunInfo:
             started_at=float(d["started_at"]),
             ended_at=_optional_float(d["ended_at"]),
             hot_path=str(d.get("hot_path", "unknown")),  # results written before it was recorded
+            cluster=None if d.get("cluster") is None else str(d["cluster"]),
+            places=[WorkerPlace.from_dict(p) for p in d.get("places", [])],
         )
 
 

@@ -530,6 +530,7 @@ def _provenance(result: RunResult) -> Section:
         ("started", fmt_utc(run.started_at)),
         ("ended", fmt_utc(run.ended_at)),
         ("result schema", f"version {result.schema_version}"),
+        *_cluster_rows(result),
     )
     table = Table(columns=("what", "value"), rows=rows, numeric=(False, False))
     return Section(
@@ -538,6 +539,32 @@ def _provenance(result: RunResult) -> Section:
         paragraphs=("Repeat it with the same command, scenario file (same sha256) and versions.",),
         table=table,
     )
+
+
+def _cluster_rows(result: RunResult) -> tuple[tuple[str, str], ...]:
+    """A cluster run's nodes, each worker's place and clock, and the workers it lost."""
+    run = result.run
+    if run.cluster is None:
+        return ()
+    rows = [("cluster", run.cluster)]
+    rows += [
+        (
+            f"worker {place.worker}",
+            f"{place.host}, node {place.node[:12]}, pid {place.pid}, clock "
+            f"{place.clock_offset_ms:+.3f} ms ± {place.clock_uncertainty_ms:.3f} ms",
+        )
+        for place in run.places
+    ]
+    rows += [
+        (
+            f"worker {lost.worker} lost",
+            f"{lost.lost_after_s:.1f} s into `{lost.stage_name}`: {lost.cause}; reported "
+            f"{lost.reported:,}, at least {lost.unreported:,} unreported; "
+            f"{lost.shortfall:.0%} of the stage's load not sent",
+        )
+        for lost in result.lost_workers
+    ]
+    return tuple(rows)
 
 
 def fmt_bytes(count: int) -> str:

@@ -5,6 +5,7 @@ and the command's fast exit at the end (`cli.main.exit_now`)."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sqlite3
 import subprocess
@@ -19,11 +20,18 @@ from loadlens.cli.quick import build_quick_scenario
 from loadlens.engine.compiled import compile_scenario
 from loadlens.engine.coordinator import Coordinator, RunOptions
 from loadlens.engine.launch import START_ENV, start_method
+from loadlens.engine.placement import LocalWorkers
 from loadlens.metrics.result import read_result
 from tests.support.runs import op_counts
 from tests.support.testserver import LocalServer
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork: Linux only")
+
+
+def _processes(coordinator: Coordinator) -> list[multiprocessing.process.BaseProcess]:
+    backend = coordinator.backend
+    assert isinstance(backend, LocalWorkers)
+    return list(backend._processes)
 
 
 def _coordinator(tmp_path: Path, workers: int) -> Coordinator:
@@ -64,7 +72,7 @@ def test_a_forked_worker_holds_no_other_workers_channel(
         coordinator._await_workers()  # each has closed what it inherited and said READY
         assert not coordinator.failures
         ends = {os.fstat(conn.fileno()).st_ino for conn in coordinator._conns}
-        for process in coordinator._processes:
+        for process in _processes(coordinator):
             assert process.pid is not None
             held = {
                 os.readlink(f"/proc/{process.pid}/fd/{fd}")
@@ -87,7 +95,7 @@ def test_a_forked_worker_flushes_none_of_the_coordinators_files(
         buffered.write("written once\n")  # still in the buffer when the workers fork
         coordinator = _coordinator(tmp_path, workers=2)
         coordinator.start_workers()
-        processes = list(coordinator._processes)
+        processes = _processes(coordinator)
         coordinator.close()
         assert [process.exitcode for process in processes] == [0, 0]
     assert path.read_text(encoding="utf-8") == "written once\n"
@@ -133,7 +141,7 @@ def test_a_worker_whose_channel_closes_exits(
     coordinator = _coordinator(tmp_path, workers=2)
     coordinator.start_workers()
     coordinator._await_workers()
-    processes = list(coordinator._processes)
+    processes = _processes(coordinator)
     for conn in coordinator._conns:
         conn.close()  # no EXIT: as if the coordinator were gone
     coordinator._conns.clear()

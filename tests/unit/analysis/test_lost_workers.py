@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import pytest
+
 from loadlens.analysis.verdict import decide
 from loadlens.metrics.accumulate import RunAccumulator
 from loadlens.metrics.lost_worker import LostWorker
@@ -87,3 +89,28 @@ def test_a_worker_lost_with_nothing_in_flight_says_so() -> None:
     quiet = dataclasses.replace(LOST, unreported=0, reported=0)
     (reason,) = decide(_result(quiet), []).reasons
     assert "after reporting 0 requests; none was in flight at its last frame; " in reason
+
+
+def test_a_cluster_run_that_went_on_is_judged_when_the_lost_load_is_within_tolerance() -> None:
+    # Half the load for the last 0.5 s of a 10 s stage: 2.5 % of its load, under 5 %.
+    late = dataclasses.replace(LOST, went_on=True, stage_length_s=10.0, lost_after_s=9.5)
+    assert late.shortfall == pytest.approx(0.025)
+    result = _result(late)
+    result.complete = True  # the run went on to its end
+    verdict = decide(result, [_gate(GateStatus.PASSED)])
+    assert verdict.kind is VerdictKind.GO
+
+
+def test_a_cluster_run_that_lost_more_than_tolerated_is_inconclusive() -> None:
+    early = dataclasses.replace(LOST, went_on=True, stage_length_s=10.0, lost_after_s=2.0)
+    assert early.shortfall == pytest.approx(0.4)
+    (reason,) = decide(_result(early), [_gate(GateStatus.PASSED)]).reasons
+    assert reason == (
+        "worker 1 (pid 4242) was lost 2.0 s into stage `warm` (killed by SIGKILL) after "
+        "reporting 1,234 requests; at least 3 it had sent were never reported; the stage went "
+        "on without its share (2 of 4 users), so 40% of the stage's planned load was not sent "
+        "(over the 5% tolerated)"
+    )
+    data = json.loads(json.dumps(_result(early).to_dict()))
+    assert data["lost_workers"][0]["shortfall"] == pytest.approx(0.4)
+    assert RunResult.from_dict(data).lost_workers == [early]

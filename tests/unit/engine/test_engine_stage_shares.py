@@ -59,3 +59,13 @@ def test_uncounted_stages_stay_uncounted() -> None:
     share = share_of(Stage("s", ClosedLoad(4), duration=1.0), None, 0, 2)
     assert not share.counted and share.iterations == 0
     assert "iterations" not in describe(Stage("s", OpenLoad(5.0), duration=1.0), None)
+
+
+@given(st.floats(0.5, 1_000_000.0), st.integers(1, 512))
+def test_open_rates_sum_to_the_plan_s_whatever_the_worker_count(rate: float, workers: int) -> None:
+    # A cluster has hundreds of workers, and the workers left after a loss share the next
+    # stage: the cluster's total rate is the plan's either way.
+    stage = Stage("s", OpenLoad(rate, start_rate=rate / 3), ramp=5.0, duration=60.0)
+    shares = [share_of(stage, None, w, workers) for w in range(workers)]
+    assert abs(sum(share.rate for share in shares) - rate) <= 1e-9 * rate
+    assert abs(sum(share.rate_start for share in shares) - rate / 3) <= 1e-9 * rate

@@ -82,7 +82,7 @@ def _stale(method: bytes, *, written: bool = True) -> list[Unsent]:
         data = method + b" / HTTP/1.1\r\nHost: h\r\n\r\n"
         if not written:
             transport.close()
-            conn._transport = None  # as after the loss was seen: nothing can be written
+            conn.connection_lost(None)  # the loss seen: nothing can be written any more
         future = conn.send(data, 1, 1, True, False, FAR_NS, FAR_NS, 77)
         if written:
             conn.connection_lost(ConnectionResetError())

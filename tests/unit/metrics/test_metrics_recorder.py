@@ -103,3 +103,40 @@ def test_bytes_decoded_are_counted_per_operation_and_reset_with_the_frame() -> N
     assert (frame.ops["get"].bytes_decoded, frame.ops["put"].bytes_decoded) == (1500, 0)
     recorder.record(0, 1500, "ok:200", 100, 300)
     assert _take(recorder, 1).ops["get"].bytes_decoded == 0
+
+
+def test_record_response_with_integer_instants_gives_the_frame_record_gives() -> None:
+    # The engine hands the instants as integers (`record_response`); a caller with the
+    # instants tuple uses `record`. The same requests must make the same frame, byte for byte.
+    by_tuple = Recorder(["get"], clock=lambda: 1.0)
+    by_ints = Recorder(["get"], clock=lambda: 1.0)
+    rng = np.random.default_rng(7)
+    for i in range(3 * FOLD_EVERY // 2):  # past a fold, so the histograms are compared too
+        start = int(rng.integers(10**12, 10**13))
+        connected = start + int(rng.integers(0, 50_000)) * (i % 3 == 0)
+        sent = connected + int(rng.integers(1_000, 9_000))
+        first = sent + int(rng.integers(10_000, 5_000_000))
+        end = first + int(rng.integers(100, 90_000))
+        reused = i % 3 != 0
+        outcome = "ok:200" if i % 11 else "status:503"
+        latency_us = (end - start) // 1000 or 1
+        features = ("q:page",) if i % 2 else ()
+        sent_bytes, received = 80 + i % 5, 150 + 1000 * (i % 4)
+        wanted = by_tuple.record(
+            0,
+            latency_us,
+            outcome,
+            sent_bytes,
+            received,
+            features,
+            (start, connected, sent, first, end, reused),
+        )
+        assert wanted == by_ints.record_response(
+            0, latency_us, outcome, sent_bytes, received, features,
+            start, connected, sent, first, end, reused,
+        )  # fmt: skip
+    one, other = _take(by_tuple).to_dict(), _take(by_ints).to_dict()
+    assert one == other
+    diagnostics = one["ops"]["get"]["diagnostics"]
+    assert diagnostics["phases"]["responses"] == 3 * FOLD_EVERY // 2
+    assert diagnostics["phases"]["new_connections"] == FOLD_EVERY // 2
