@@ -219,6 +219,24 @@ def test_a_ray_client_address_runs_the_same(cluster: Cluster, tmp_path: Path) ->
     assert len({place.node for place in result.run.places}) == 2
 
 
+def test_cluster_auto_finds_the_running_cluster(cluster: Cluster, tmp_path: Path) -> None:
+    # `auto` is Ray's own discovery: RAY_ADDRESS names the cluster a node's driver joins.
+    scenario = write(tmp_path / "counted.yaml", COUNTED.replace("600", "50"))
+    server = LocalServer("crud")
+    with server as url:
+        run = loadlens(
+            "run", str(scenario), "--target", url, "--cluster", "auto", "--quiet",
+            "--out", str(tmp_path / "runs"), out=tmp_path / "runs",
+            env={**_ENV, "RAY_ADDRESS": cluster.address},
+        )  # fmt: skip
+        served = server.counters()
+    assert run.code in (0, 3), f"exit {run.code}\n{run.stdout}\n{run.stderr}"
+    result = run.result()
+    assert op_counts(result) == {"find": served["GET /users"]} == {"find": 50}
+    assert result.run.cluster is not None and result.run.cluster.startswith("ray ")
+    assert len({place.node for place in result.run.places}) == 2
+
+
 UPLOAD = """\
 name: cluster-upload
 target: http://127.0.0.1:1
