@@ -20,6 +20,7 @@ import contextlib
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Client, Connection, Listener
 from typing import Any
@@ -32,6 +33,8 @@ from loadlens.model.scenario import Scenario
 _CONNECT_TIMEOUT_S = 120.0  # actors to be scheduled, import loadlens and connect back
 _REACH_TIMEOUT_S = 5.0  # to open a TCP connection to the cluster's address
 _INSTALL_HINT = "pip install 'loadlens[ray]'"
+_CLIENT_TRIES = 3  # a Ray Client connection to a head whose client server is still starting
+_CLIENT_RETRY_S = 1.0
 
 
 def require_ray() -> Any:
@@ -203,10 +206,10 @@ class RayWorkers:
 
 
 def _join(ray: Any, address: str) -> None:
-    """`ray.init`; a Ray Client connection (ray://) is tried twice: the first to a head just
-    started can fail while the head starts the client's own server ("Initialization failure
-    from server"), and then succeed."""
-    tries = 2 if address.startswith("ray://") else 1
+    """`ray.init`; a Ray Client connection (ray://) is tried up to three times, a second
+    apart: the first to a head just started can fail while the head starts the client's own
+    server ("Initialization failure from server"), and then succeed."""
+    tries = _CLIENT_TRIES if address.startswith("ray://") else 1
     for attempt in range(tries):
         try:
             ray.init(
@@ -219,6 +222,7 @@ def _join(ray: Any, address: str) -> None:
         except ConnectionError:
             if attempt == tries - 1:
                 raise
+            time.sleep(_CLIENT_RETRY_S)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
