@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
+
 from tests.support.runs import loadlens, write
 
 SCENARIO = """\
@@ -53,11 +55,12 @@ def test_a_cluster_address_nobody_listens_on_is_refused_at_once(tmp_path: Path) 
     )
 
 
-def test_a_cluster_address_of_another_form_is_refused(tmp_path: Path) -> None:
-    code, stderr = _run(tmp_path, "--cluster", "nonsense")
+@pytest.mark.parametrize("address", ["nonsense", "http://127.0.0.1:6379", "127.0.0.1:99999"])
+def test_a_cluster_address_of_another_form_is_refused(tmp_path: Path, address: str) -> None:
+    code, stderr = _run(tmp_path, "--cluster", address)
     assert code == 2
     assert stderr.startswith(
-        "error: --cluster 'nonsense' is not auto, HOST:PORT or ray://HOST:PORT\n"
+        f"error: --cluster {address!r} is not auto, HOST:PORT or ray://HOST:PORT\n"
     )
 
 

@@ -241,7 +241,8 @@ def _check_reachable(address: str) -> None:
     if address == "auto":
         return
     host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
+    # Another scheme (http://...) would read as a host named "http://..." otherwise.
+    if not host or "/" in host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ClusterError(
             f"--cluster {address!r} is not auto, HOST:PORT or ray://HOST:PORT",
             hint="e.g. --cluster auto, --cluster 10.0.0.5:6379, --cluster ray://10.0.0.5:10001",
