@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # the recorder's type of the instants; at run time http needs no metrics
-    from loadlens.metrics.recorder import PhaseInstants
 
 
 @dataclass(slots=True)
@@ -26,10 +22,10 @@ class Response:
 
     The instants are plain integer fields, set where they are known: compiled, they stay C
     integers from the connection to the recorder's phase sums, where a tuple of them cost five
-    new ints, the tuple, and the unboxing of each again (`instants` still builds that tuple for
-    whoever asks). The headers are read from the raw head only when asked for: llhttp has
-    already validated and framed the message, and most responses of a load test are judged
-    by status alone, so handing every header to Python as it is parsed would be wasted work.
+    new ints, the tuple, and the unboxing of each again. The headers are read from the raw head
+    only when asked for: llhttp has already validated and framed the message, and most
+    responses of a load test are judged by status alone, so handing every header to Python as
+    it is parsed would be wasted work.
     """
 
     __slots__ = (
@@ -93,18 +89,6 @@ class Response:
         """The response's first bytes as received, at least up to the end of its head: a
         cheap test for a field (a cookie) can look here before any header is parsed."""
         return self._head
-
-    @property
-    def instants(self) -> PhaseInstants:
-        """(start, connected, sent, first byte, end, reused), as the recorder's `record` takes."""
-        return (
-            self.start_ns,
-            self.connected_ns,
-            self.sent_ns,
-            self.first_ns,
-            self.end_ns,
-            self.reused,
-        )
 
     @property
     def timings(self) -> Timings:
