@@ -28,10 +28,8 @@ class WorkerTally:
         self._reported: dict[int, int] = {}
         self._in_flight: dict[int, int] = {}
 
-    def begin(self, orders: Mapping[int, StageOrder] | list[StageOrder]) -> None:
-        """A stage starts: one order per worker, by worker number."""
-        if isinstance(orders, list):
-            orders = dict(enumerate(orders))
+    def begin(self, orders: Mapping[int, StageOrder]) -> None:
+        """A stage starts: one order per worker still there, by worker number."""
         self._orders = orders
         self._reported, self._in_flight = {}, {}
 

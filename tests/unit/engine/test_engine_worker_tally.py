@@ -11,11 +11,11 @@ from loadlens.metrics.frame import Frame, Health, OpFrame
 from loadlens.model.plan import ClosedLoad, OpenLoad, Stage
 
 
-def _orders(stage: Stage, workers: int) -> list[StageOrder]:
-    return [
-        StageOrder(index=1, stage=stage, share=share_of(stage, None, w, workers), start_ns=0)
+def _orders(stage: Stage, workers: int) -> dict[int, StageOrder]:
+    return {
+        w: StageOrder(index=1, stage=stage, share=share_of(stage, None, w, workers), start_ns=0)
         for w in range(workers)
-    ]
+    }
 
 
 def _frame(worker: int, ok: int, failed: int, in_flight: int) -> Frame:
