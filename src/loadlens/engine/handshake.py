@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -130,12 +130,4 @@ def measure_clock(conn: Connection, place: WorkerPlace) -> tuple[WorkerPlace, in
             best = (trip, mono, wall)
     assert best is not None
     trip, mono, wall = best
-    measured = WorkerPlace(
-        worker=place.worker,
-        host=place.host,
-        node=place.node,
-        pid=place.pid,
-        clock_offset_ms=wall / 1e6,
-        clock_uncertainty_ms=trip / 2e6,
-    )
-    return measured, mono
+    return replace(place, clock_offset_ms=wall / 1e6, clock_uncertainty_ms=trip / 2e6), mono
