@@ -19,10 +19,10 @@ request in flight just ends.
 The parser's and the transport's methods called per request (`feed_data`, `get_status_code`,
 `should_keep_alive`, `write`) are bound once, when the parser or the transport is new: compiled,
 a call of a method of an untyped object looks the method up by name each time (~100
-instructions a call, four a request, callgrind). The parser's callbacks are few, since each is a
-Python call per response: the status and the
-keep-alive verdict are read at `on_headers_complete`, body chunks go to a list joined once, and
-`on_message_complete` resolves the Future. Header fields are not handed over one by one: the
+instructions a call, four a request, callgrind). The parser's callbacks are few, since each is
+a Python call per response: the status and the keep-alive verdict are read at
+`on_headers_complete`, body chunks go to a list joined once, and `on_message_complete` resolves
+the Future. Header fields are not handed over one by one: the
 connection keeps the response's first bytes up to the end of its head, and the Response reads
 its fields from them only when a check, a capture or the diagnosis asks (see `Response`).
 Edge cases of the framing:
