@@ -17,7 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from loadlens.errors import ClusterError
-from loadlens.model.scenario import FormPart, GroupStep, RequestStep, Scenario, Step
+from loadlens.model.redaction import request_steps
+from loadlens.model.scenario import GroupStep, RequestStep, Scenario, Step
 
 # What a cluster run ships in all: each worker holds the bytes once while it unpacks them, and
 # an upload test of a larger file is one machine's job (its disk, not the network, is the limit).
@@ -28,9 +29,11 @@ def uploaded_files(scenario: Scenario) -> list[str]:
     """The paths of the files the plan's flows upload, each once, in order of appearance."""
     paths: list[str] = []
     for flow in scenario.flows:
-        for part in _parts(flow.steps):
-            if part.path is not None and part.path not in paths:
-                paths.append(part.path)
+        for step in request_steps(flow.steps):
+            body = step.request.body
+            for part in body.parts if body is not None else ():
+                if part.path is not None and part.path not in paths:
+                    paths.append(part.path)
     return paths
 
 
@@ -93,13 +96,3 @@ def _moved_steps(steps: tuple[Step, ...], moved: dict[str, str]) -> tuple[Step, 
         else:
             out.append(step)
     return tuple(out)
-
-
-def _parts(steps: tuple[Step, ...]) -> list[FormPart]:
-    found: list[FormPart] = []
-    for step in steps:
-        if isinstance(step, GroupStep):
-            found.extend(_parts(step.steps))
-        elif isinstance(step, RequestStep) and step.request.body is not None:
-            found.extend(step.request.body.parts)
-    return found
